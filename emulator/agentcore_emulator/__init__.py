@@ -1,0 +1,1 @@
+"""A local Amazon Bedrock AgentCore Runtime endpoint for offline development and tests."""

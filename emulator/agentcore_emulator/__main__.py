@@ -1,0 +1,3 @@
+from agentcore_emulator.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""agentcore-emulator serve | env: run the emulator, or print the exports that use it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shlex
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agentcore_emulator.config import ConfigError, EmulatorConfig, load_config
+
+DEFAULT_PORT = 8765
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentcore-emulator",
+        description="A local Amazon Bedrock AgentCore Runtime endpoint (data plane, STS, "
+        "control plane and Bedrock Converse) for offline development and tests.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the emulator")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    serve.add_argument("--config", type=Path, help="runtimes file (default: the demo server)")
+    serve.add_argument("--log-level", default="INFO")
+    env = commands.add_parser("env", help="print shell exports that point AWS tools here")
+    env.add_argument("--host", default="127.0.0.1")
+    env.add_argument("--port", type=int, default=DEFAULT_PORT)
+    env.add_argument("--config", type=Path)
+    env.add_argument("--runtime", help="runtime whose ARN to export (default: the first)")
+    return parser
+
+
+def env_lines(config: EmulatorConfig, url: str, runtime: str | None = None) -> list[str]:
+    """The shell lines that point boto3, the AWS CLI and the proxy at the emulator."""
+    spec = next((s for s in config.runtimes if s.name == runtime), None) if runtime else None
+    if spec is None and config.runtimes:
+        spec = config.runtimes[0]
+    exports = {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_REGION": config.region,
+        "AWS_DEFAULT_REGION": config.region,  # the name boto3 reads
+        "AWS_ACCESS_KEY_ID": config.access_key,
+        "AWS_SECRET_ACCESS_KEY": config.secret_key,
+    }
+    if spec is not None:
+        exports["AGENTCORE_AGENT_ARN"] = spec.arn
+    lines = ["unset AWS_SESSION_TOKEN AWS_PROFILE"]
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in exports.items()]
+    return lines
+
+
+async def _serve(config: EmulatorConfig, sock: socket.socket, url: str, log_level: str) -> None:
+    import uvicorn
+
+    from agentcore_emulator.app import build_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(config, url),
+            log_config=None,  # our logging, on stderr; uvicorn's access log would use stdout
+            access_log=False,
+            log_level=log_level.lower(),
+            timeout_graceful_shutdown=5,
+        )
+    )
+    serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        # One line on stdout once requests are served: scripts wait for it.
+        print(f"agentcore-emulator ready at {url}", flush=True)
+    await serving
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"agentcore-emulator: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "env":
+        for line in env_lines(config, f"http://{args.host}:{args.port}", args.runtime):
+            print(line)
+        return 0
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for quiet in ("botocore", "boto3", "urllib3", "httpx", "httpcore", "werkzeug", "sse_starlette"):
+        logging.getLogger(quiet).setLevel(logging.WARNING)
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        print(f"agentcore-emulator: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    host, port = sock.getsockname()[:2]
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    asyncio.run(_serve(config, sock, url, args.log_level))
+    return 0

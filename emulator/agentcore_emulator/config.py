@@ -1,0 +1,180 @@
+"""The emulator's configuration: a TOML file of runtimes, parsed once into frozen objects."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+PROTOCOLS = ("MCP", "HTTP")
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "demo.toml"
+
+
+class ConfigError(Exception):
+    """The configuration file is unusable; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """Faults injected into a runtime's answers, for tests."""
+
+    throttle_per_second: float | None = None  # past this rate: 429 ThrottlingException
+    latency: float = 0.0  # seconds added before each answer
+    cut_after_events: int | None = None  # end the SSE stream abruptly after K events
+    fail_start: bool = False  # instances never become ready
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str) -> FaultSpec:
+        unknown = set(data) - {"throttle_per_second", "latency", "cut_after_events", "fail_start"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown fault settings {sorted(unknown)}")
+        return cls(
+            throttle_per_second=_opt_float(data.get("throttle_per_second")),
+            latency=float(data.get("latency", 0.0)),
+            cut_after_events=_opt_int(data.get("cut_after_events")),
+            fail_start=bool(data.get("fail_start", False)),
+        )
+
+
+def _opt_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _opt_int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    """One registered runtime: how to start an instance of it and how it behaves."""
+
+    name: str
+    arn: str
+    runtime_id: str
+    command: tuple[str, ...]
+    cwd: Path
+    protocol: str = "MCP"
+    env: Mapping[str, str] = field(default_factory=dict)
+    idle_timeout: float = 900.0
+    max_lifetime: float = 28800.0
+    start_timeout: float = 60.0
+    faults: FaultSpec = field(default_factory=FaultSpec)
+
+    def with_faults(self, faults: FaultSpec) -> RuntimeSpec:
+        return replace(self, faults=faults)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything the emulator needs; built by the CLI (or a test) and passed down."""
+
+    runtimes: tuple[RuntimeSpec, ...]
+    region: str = "us-east-1"
+    account: str = "123456789012"
+    access_key: str = "AKIAAGENTCOREEMULATOR"
+    secret_key: str = "agentcore-emulator-local-secret-key"  # noqa: S105 (a local, public test key)
+    max_sessions: int = 100
+    max_skew_seconds: float = 300.0
+    reap_interval: float = 1.0
+
+
+def runtime_id_for(name: str) -> str:
+    """The stable id of a runtime: its name and 10 characters derived from it."""
+    number = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big")
+    suffix = ""
+    for _ in range(10):
+        number, digit = divmod(number, len(_ALNUM))
+        suffix += _ALNUM[digit]
+    return f"{name}-{suffix}"
+
+
+def runtime_arn(region: str, account: str, runtime_id: str) -> str:
+    return f"arn:aws:bedrock-agentcore:{region}:{account}:runtime/{runtime_id}"
+
+
+def _command(raw: object, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(p, str) for p in raw):
+        raise ConfigError(f"{where}: command must be a non-empty list of strings")
+    # "python" means the emulator's own interpreter, so instances see the same packages.
+    head = sys.executable if raw[0] in ("python", "python3") else raw[0]
+    return (head, *raw[1:])
+
+
+def _runtime(
+    data: Mapping[str, Any], index: int, base: Path, region: str, account: str
+) -> RuntimeSpec:
+    where = f"runtimes[{index}]"
+    name = data.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ConfigError(f"{where}: name must match [a-zA-Z][a-zA-Z0-9_]{{0,47}} (got {name!r})")
+    protocol = str(data.get("protocol", "MCP")).upper()
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"{where}: protocol must be one of {PROTOCOLS} (got {protocol!r})")
+    idle = float(data.get("idle_timeout", 900))
+    lifetime = float(data.get("max_lifetime", 28800))
+    if lifetime < idle:
+        raise ConfigError(f"{where}: max_lifetime must be at least idle_timeout")
+    env = data.get("env", {})
+    if not isinstance(env, dict):
+        raise ConfigError(f"{where}: env must be a table")
+    runtime_id = runtime_id_for(name)
+    return RuntimeSpec(
+        name=name,
+        arn=runtime_arn(region, account, runtime_id),
+        runtime_id=runtime_id,
+        command=_command(data.get("command"), where),
+        cwd=(base / str(data.get("cwd", "."))).resolve(),
+        protocol=protocol,
+        env={str(k): str(v) for k, v in env.items()},
+        idle_timeout=idle,
+        max_lifetime=lifetime,
+        start_timeout=float(data.get("start_timeout", 60)),
+        faults=FaultSpec.from_mapping(data.get("faults", {}), f"{where}.faults"),
+    )
+
+
+def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
+    """Build the configuration from parsed TOML; relative paths are taken from ``base``."""
+    settings = data.get("emulator", {})
+    region = str(settings.get("region", EmulatorConfig.region))
+    account = str(settings.get("account", EmulatorConfig.account))
+    if not re.fullmatch(r"[0-9]{12}", account):
+        raise ConfigError("emulator.account must be 12 digits")
+    runtimes = tuple(
+        _runtime(item, i, base, region, account) for i, item in enumerate(data.get("runtimes", []))
+    )
+    names = [r.name for r in runtimes]
+    if len(set(names)) != len(names):
+        raise ConfigError("runtime names must be unique")
+    return EmulatorConfig(
+        runtimes=runtimes,
+        region=region,
+        account=account,
+        access_key=str(settings.get("access_key", EmulatorConfig.access_key)),
+        secret_key=str(settings.get("secret_key", EmulatorConfig.secret_key)),
+        max_sessions=int(settings.get("max_sessions", EmulatorConfig.max_sessions)),
+        max_skew_seconds=float(settings.get("max_skew_seconds", EmulatorConfig.max_skew_seconds)),
+        reap_interval=float(settings.get("reap_interval", EmulatorConfig.reap_interval)),
+    )
+
+
+def load_config(path: Path | None) -> EmulatorConfig:
+    """Read a TOML config file; without one, the demo server's (in a source checkout)."""
+    path = path or DEFAULT_CONFIG
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"config file {path} not found (without --config the emulator serves the demo "
+            f"server of a source checkout)"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return parse_config(data, path.parent)

@@ -1,0 +1,110 @@
+"""Instances of a runtime: one server process per session, like AgentCore's microVMs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Mapping
+
+import httpx
+
+from agentcore_emulator.config import RuntimeSpec
+from mcp_agentcore_proxy.aws_errors import RuntimeClientError
+
+logger = logging.getLogger(__name__)
+
+INIT_TIMEOUT_MESSAGE = (
+    "Runtime initialization time exceeded. Please make sure that initialization completes in {}s."
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RuntimeInstance:
+    """One running server process of a runtime, listening on its own port."""
+
+    def __init__(self, spec: RuntimeSpec, port: int, process: asyncio.subprocess.Process) -> None:
+        self.spec = spec
+        self.port = port
+        self.process = process
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    @classmethod
+    async def start(
+        cls, spec: RuntimeSpec, env: Mapping[str, str], client: httpx.AsyncClient
+    ) -> RuntimeInstance:
+        """Start a process and wait until it serves; 424 if it does not in time."""
+        port = free_port()
+        process_env = {**os.environ, **spec.env, **env, "PORT": str(port), "HOST": "127.0.0.1"}
+        # The instance's output goes to the emulator's stderr, never its stdout.
+        process = await asyncio.create_subprocess_exec(
+            *spec.command,
+            cwd=spec.cwd,
+            env=process_env,
+            stdout=sys.stderr,
+            stderr=sys.stderr,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        instance = cls(spec, port, process)
+        try:
+            await instance._wait_ready(client)
+        except BaseException:
+            await instance.stop()
+            raise
+        logger.info("started %s instance pid=%d port=%d", spec.name, process.pid, port)
+        return instance
+
+    async def _wait_ready(self, client: httpx.AsyncClient) -> None:
+        deadline = time.monotonic() + self.spec.start_timeout
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise RuntimeClientError(
+                    f"Runtime process exited with code {self.process.returncode} during "
+                    f"initialization. Please check your CloudWatch logs for more information."
+                )
+            if not self.spec.faults.fail_start and await self._ready(client):
+                return
+            await asyncio.sleep(0.05)
+        raise RuntimeClientError(INIT_TIMEOUT_MESSAGE.format(int(self.spec.start_timeout)))
+
+    async def _ready(self, client: httpx.AsyncClient) -> bool:
+        if self.spec.protocol == "HTTP":
+            try:
+                response = await client.get(f"{self.base_url}/ping", timeout=1.0)
+            except httpx.HTTPError:
+                return False
+            return response.status_code == 200
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        except OSError:
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Terminate the process, then kill it if it lingers."""
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), grace)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                await self.process.wait()
+        logger.info("stopped %s instance pid=%d", self.spec.name, self.process.pid)

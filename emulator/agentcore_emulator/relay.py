@@ -1,0 +1,135 @@
+"""Relays one invocation to a session's instance and its answer back, as it is produced."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping
+
+import httpx
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.responses import Response
+
+from agentcore_emulator.sessions import RuntimeSession, SessionClock
+from mcp_agentcore_proxy.aws_errors import RuntimeClientError
+from mcp_agentcore_proxy.sse import SseDecoder
+
+logger = logging.getLogger(__name__)
+
+SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+REQUEST_ID_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id"
+# What AgentCore passes from the caller to the container (never Authorization).
+FORWARDED_HEADERS = (
+    "content-type",
+    "accept",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "x-amzn-trace-id",
+    "traceparent",
+    "tracestate",
+    "baggage",
+)
+RUNTIME_ERROR = (
+    "Received error ({}) from runtime. Please check your CloudWatch logs for more information."
+)
+
+
+class StreamCut(Exception):
+    """Injected fault: the answer stream breaks off."""
+
+
+def _mint_mcp_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def relay(
+    client: httpx.AsyncClient,
+    session: RuntimeSession,
+    body: bytes,
+    caller_headers: Mapping[str, str],
+    request_id: str,
+    clock: SessionClock,
+) -> Response:
+    """POST the payload to the instance; return its answer as AgentCore would."""
+    spec = session.spec
+    if spec.faults.latency:
+        await asyncio.sleep(spec.faults.latency)
+    path = "/mcp" if spec.protocol == "MCP" else "/invocations"
+    headers = {k: v for k, v in caller_headers.items() if k.lower() in FORWARDED_HEADERS}
+    headers[SESSION_HEADER] = session.session_id
+    headers[REQUEST_ID_HEADER] = request_id
+    caller_mcp = caller_headers.get("mcp-session-id")
+    if spec.protocol == "MCP":
+        forwarded_mcp = caller_mcp if session.stateful else (session.mcp_session_id or caller_mcp)
+        if forwarded_mcp:
+            headers["Mcp-Session-Id"] = forwarded_mcp
+    session.active_calls += 1
+    try:
+        upstream = await client.send(
+            client.build_request(
+                "POST", session.instance.base_url + path, content=body, headers=headers
+            ),
+            stream=True,
+        )
+    except httpx.HTTPError as exc:
+        session.active_calls -= 1
+        logger.warning("instance of session %s did not answer: %r", session.session_id, exc)
+        raise RuntimeClientError(RUNTIME_ERROR.format(502)) from exc
+    if upstream.status_code >= 400:
+        await upstream.aread()
+        await upstream.aclose()
+        session.active_calls -= 1
+        session.last_used = clock()
+        raise RuntimeClientError(RUNTIME_ERROR.format(upstream.status_code))
+    answer_headers = {SESSION_HEADER: session.session_id, "x-amzn-RequestId": request_id}
+    if spec.protocol == "MCP":
+        server_mcp = upstream.headers.get("mcp-session-id")
+        if server_mcp:
+            session.stateful = True  # the server keeps sessions: its ids rule
+            session.mcp_session_id = server_mcp
+        elif session.mcp_session_id is None:
+            session.mcp_session_id = caller_mcp or _mint_mcp_session_id()
+        mcp_id = server_mcp or (caller_mcp if session.stateful else session.mcp_session_id)
+        if mcp_id:
+            answer_headers["Mcp-Session-Id"] = mcp_id
+        if "mcp-protocol-version" in upstream.headers:
+            answer_headers["Mcp-Protocol-Version"] = upstream.headers["mcp-protocol-version"]
+    content_type = upstream.headers.get("content-type", "application/json")
+    if content_type.startswith("text/event-stream"):
+        return EventSourceResponse(
+            _events(upstream, session, clock),
+            headers=answer_headers,
+            status_code=upstream.status_code,
+        )
+    try:
+        payload = await upstream.aread()
+    finally:
+        await upstream.aclose()
+        session.active_calls -= 1
+        session.last_used = clock()
+    return Response(
+        payload, status_code=upstream.status_code, media_type=content_type, headers=answer_headers
+    )
+
+
+async def _events(
+    upstream: httpx.Response, session: RuntimeSession, clock: SessionClock
+) -> AsyncIterator[ServerSentEvent]:
+    decoder = SseDecoder()
+    sent = 0
+    cut_after = session.spec.faults.cut_after_events
+    try:
+        async for chunk in upstream.aiter_raw():
+            for data in decoder.feed(chunk):
+                if cut_after is not None and sent >= cut_after:
+                    raise StreamCut(f"stream cut after {sent} event(s) (injected fault)")
+                sent += 1
+                yield ServerSentEvent(data=data.decode("utf-8"), event="message")
+        for data in decoder.close():
+            yield ServerSentEvent(data=data.decode("utf-8"), event="message")
+    finally:
+        await upstream.aclose()
+        session.active_calls -= 1
+        session.last_used = clock()

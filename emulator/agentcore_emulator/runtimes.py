@@ -1,0 +1,68 @@
+"""The registered runtimes, found by ARN or id, with the faults currently injected."""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Iterable
+
+from agentcore_emulator.config import FaultSpec, RuntimeSpec
+from mcp_agentcore_proxy.aws_errors import (
+    ResourceNotFoundException,
+    ThrottlingException,
+    ValidationException,
+)
+
+
+class RuntimeRegistry:
+    """Runtimes by name, id and ARN; faults can be switched while serving."""
+
+    def __init__(self, specs: Iterable[RuntimeSpec], account: str) -> None:
+        self._account = account
+        self._specs: dict[str, RuntimeSpec] = {s.name: s for s in specs}
+        self._calls: dict[str, collections.deque[float]] = collections.defaultdict(
+            collections.deque
+        )
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(list(self._specs.values()))
+
+    def resolve(self, arn_or_id: str, account_id: str | None) -> RuntimeSpec:
+        """The runtime named by an ARN, or by a bare id plus the accountId parameter."""
+        for spec in self._specs.values():
+            if arn_or_id == spec.arn:
+                return spec
+        if not arn_or_id.startswith("arn:"):
+            if account_id is None:
+                raise ValidationException.for_field(
+                    "accountId", "accountId is required when agentRuntimeArn is a runtime id"
+                )
+            for spec in self._specs.values():
+                if arn_or_id == spec.runtime_id and account_id == self._account:
+                    return spec
+        raise ResourceNotFoundException(f"Runtime not found: {arn_or_id}")
+
+    def by_name(self, name: str) -> RuntimeSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise ResourceNotFoundException(f"Runtime not found: {name}") from None
+
+    def set_faults(self, name: str, faults: FaultSpec) -> RuntimeSpec:
+        spec = self.by_name(name).with_faults(faults)
+        self._specs[name] = spec
+        self._calls.pop(name, None)
+        return spec
+
+    def admit(self, spec: RuntimeSpec, now: float | None = None) -> None:
+        """Count a call; raise ThrottlingException past the injected rate."""
+        limit = spec.faults.throttle_per_second
+        if limit is None:
+            return
+        now = time.monotonic() if now is None else now
+        window = self._calls[spec.name]
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        if len(window) >= limit:
+            raise ThrottlingException("Rate exceeded")
+        window.append(now)

@@ -1,0 +1,160 @@
+"""Runtime sessions: each session id owns one instance until idle, too old, or stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from agentcore_emulator.config import RuntimeSpec
+from agentcore_emulator.instances import RuntimeInstance
+from mcp_agentcore_proxy.aws_errors import ServiceQuotaExceededException
+
+logger = logging.getLogger(__name__)
+
+
+class SessionClock:
+    """Monotonic time that tests may move forward, to expire sessions without waiting."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self._now() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@dataclass(eq=False)
+class RuntimeSession:
+    """A runtime session id and the instance that serves it."""
+
+    spec: RuntimeSpec
+    session_id: str
+    instance: RuntimeInstance
+    created_at: float
+    last_used: float
+    mcp_session_id: str | None = None
+    stateful: bool = False
+    active_calls: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def expired(self, now: float) -> str | None:
+        """Why this session must end now, if it must."""
+        if now - self.created_at >= self.spec.max_lifetime:
+            return "max lifetime"
+        if self.active_calls == 0 and now - self.last_used >= self.spec.idle_timeout:
+            return "idle timeout"
+        return None
+
+
+class SessionRegistry:
+    """All live runtime sessions, keyed by (runtime, session id)."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        instance_env: Callable[[RuntimeSpec, str], Mapping[str, str]],
+        max_sessions: int,
+        clock: SessionClock | None = None,
+    ) -> None:
+        self._client = client
+        self._instance_env = instance_env
+        self._max_sessions = max_sessions
+        self.clock = clock or SessionClock()
+        self._sessions: dict[tuple[str, str], RuntimeSession] = {}
+        self._starting: dict[tuple[str, str], asyncio.Task[RuntimeSession]] = {}
+        self.started = 0
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def get(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession | None:
+        return self._sessions.get((spec.name, session_id))
+
+    def ids(self, spec: RuntimeSpec) -> list[str]:
+        return [sid for (name, sid) in self._sessions if name == spec.name]
+
+    def by_mcp_session(self, spec: RuntimeSpec, mcp_session_id: str) -> RuntimeSession | None:
+        for session in self._sessions.values():
+            if session.spec.name == spec.name and session.mcp_session_id == mcp_session_id:
+                return session
+        return None
+
+    @staticmethod
+    def new_session_id() -> str:
+        return str(uuid.uuid4())
+
+    async def acquire(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession:
+        """The live session for this id, starting a fresh instance if there is none."""
+        key = (spec.name, session_id)
+        session = self._sessions.get(key)
+        if session is not None and not session.instance.alive:
+            logger.warning("instance of session %s had exited; replacing it", session_id)
+            await self._end(key, "crashed")
+            session = None
+        if session is not None:
+            return session
+        task = self._starting.get(key)
+        if task is None:
+            if len(self._sessions) + len(self._starting) >= self._max_sessions:
+                raise ServiceQuotaExceededException(
+                    f"The number of active runtime sessions has reached its limit "
+                    f"({self._max_sessions})."
+                )
+            task = asyncio.ensure_future(self._start(spec, session_id))
+            self._starting[key] = task
+            task.add_done_callback(lambda _: self._starting.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _start(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession:
+        instance = await RuntimeInstance.start(
+            spec, self._instance_env(spec, session_id), self._client
+        )
+        now = self.clock()
+        session = RuntimeSession(spec, session_id, instance, created_at=now, last_used=now)
+        self._sessions[(spec.name, session_id)] = session
+        self.started += 1
+        return session
+
+    async def stop(self, spec: RuntimeSpec, session_id: str) -> bool:
+        """End a session now; False if there was none."""
+        return await self._end((spec.name, session_id), "stopped")
+
+    async def _end(self, key: tuple[str, str], reason: str) -> bool:
+        session = self._sessions.pop(key, None)
+        if session is None:
+            return False
+        logger.info("ending session %s of %s: %s", key[1], key[0], reason)
+        await session.instance.stop()
+        return True
+
+    async def reap(self) -> int:
+        """End every session past its idle timeout or lifetime; return how many."""
+        now = self.clock()
+        due = [(key, why) for key, s in self._sessions.items() if (why := s.expired(now))]
+        for key, why in due:
+            await self._end(key, why)
+        return len(due)
+
+    async def run_reaper(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.reap()
+            except Exception:
+                logger.exception("session reaper failed")
+
+    async def stop_all(self) -> None:
+        for task in list(self._starting.values()):
+            task.cancel()
+        await asyncio.gather(
+            *(self._end(key, "shutdown") for key in list(self._sessions)), return_exceptions=True
+        )

@@ -1,0 +1,287 @@
+"""Server-side SigV4 verification, as AWS does it, from the request exactly as received."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, unquote
+
+from mcp_agentcore_proxy.aws_errors import (
+    ExpiredTokenException,
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    MissingAuthenticationTokenException,
+    UnrecognizedClientException,
+)
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+_WHITESPACE = re.compile(r"\s+")
+_SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. "
+    "Consult the service documentation for details."
+)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A key pair the emulator knows; temporary ones carry a token and an expiry."""
+
+    access_key: str
+    secret_key: str
+    session_token: str | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """The parts of an HTTP request that SigV4 covers, as they came off the wire."""
+
+    method: str
+    raw_path: str
+    query: str
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+
+    def header_values(self, name: str) -> list[str]:
+        name = name.lower()
+        return [value for key, value in self.headers if key.lower() == name]
+
+    def header(self, name: str) -> str | None:
+        values = self.header_values(name)
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class Scope:
+    access_key: str
+    date: str
+    region: str
+    service: str
+
+    def __str__(self) -> str:
+        return f"{self.date}/{self.region}/{self.service}/aws4_request"
+
+
+@dataclass(frozen=True)
+class Verified:
+    """Who signed a request that passed verification, and for what."""
+
+    credential: Credential
+    scope: Scope
+
+
+@dataclass(frozen=True)
+class Authorization:
+    scope: Scope
+    signed_headers: tuple[str, ...]
+    signature: str
+
+
+def parse_authorization(value: str) -> Authorization:
+    """Split an Authorization header into scope, signed headers and signature."""
+    algorithm, _, rest = value.strip().partition(" ")
+    if algorithm != ALGORITHM:
+        raise IncompleteSignatureException(
+            f"Unsupported AWS 'algorithm': '{algorithm}'. Use {ALGORITHM}."
+        )
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        key, sep, val = part.strip().partition("=")
+        if sep:
+            fields[key] = val
+    missing = [f for f in ("Credential", "SignedHeaders", "Signature") if not fields.get(f)]
+    if missing:
+        raise IncompleteSignatureException(
+            " ".join(f"Authorization header requires '{f}' parameter." for f in missing)
+            + f" Authorization={ALGORITHM} {rest[:80]}"
+        )
+    parts = fields["Credential"].split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request":
+        raise IncompleteSignatureException(
+            f"Credential should be scoped to a valid region, service and 'aws4_request' "
+            f"terminator: '{fields['Credential']}'."
+        )
+    scope = Scope(access_key=parts[0], date=parts[1], region=parts[2], service=parts[3])
+    signed = tuple(fields["SignedHeaders"].split(";"))
+    return Authorization(scope=scope, signed_headers=signed, signature=fields["Signature"])
+
+
+def canonical_uri(raw_path: str) -> str:
+    """Normalize the path as received (RFC 3986 dot segments, no empty segments), encode once."""
+    segments: list[str] = []
+    for segment in raw_path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    path = "/" + "/".join(segments)
+    if raw_path.endswith("/") and segments:
+        path += "/"
+    return quote(path, safe="/~")
+
+
+def canonical_query(query: str) -> str:
+    pairs = []
+    for item in query.split("&"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        pairs.append((quote(unquote(key), safe="-_.~"), quote(unquote(value), safe="-_.~")))
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+def canonical_headers(request: SignedRequest, signed: Sequence[str]) -> str:
+    lines = []
+    for name in signed:
+        values = [_WHITESPACE.sub(" ", v.strip()) for v in request.header_values(name)]
+        lines.append(f"{name}:{','.join(values)}\n")
+    return "".join(lines)
+
+
+def payload_hash(request: SignedRequest) -> str:
+    declared = request.header("x-amz-content-sha256")
+    actual = hashlib.sha256(request.body).hexdigest()
+    if declared is None or declared == "UNSIGNED-PAYLOAD":
+        return declared or actual
+    if not hmac.compare_digest(declared.lower(), actual):
+        raise InvalidSignatureException(
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+        )
+    return declared
+
+
+def canonical_request(request: SignedRequest, signed: Sequence[str]) -> str:
+    return "\n".join(
+        (
+            request.method.upper(),
+            canonical_uri(request.raw_path),
+            canonical_query(request.query),
+            canonical_headers(request, signed),
+            ";".join(signed),
+            payload_hash(request),
+        )
+    )
+
+
+def string_to_sign(amz_date: str, scope: Scope, creq: str) -> str:
+    digest = hashlib.sha256(creq.encode("utf-8")).hexdigest()
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+
+
+def signing_key(secret: str, scope: Scope) -> bytes:
+    key = f"AWS4{secret}".encode()
+    for part in (scope.date, scope.region, scope.service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def signature(secret: str, scope: Scope, sts: str) -> str:
+    return hmac.new(signing_key(secret, scope), sts.encode(), hashlib.sha256).hexdigest()
+
+
+def _request_time(request: SignedRequest) -> tuple[str, datetime]:
+    amz_date = request.header("x-amz-date")
+    if amz_date is None:
+        raise IncompleteSignatureException(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+        )
+    try:
+        return amz_date, datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise IncompleteSignatureException(
+            f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'."
+        ) from exc
+
+
+def _check_skew(amz_date: str, signed_at: datetime, now: datetime, max_skew: timedelta) -> None:
+    minutes = int(max_skew.total_seconds() // 60)
+    fmt = _AMZ_DATE
+    if signed_at < now - max_skew:
+        raise InvalidSignatureException(
+            f"Signature expired: {amz_date} is now earlier than "
+            f"{(now - max_skew).strftime(fmt)} ({now.strftime(fmt)} - {minutes} min.)"
+        )
+    if signed_at > now + max_skew:
+        raise InvalidSignatureException(
+            f"Signature not yet current: {amz_date} is still later than "
+            f"{(now + max_skew).strftime(fmt)} ({now.strftime(fmt)} + {minutes} min.)"
+        )
+
+
+def _check_token(request: SignedRequest, credential: Credential, now: datetime) -> None:
+    token = request.header("x-amz-security-token")
+    if credential.session_token is None:
+        if token is not None:
+            raise UnrecognizedClientException(
+                "The security token included in the request is invalid."
+            )
+        return
+    if token is None or not hmac.compare_digest(token.encode(), credential.session_token.encode()):
+        raise UnrecognizedClientException("The security token included in the request is invalid.")
+    if credential.expires_at is not None and credential.expires_at <= now:
+        raise ExpiredTokenException("The security token included in the request is expired")
+
+
+def verify_sigv4(
+    request: SignedRequest,
+    lookup: Callable[[str], Credential | None],
+    *,
+    now: datetime,
+    region: str | None = None,
+    services: Collection[str] | None = None,
+    max_skew: timedelta = timedelta(minutes=5),
+) -> Verified:
+    """Check a request's SigV4 signature; raise the AWS error a real endpoint would."""
+    header = request.header("authorization")
+    if header is None:
+        raise MissingAuthenticationTokenException("Missing Authentication Token")
+    auth = parse_authorization(header)
+    scope = auth.scope
+    amz_date, signed_at = _request_time(request)
+    if "host" not in auth.signed_headers:
+        raise InvalidSignatureException(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+        )
+    if "x-amz-date" not in auth.signed_headers:
+        raise InvalidSignatureException(
+            "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
+        )
+    if list(auth.signed_headers) != sorted(auth.signed_headers):
+        raise InvalidSignatureException("SignedHeaders must be lower-case and sorted.")
+    if scope.date != amz_date[:8]:
+        raise InvalidSignatureException(
+            f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
+            f"from HTTP: '{scope.date}' != '{amz_date[:8]}', from '{amz_date}'."
+        )
+    if region is not None and scope.region != region:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to a valid region: '{scope.region}' "
+            f"(expected '{region}')."
+        )
+    if services is not None and scope.service not in services:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to correct service: '{scope.service}'."
+        )
+    _check_skew(amz_date, signed_at, now, max_skew)
+    credential = lookup(scope.access_key)
+    if credential is None:
+        raise UnrecognizedClientException("The security token included in the request is invalid.")
+    _check_token(request, credential, now)
+    creq = canonical_request(request, auth.signed_headers)
+    sts = string_to_sign(amz_date, scope, creq)
+    expected = signature(credential.secret_key, scope, sts)
+    if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
+        raise InvalidSignatureException(
+            f"{_SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n"
+            f"'{creq}'\n\nThe String-to-Sign should have been\n'{sts}'\n"
+        )
+    return Verified(credential=credential, scope=scope)

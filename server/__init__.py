@@ -1,0 +1,1 @@
+"""The demo MCP server: weather, jokes and identity tools for AgentCore Runtime."""

@@ -1,0 +1,35 @@
+"""Jokes from a Strands agent on Amazon Bedrock."""
+
+from __future__ import annotations
+
+import botocore.exceptions
+from strands import Agent
+from strands.models import BedrockModel
+from strands.types.exceptions import ModelThrottledException
+
+SYSTEM_PROMPT = (
+    "You tell one short, clean, funny joke about the topic you are given. Reply with the joke only."
+)
+
+
+class JokeUnavailableError(Exception):
+    """Bedrock could not produce a joke; the message says why."""
+
+
+async def tell_joke(topic: str, model_id: str, region: str) -> str:
+    """Ask the model for one joke about ``topic``."""
+    # Converse, not ConverseStream: a joke is short and the tool returns it whole.
+    model = BedrockModel(model_id=model_id, region_name=region, streaming=False)
+    agent = Agent(model=model, system_prompt=SYSTEM_PROMPT, callback_handler=None)
+    try:
+        result = await agent.invoke_async(f"Tell me a joke about {topic}.")
+    except ModelThrottledException as exc:
+        raise JokeUnavailableError(f"Bedrock throttled the request: {exc}") from exc
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise JokeUnavailableError(
+            f"Bedrock refused the request: {error.get('Code')}: {error.get('Message')}"
+        ) from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise JokeUnavailableError(f"Bedrock could not be reached: {exc}") from exc
+    return str(result).strip()

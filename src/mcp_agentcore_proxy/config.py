@@ -1,0 +1,64 @@
+"""Proxy configuration: one frozen object, parsed once from flags and environment."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from mcp_agentcore_proxy.errors import ConfigurationError
+
+_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws(?:-cn|-us-gov|-iso(?:-[bef])?)?):bedrock-agentcore:"
+    r"(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):runtime/"
+    r"(?P<runtime_id>[a-zA-Z][a-zA-Z0-9_]{0,99}-[a-zA-Z0-9]{10})$"
+)
+ARN_FORMAT = "arn:aws:bedrock-agentcore:<region>:<12-digit account>:runtime/<name>-<10 characters>"
+
+
+@dataclass(frozen=True)
+class RuntimeArn:
+    """A parsed AgentCore runtime ARN."""
+
+    arn: str
+    partition: str
+    region: str
+    account: str
+    runtime_id: str
+
+    @classmethod
+    def parse(cls, value: str) -> RuntimeArn:
+        match = _ARN_RE.match(value.strip())
+        if match is None:
+            raise ConfigurationError(
+                f"Invalid AgentCore runtime ARN {value!r}: expected {ARN_FORMAT}"
+            )
+        return cls(arn=match.group(0), **match.groupdict())
+
+
+class SessionMode(enum.StrEnum):
+    """How the proxy picks the runtime session id (the microVM) for each call."""
+
+    IDENTITY = "identity"  # one per caller identity: survives proxy restarts
+    SESSION = "session"  # one per proxy process
+    REQUEST = "request"  # a new one for every request
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Everything the proxy needs to run; built by the CLI and passed down."""
+
+    agent_arn: RuntimeArn
+    region: str
+    qualifier: str = "DEFAULT"
+    session_mode: SessionMode = SessionMode.IDENTITY
+    assume_role_arn: str | None = None
+    assume_role_session_name: str = "mcpAgentCoreProxy"
+    profile: str | None = None
+    read_timeout: float = 900.0
+    connect_timeout: float = 10.0
+    max_concurrency: int = 32
+    max_attempts: int = 3
+    shutdown_grace: float = 10.0
+    stop_sessions_on_exit: bool = True
+    log_level: str = "WARNING"

@@ -1,0 +1,91 @@
+"""The MCP session the proxy keeps with the runtime on behalf of its one client."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from mcp_agentcore_proxy.jsonrpc import Message
+
+INITIALIZED = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
+_META_VERSION = "io.modelcontextprotocol/protocolVersion"
+# Methods whose target is named by a param, sent as the Mcp-Name header.
+_NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+
+
+def is_handshake(message: Message) -> bool:
+    return message.method == "initialize"
+
+
+def is_session_gone(error_message: str) -> bool:
+    """Whether an error says the runtime no longer knows the MCP session."""
+    # A stateful MCP server answers 404 "Session not found"; AgentCore reports a
+    # container's 404 as "Received error (404) from runtime".
+    return "Session not found" in error_message or "Received error (404)" in error_message
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    mcp_session_id: str | None
+    protocol_version: str | None
+    generation: int
+
+
+class McpSession:
+    """Mcp-Session-Id, protocol version and the cached handshake, shared by all calls."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._session_id: str | None = None
+        self._protocol_version: str | None = None
+        self._generation = 0
+        self.handshake: bytes | None = None
+        self.replay_lock = threading.Lock()
+
+    def snapshot(self) -> SessionSnapshot:
+        with self._lock:
+            return SessionSnapshot(self._session_id, self._protocol_version, self._generation)
+
+    def begin_handshake(self, message: Message) -> None:
+        """A client initialize starts a new session; remember it for replays."""
+        with self._lock:
+            self.handshake = message.raw
+            self._session_id = None
+            self._generation += 1
+
+    def observe(self, mcp_session_id: str | None, generation: int) -> None:
+        """Adopt the session id an answer carried, unless a newer session began."""
+        if not mcp_session_id:
+            return
+        with self._lock:
+            if generation == self._generation and self._session_id is None:
+                self._session_id = mcp_session_id
+
+    def adopt_protocol_version(self, version: object) -> None:
+        if isinstance(version, str) and version:
+            with self._lock:
+                self._protocol_version = version
+
+    def restart(self, mcp_session_id: str | None) -> int:
+        """Start a new generation after a replayed handshake."""
+        with self._lock:
+            self._generation += 1
+            self._session_id = mcp_session_id
+            return self._generation
+
+    def headers_for(self, message: Message) -> tuple[str | None, str | None, str | None]:
+        """Protocol version, Mcp-Method and Mcp-Name for a message."""
+        version = (
+            message.params.get("_meta", {}) if isinstance(message.params.get("_meta"), dict) else {}
+        )
+        protocol = (
+            version.get(_META_VERSION) if isinstance(version.get(_META_VERSION), str) else None
+        )
+        if protocol is None:
+            with self._lock:
+                protocol = self._protocol_version
+        name_param = _NAME_PARAM.get(message.method or "")
+        name = message.params.get(name_param) if name_param else None
+        if not (isinstance(name, str) and name.isascii() and name.isprintable()):
+            name = None  # HTTP headers carry printable ASCII only
+        return protocol, message.method, name

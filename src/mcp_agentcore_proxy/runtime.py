@@ -1,0 +1,297 @@
+"""The AgentCore data plane, reached through boto3: invoke, stream, stop.
+
+botocore's and urllib3's exceptions become the proxy's errors here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import botocore.exceptions
+import urllib3.exceptions
+
+from mcp_agentcore_proxy.aws_errors import AwsError
+from mcp_agentcore_proxy.errors import (
+    CredentialsError,
+    RuntimeServiceError,
+    RuntimeUnreachableError,
+    StreamInterruptedError,
+)
+from mcp_agentcore_proxy.sse import SseDecoder
+
+if TYPE_CHECKING:
+    from mcp_agentcore_proxy.config import ProxyConfig
+
+logger = logging.getLogger(__name__)
+
+ACCEPT = "application/json, text/event-stream"
+_READ_SIZE = 65536
+# Rejected before anything ran: a fresh credential lookup may fix these.
+CREDENTIAL_ERROR_CODES = frozenset(
+    {"ExpiredTokenException", "UnrecognizedClientException", "InvalidSignatureException"}
+)
+_SSO_ERRORS: tuple[type[Exception], ...] = (
+    botocore.exceptions.SSOError,
+    botocore.exceptions.TokenRetrievalError,
+    botocore.exceptions.SSOTokenLoadError,
+)
+
+
+@dataclass(frozen=True)
+class InvokeHeaders:
+    """The per-call MCP and session headers of InvokeAgentRuntime."""
+
+    runtime_session_id: str
+    mcp_session_id: str | None = None
+    mcp_protocol_version: str | None = None
+    mcp_method: str | None = None
+    mcp_name: str | None = None
+
+
+@dataclass
+class RuntimeAnswer:
+    """An answer whose headers have arrived; its body is read as the caller iterates."""
+
+    status: int
+    content_type: str
+    runtime_session_id: str | None
+    mcp_session_id: str | None
+    request_id: str | None
+    _body: Any = field(repr=False)
+
+    def payloads(self) -> Iterator[bytes]:
+        """Yield each JSON-RPC message payload of the body as soon as it is complete."""
+        with _stream_errors():
+            if self.content_type.startswith("text/event-stream"):
+                decoder = SseDecoder()
+                for chunk in self._chunks():
+                    yield from decoder.feed(chunk)
+                yield from decoder.close()
+                return
+            body = b"".join(self._chunks())
+            if not body.strip():
+                return
+            if not self.content_type.startswith("application/json"):
+                raise StreamInterruptedError(
+                    f"The runtime answered with an unexpected content type "
+                    f"{self.content_type!r} (expected JSON or an SSE stream)"
+                )
+            yield body
+
+    def _chunks(self) -> Iterator[bytes]:
+        raw = getattr(self._body, "_raw_stream", None)
+        # read1() hands over each HTTP chunk as it lands; StreamingBody.read(n) would
+        # wait for n bytes and hold progress notifications back.
+        read = raw.read1 if raw is not None and hasattr(raw, "read1") else self._body.read
+        while True:
+            chunk = read(_READ_SIZE)
+            if not chunk:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        """Stop reading; safe from another thread."""
+        with contextlib.suppress(Exception):
+            self._body.close()
+
+
+@contextlib.contextmanager
+def _stream_errors() -> Iterator[None]:
+    try:
+        yield
+    except (
+        urllib3.exceptions.HTTPError,
+        botocore.exceptions.ResponseStreamingError,
+        botocore.exceptions.IncompleteReadError,
+        http.client.HTTPException,
+        OSError,
+        ValueError,  # read from a body closed by a cancellation
+    ) as exc:
+        raise StreamInterruptedError(
+            f"The runtime's answer broke off mid-stream: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _aws_error(exc: botocore.exceptions.ClientError) -> AwsError:
+    err = exc.response.get("Error", {})
+    meta = exc.response.get("ResponseMetadata", {})
+    status = int(meta.get("HTTPStatusCode") or 0) or 500
+    return AwsError.from_response(
+        str(err.get("Code") or status), str(err.get("Message") or ""), status, meta.get("RequestId")
+    )
+
+
+@contextlib.contextmanager
+def translate_errors(operation: str, sso_hint: str) -> Iterator[None]:
+    """Map botocore's exceptions to the proxy's, most specific first."""
+    try:
+        yield
+    except botocore.exceptions.ClientError as exc:
+        raise RuntimeServiceError(_aws_error(exc)) from exc
+    except _SSO_ERRORS as exc:
+        raise CredentialsError(
+            f"The AWS SSO session has expired or is invalid. {sso_hint}"
+        ) from exc
+    except botocore.exceptions.NoCredentialsError as exc:
+        raise CredentialsError(
+            f"No AWS credentials found for {operation}: set AWS_PROFILE or AWS_ACCESS_KEY_ID, "
+            f"or run `aws configure`"
+        ) from exc
+    except botocore.exceptions.ParamValidationError as exc:
+        raise RuntimeServiceError(AwsError(str(exc), code="ValidationException")) from exc
+    except botocore.exceptions.ReadTimeoutError as exc:
+        raise RuntimeUnreachableError(
+            f"{operation} timed out waiting for the runtime: {exc}"
+        ) from exc
+    except (
+        botocore.exceptions.EndpointConnectionError,
+        botocore.exceptions.ConnectTimeoutError,
+    ) as exc:
+        raise RuntimeUnreachableError(f"Cannot reach the AgentCore endpoint: {exc}") from exc
+    except botocore.exceptions.HTTPClientError as exc:
+        raise RuntimeUnreachableError(f"{operation} failed on the connection: {exc}") from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise CredentialsError(f"{operation} failed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Resend only what the runtime cannot have run: errors answered before any output.
+
+    botocore's own retries would also resend after a read timeout or a dropped
+    connection, when a tool may already be running; so they are off and this takes over.
+    """
+
+    max_attempts: int = 3
+    base_delay: float = 0.05
+    throttle_base_delay: float = 0.5
+    max_delay: float = 20.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def delay(self, attempt: int, throttled: bool) -> float:
+        base = self.throttle_base_delay if throttled else self.base_delay
+        return random.uniform(0, min(self.max_delay, base * 2**attempt))  # noqa: S311
+
+    def should_retry(self, exc: Exception, attempt: int) -> bool:
+        if attempt + 1 >= self.max_attempts:
+            return False
+        if isinstance(exc, RuntimeServiceError):
+            return exc.aws_error.retryable
+        cause = exc.__cause__
+        return isinstance(
+            cause,
+            botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError,
+        )
+
+
+class AgentCoreRuntime:
+    """One AgentCore runtime (ARN and qualifier), called through a boto3 client."""
+
+    def __init__(
+        self, config: ProxyConfig, client_factory: Callable[[], Any], sso_hint: str
+    ) -> None:
+        self._config = config
+        self._client_factory = client_factory
+        self._client = client_factory()
+        self._sso_hint = sso_hint
+        self._retry = RetryPolicy(max_attempts=config.max_attempts)
+        self._modelled = set(
+            self._client.meta.service_model.operation_model(
+                "InvokeAgentRuntime"
+            ).input_shape.members
+        )
+
+    def reset_client(self) -> None:
+        """Build a new client, so credentials are looked up again."""
+        self._client = self._client_factory()
+
+    def invoke(self, payload: bytes, headers: InvokeHeaders) -> RuntimeAnswer:
+        """Send one message and return once the answer's headers arrive."""
+        kwargs: dict[str, Any] = {
+            "agentRuntimeArn": self._config.agent_arn.arn,
+            "qualifier": self._config.qualifier,
+            "payload": payload,
+            "contentType": "application/json",
+            "accept": ACCEPT,
+            "runtimeSessionId": headers.runtime_session_id,
+        }
+        optional = {
+            "mcpSessionId": headers.mcp_session_id,
+            "mcpProtocolVersion": headers.mcp_protocol_version,
+            "mcpMethod": headers.mcp_method,
+            "mcpName": headers.mcp_name,
+        }
+        kwargs.update({k: v for k, v in optional.items() if v and k in self._modelled})
+        attempt = 0
+        refreshed = False
+        while True:
+            try:
+                with translate_errors("InvokeAgentRuntime", self._sso_hint):
+                    response = self._client.invoke_agent_runtime(**kwargs)
+                break
+            except RuntimeServiceError as exc:
+                if exc.aws_error.code in CREDENTIAL_ERROR_CODES and not refreshed:
+                    logger.warning(
+                        "credentials refused (%s); looking them up again", exc.aws_error.code
+                    )
+                    refreshed = True
+                    self.reset_client()
+                    continue
+                if not self._retry.should_retry(exc, attempt):
+                    raise
+                self._backoff(exc, attempt)
+            except RuntimeUnreachableError as exc:
+                if not self._retry.should_retry(exc, attempt):
+                    raise
+                self._backoff(exc, attempt)
+            except CredentialsError:
+                self.reset_client()  # the next call looks credentials up afresh
+                raise
+            attempt += 1
+        meta = response.get("ResponseMetadata", {})
+        return RuntimeAnswer(
+            status=int(response.get("statusCode") or meta.get("HTTPStatusCode") or 200),
+            content_type=str(response.get("contentType") or ""),
+            runtime_session_id=response.get("runtimeSessionId"),
+            mcp_session_id=response.get("mcpSessionId"),
+            request_id=meta.get("RequestId"),
+            _body=response["response"],
+        )
+
+    def _backoff(self, exc: Exception, attempt: int) -> None:
+        throttled = isinstance(exc, RuntimeServiceError) and exc.aws_error.status == 429
+        delay = self._retry.delay(attempt, throttled)
+        logger.info("retrying InvokeAgentRuntime in %.2fs after: %s", delay, exc)
+        self._retry.sleep(delay)
+
+    def stop_session(self, runtime_session_id: str) -> None:
+        """End a runtime session (its microVM); errors are logged, not raised."""
+        try:
+            with translate_errors("StopRuntimeSession", self._sso_hint):
+                self._client.stop_runtime_session(
+                    agentRuntimeArn=self._config.agent_arn.arn,
+                    qualifier=self._config.qualifier,
+                    runtimeSessionId=runtime_session_id,
+                )
+            logger.info("stopped runtime session %s", runtime_session_id)
+        except (RuntimeServiceError, RuntimeUnreachableError, CredentialsError) as exc:
+            logger.warning("StopRuntimeSession failed for %s: %s", runtime_session_id, exc)
+
+
+def describe_payload(payload: bytes) -> str:
+    """A short, secret-free description of a message for logs."""
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return f"<{len(payload)} bytes>"
+    if isinstance(body, dict):
+        return f"method={body.get('method')} id={body.get('id')}"
+    return f"<{len(payload)} bytes>"

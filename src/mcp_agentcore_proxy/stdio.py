@@ -1,0 +1,41 @@
+"""Line framing on stdin and stdout: one JSON-RPC message per line."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import BinaryIO
+
+
+class LineWriter:
+    """Writes whole lines from any thread, flushed one message at a time."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def write(self, line: bytes) -> bool:
+        """Write one message; False when the reader has gone away."""
+        with self._lock:
+            if self.closed:
+                return False
+            try:
+                self._stream.write(line + b"\n")
+                self._stream.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                self.closed = True
+                return False
+            return True
+
+
+def read_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """Yield each line of ``stream`` without its line end, skipping blank lines."""
+    # readline() has no length cap: a 100 MB request is one line.
+    while True:
+        line = stream.readline()
+        if not line:
+            return
+        line = line.rstrip(b"\r\n")
+        if line.strip():
+            yield line

@@ -1,0 +1,213 @@
+"""Real processes for tests: the emulator and the proxy, on loopback, cleaned up always."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_CONFIG = ROOT / "fixtures" / "emulator-test.toml"
+
+
+def isolated_aws_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment with no trace of the user's AWS setup."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_") and not k.startswith("AGENTCORE_")
+    }
+    env.update(
+        {
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+class Emulator:
+    """A running ``agentcore-emulator serve`` process."""
+
+    def __init__(self, config: Path = TEST_CONFIG) -> None:
+        self.log = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agentcore_emulator",
+                "serve",
+                "--port",
+                "0",
+                "--config",
+                str(config),
+                "--log-level",
+                "DEBUG",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=isolated_aws_env(),
+            cwd=ROOT,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().decode()
+        if "ready at" not in line:
+            self.stop()
+            raise RuntimeError(f"emulator did not start: {line!r}\n{self.stderr()}")
+        self.url = line.split("ready at", 1)[1].strip()
+        self.admin = httpx.Client(base_url=self.url, timeout=30)
+        runtimes = self.admin.get("/_emulator/health").json()["runtimes"]
+        self.arns = {r["name"]: r["arn"] for r in runtimes}
+
+    def env(self, runtime: str = "demo_server") -> dict[str, str]:
+        """What ``agentcore-emulator env`` exports, for a given runtime."""
+        return isolated_aws_env(
+            {
+                "AWS_ENDPOINT_URL": self.url,
+                "AWS_REGION": "us-east-1",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "AKIAAGENTCOREEMULATOR",
+                "AWS_SECRET_ACCESS_KEY": "agentcore-emulator-local-secret-key",
+                "AGENTCORE_AGENT_ARN": self.arns[runtime],
+            }
+        )
+
+    def client(self, service: str = "bedrock-agentcore", **kwargs: Any) -> Any:
+        env = self.env()
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=kwargs.pop("aws_access_key_id", env["AWS_ACCESS_KEY_ID"]),
+            aws_secret_access_key=kwargs.pop("aws_secret_access_key", env["AWS_SECRET_ACCESS_KEY"]),
+            **kwargs,
+        )
+
+    def set_faults(self, runtime: str, **faults: Any) -> None:
+        self.admin.put(f"/_emulator/runtimes/{runtime}/faults", json=faults).raise_for_status()
+
+    def sessions(self) -> list[dict[str, Any]]:
+        return self.admin.get("/_emulator/sessions").json()["sessions"]
+
+    def stderr(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+class Proxy:
+    """A running ``mcp-agentcore-proxy`` process, driven line by line."""
+
+    def __init__(self, env: dict[str, str], args: list[str] | None = None) -> None:
+        self.stderr_file = tempfile.NamedTemporaryFile(prefix="proxy-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mcp_agentcore_proxy", *(args or [])],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr_file,
+            env=env,
+        )
+        self.lines: queue.Queue[bytes | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def send(self, message: dict[str, Any] | bytes) -> None:
+        data = message if isinstance(message, bytes) else json.dumps(message).encode()
+        assert self.process.stdin is not None
+        self.process.stdin.write(data + b"\n")
+        self.process.stdin.flush()
+
+    def read(self, timeout: float = 60) -> dict[str, Any]:
+        """The next line of stdout, which must be one JSON-RPC message."""
+        line = self.lines.get(timeout=timeout)
+        if line is None:
+            raise EOFError(f"proxy stdout closed\n{self.stderr()}")
+        assert line.endswith(b"\n"), line
+        message = json.loads(line)
+        assert isinstance(message, dict) and message.get("jsonrpc") == "2.0", line
+        return message
+
+    def read_until(
+        self, predicate: Any, timeout: float = 60
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Read until a message matches; return it and the messages before it."""
+        before = []
+        while True:
+            message = self.read(timeout)
+            if predicate(message):
+                return message, before
+            before.append(message)
+
+    def request(
+        self, id_: Any, method: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"jsonrpc": "2.0", "id": id_, "method": method}
+        if params is not None:
+            body["params"] = params
+        self.send(body)
+        return self.read_until(lambda m: m.get("id") == id_ and "method" not in m)[0]
+
+    def initialize(self) -> dict[str, Any]:
+        result = self.request(
+            0,
+            "initialize",
+            {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "tests", "version": "1"},
+            },
+        )
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return result
+
+    def close_stdin(self) -> int:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        return self.process.wait(60)
+
+    def rest(self) -> list[bytes]:
+        """Every line written after stdout closed."""
+        lines = []
+        while (line := self.lines.get(timeout=60)) is not None:
+            lines.append(line)
+        return lines
+
+    def stderr(self) -> str:
+        return Path(self.stderr_file.name).read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                if self.process.stdin:
+                    self.process.stdin.close()
+                self.process.wait(30)
+            except (subprocess.TimeoutExpired, BrokenPipeError):
+                self.process.kill()
+                self.process.wait()
