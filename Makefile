@@ -25,7 +25,7 @@ help: ## list the targets
 $(TOOLS)/.ready: Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) (3.11+) is required" >&2; exit 1; }
 	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9" "tox==4.67.15" "tox-uv==1.37.9"
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9" "tox==4.67.15" "tox-uv==1.37.1"
 	@touch $@
 
 .venv/.ready: $(TOOLS)/.ready pyproject.toml uv.lock

@@ -211,3 +211,23 @@ class Proxy:
             except (subprocess.TimeoutExpired, BrokenPipeError):
                 self.process.kill()
                 self.process.wait()
+
+
+def signed_call(
+    emulator: Emulator,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    service: str = "bedrock-agentcore",
+    secret: str = "agentcore-emulator-local-secret-key",
+) -> httpx.Response:
+    """A raw SigV4-signed HTTP call, as an MCP client that signs for itself would send."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=emulator.url + path, data=body, headers=headers or {})
+    SigV4Auth(Credentials("AKIAAGENTCOREEMULATOR", secret), service, "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    return httpx.request(method, prepared.url, content=body, headers=dict(prepared.headers), timeout=60)
