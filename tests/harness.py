@@ -230,4 +230,6 @@ def signed_call(
     request = AWSRequest(method=method, url=emulator.url + path, data=body, headers=headers or {})
     SigV4Auth(Credentials("AKIAAGENTCOREEMULATOR", secret), service, "us-east-1").add_auth(request)
     prepared = request.prepare()
-    return httpx.request(method, prepared.url, content=body, headers=dict(prepared.headers), timeout=60)
+    return httpx.request(
+        method, prepared.url, content=body, headers=dict(prepared.headers), timeout=60
+    )

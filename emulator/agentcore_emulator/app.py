@@ -121,7 +121,13 @@ async def invocations(request: Request) -> Response:
         emulator.runtimes.admit(spec)
         session = await emulator.sessions.acquire(spec, session_id)
         response = await relay(
-            emulator.client, session, body, request.headers, request_id, emulator.sessions.clock
+            emulator.client,
+            session,
+            body,
+            request.headers,
+            request_id,
+            emulator.sessions.clock,
+            spec.faults,  # the runtime's current faults, which tests switch while serving
         )
         status = response.status_code
         return response

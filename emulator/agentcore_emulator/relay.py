@@ -11,6 +11,7 @@ import httpx
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
+from agentcore_emulator.config import FaultSpec
 from agentcore_emulator.sessions import RuntimeSession, SessionClock
 from mcp_agentcore_proxy.aws_errors import RuntimeClientError
 from mcp_agentcore_proxy.sse import SseDecoder
@@ -51,11 +52,12 @@ async def relay(
     caller_headers: Mapping[str, str],
     request_id: str,
     clock: SessionClock,
+    faults: FaultSpec,
 ) -> Response:
     """POST the payload to the instance; return its answer as AgentCore would."""
     spec = session.spec
-    if spec.faults.latency:
-        await asyncio.sleep(spec.faults.latency)
+    if faults.latency:
+        await asyncio.sleep(faults.latency)
     path = "/mcp" if spec.protocol == "MCP" else "/invocations"
     headers = {k: v for k, v in caller_headers.items() if k.lower() in FORWARDED_HEADERS}
     headers[SESSION_HEADER] = session.session_id
@@ -99,7 +101,7 @@ async def relay(
     content_type = upstream.headers.get("content-type", "application/json")
     if content_type.startswith("text/event-stream"):
         return EventSourceResponse(
-            _events(upstream, session, clock),
+            _events(upstream, session, clock, faults.cut_after_events),
             headers=answer_headers,
             status_code=upstream.status_code,
         )
@@ -115,11 +117,10 @@ async def relay(
 
 
 async def _events(
-    upstream: httpx.Response, session: RuntimeSession, clock: SessionClock
+    upstream: httpx.Response, session: RuntimeSession, clock: SessionClock, cut_after: int | None
 ) -> AsyncIterator[ServerSentEvent]:
     decoder = SseDecoder()
     sent = 0
-    cut_after = session.spec.faults.cut_after_events
     try:
         async for chunk in upstream.aiter_raw():
             for data in decoder.feed(chunk):

@@ -17,11 +17,15 @@ from tests.harness import Emulator, signed_call
 ACCEPT = "application/json, text/event-stream"
 
 
-def _tool_call(name: str, arguments: dict | None = None, id_: int = 1, meta: dict | None = None) -> bytes:
+def _tool_call(
+    name: str, arguments: dict | None = None, id_: int = 1, meta: dict | None = None
+) -> bytes:
     params: dict = {"name": name, "arguments": arguments or {}}
     if meta:
         params["_meta"] = meta
-    return json.dumps({"jsonrpc": "2.0", "id": id_, "method": "tools/call", "params": params}).encode()
+    return json.dumps(
+        {"jsonrpc": "2.0", "id": id_, "method": "tools/call", "params": params}
+    ).encode()
 
 
 def _invoke(emulator: Emulator, runtime: str, payload: bytes, session: str | None = None, **kwargs):
@@ -100,7 +104,11 @@ def test_stateful_server_session_id_passes_through(emulator: Emulator) -> None:
             "jsonrpc": "2.0",
             "id": 0,
             "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
         }
     ).encode()
     answer = _invoke(emulator, "demo_stateful", init, session)
@@ -117,15 +125,26 @@ def test_stateful_server_session_id_passes_through(emulator: Emulator) -> None:
     tools = {t["name"] for t in _messages(listed)[-1]["result"]["tools"]}
     assert {"weather_where_i_am", "weather_poem"} <= tools
     with pytest.raises(botocore.exceptions.ClientError) as caught:
-        _invoke(emulator, "demo_stateful", json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).encode(),
-                session, mcpSessionId="f" * 32)
+        _invoke(
+            emulator,
+            "demo_stateful",
+            json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).encode(),
+            session,
+            mcpSessionId="f" * 32,
+        )
     assert caught.value.response["Error"]["Code"] == "RuntimeClientError"
     assert "Received error (404) from runtime" in caught.value.response["Error"]["Message"]
 
 
-def test_progress_arrives_while_the_tool_is_still_running(emulator: Emulator, tmp_path: Path) -> None:
+def test_progress_arrives_while_the_tool_is_still_running(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
-    answer = _invoke(emulator, "testing_server", _tool_call("gated", {"gate": str(gate)}, meta={"progressToken": "t"}))
+    answer = _invoke(
+        emulator,
+        "testing_server",
+        _tool_call("gated", {"gate": str(gate)}, meta={"progressToken": "t"}),
+    )
     raw = answer["response"]._raw_stream
     decoder = SseDecoder()
     events: list[dict] = []
@@ -152,8 +171,11 @@ def test_unknown_runtime_is_resource_not_found(emulator: Emulator) -> None:
 def test_bare_runtime_id_needs_account_id(emulator: Emulator) -> None:
     runtime_id = emulator.arns["demo_server"].rsplit("/", 1)[1]
     answer = emulator.client().invoke_agent_runtime(
-        agentRuntimeArn=runtime_id, accountId="123456789012", payload=_tool_call("get_weather", {"city": "Rome"}),
-        contentType="application/json", accept=ACCEPT,
+        agentRuntimeArn=runtime_id,
+        accountId="123456789012",
+        payload=_tool_call("get_weather", {"city": "Rome"}),
+        contentType="application/json",
+        accept=ACCEPT,
     )
     assert _messages(answer)[-1]["result"]["structuredContent"]["city"] == "Rome"
     with pytest.raises(botocore.exceptions.ClientError) as caught:
@@ -164,8 +186,14 @@ def test_bare_runtime_id_needs_account_id(emulator: Emulator) -> None:
 def test_session_id_length_is_validated_like_aws(emulator: Emulator) -> None:
     path = f"/runtimes/{quote(emulator.arns['demo_server'], safe='')}/invocations"
     response = signed_call(
-        emulator, "POST", path, b"{}",
-        {"X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": "short", "Content-Type": "application/json"},
+        emulator,
+        "POST",
+        path,
+        b"{}",
+        {
+            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": "short",
+            "Content-Type": "application/json",
+        },
     )
     assert response.status_code == 400
     assert response.headers["x-amzn-ErrorType"] == "ValidationException"
@@ -182,7 +210,9 @@ def test_raw_sigv4_client_without_session_header_gets_ids_back(emulator: Emulato
     runtime_session = first.headers["X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"]
     mcp_session = first.headers["Mcp-Session-Id"]
     # Routed by Mcp-Session-Id alone, the next call lands on the same session.
-    second = signed_call(emulator, "POST", path, _tool_call("whoami"), {**headers, "Mcp-Session-Id": mcp_session})
+    second = signed_call(
+        emulator, "POST", path, _tool_call("whoami"), {**headers, "Mcp-Session-Id": mcp_session}
+    )
     assert second.headers["X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"] == runtime_session
     assert signed_call(emulator, "GET", path, b"", headers).status_code == 405
 
@@ -190,8 +220,12 @@ def test_raw_sigv4_client_without_session_header_gets_ids_back(emulator: Emulato
 def test_signature_problems_reach_boto3_as_aws_codes(emulator: Emulator) -> None:
     no_retry = botocore.config.Config(retries={"total_max_attempts": 1})
     cases = {
-        "InvalidSignatureException": emulator.client(aws_secret_access_key="wrong", config=no_retry),
-        "UnrecognizedClientException": emulator.client(aws_access_key_id="AKIAUNKNOWN0000000000", config=no_retry),
+        "InvalidSignatureException": emulator.client(
+            aws_secret_access_key="wrong", config=no_retry
+        ),
+        "UnrecognizedClientException": emulator.client(
+            aws_access_key_id="AKIAUNKNOWN0000000000", config=no_retry
+        ),
     }
     for code, client in cases.items():
         with pytest.raises(botocore.exceptions.ClientError) as caught:
@@ -209,12 +243,17 @@ def test_signature_problems_reach_boto3_as_aws_codes(emulator: Emulator) -> None
 def test_sts_and_control_plane_come_from_moto_with_our_arns(emulator: Emulator) -> None:
     sts = emulator.client("sts")
     assert sts.get_caller_identity()["Account"] == "123456789012"
-    role = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/tester", RoleSessionName="tester")["Credentials"]
+    role = sts.assume_role(
+        RoleArn="arn:aws:iam::123456789012:role/tester", RoleSessionName="tester"
+    )["Credentials"]
     assumed = emulator.client(
-        aws_access_key_id=role["AccessKeyId"], aws_secret_access_key=role["SecretAccessKey"],
+        aws_access_key_id=role["AccessKeyId"],
+        aws_secret_access_key=role["SecretAccessKey"],
         aws_session_token=role["SessionToken"],
     )
-    assert _messages(_invoke(emulator, "demo_server", _tool_call("whoami"), client=assumed))[-1]["result"]
+    assert _messages(_invoke(emulator, "demo_server", _tool_call("whoami"), client=assumed))[-1][
+        "result"
+    ]
     control = emulator.client("bedrock-agentcore-control")
     listed = {r["agentRuntimeArn"] for r in control.list_agent_runtimes()["agentRuntimes"]}
     assert set(emulator.arns.values()) <= listed
@@ -233,14 +272,20 @@ def test_http_protocol_runtime(emulator: Emulator) -> None:
     assert "Received error (400)" in caught.value.response["Error"]["Message"]
 
 
-def test_injected_faults_reach_boto3_as_aws_errors(emulator: Emulator, faults) -> None:
+def test_injected_faults_reach_boto3_as_aws_errors(
+    emulator: Emulator, faults, tmp_path: Path
+) -> None:
     no_retry = emulator.client(config=botocore.config.Config(retries={"total_max_attempts": 1}))
     session = f"faults-{uuid.uuid4()}"
     _invoke(emulator, "faulty_server", _tool_call("sleep", {"seconds": 0}), session)  # warm
     faults(throttle_per_second=1)
-    _invoke(emulator, "faulty_server", _tool_call("sleep", {"seconds": 0}), session, client=no_retry)
+    _invoke(
+        emulator, "faulty_server", _tool_call("sleep", {"seconds": 0}), session, client=no_retry
+    )
     with pytest.raises(botocore.exceptions.ClientError) as caught:
-        _invoke(emulator, "faulty_server", _tool_call("sleep", {"seconds": 0}), session, client=no_retry)
+        _invoke(
+            emulator, "faulty_server", _tool_call("sleep", {"seconds": 0}), session, client=no_retry
+        )
     assert caught.value.response["Error"]["Code"] == "ThrottlingException"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
 
@@ -251,8 +296,15 @@ def test_injected_faults_reach_boto3_as_aws_errors(emulator: Emulator, faults) -
     assert "Runtime initialization time exceeded" in caught.value.response["Error"]["Message"]
 
     faults(cut_after_events=1)
-    answer = _invoke(emulator, "faulty_server", _tool_call("gated", {"gate": "/nonexistent/never"}, meta={"progressToken": 1}), session)
-    with pytest.raises(botocore.exceptions.BotoCoreError):
+    gate = tmp_path / "gate"
+    gate.touch()  # the tool would answer at once: only the cut can keep its result away
+    answer = _invoke(
+        emulator,
+        "faulty_server",
+        _tool_call("gated", {"gate": str(gate)}, meta={"progressToken": 1}),
+        session,
+    )
+    with pytest.raises(botocore.exceptions.ResponseStreamingError):
         answer["response"].read()
 
 

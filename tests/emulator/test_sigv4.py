@@ -114,9 +114,14 @@ def test_malformed_authorization_is_incomplete_signature(request_, authz) -> Non
 
 @pytest.mark.parametrize(
     ("shift", "wording"),
-    [(timedelta(minutes=-6), "Signature expired"), (timedelta(minutes=6), "Signature not yet current")],
+    [
+        (timedelta(minutes=-6), "Signature expired"),
+        (timedelta(minutes=6), "Signature not yet current"),
+    ],
 )
-def test_clock_skew_over_five_minutes_is_rejected_with_aws_wording(request_, shift, wording) -> None:
+def test_clock_skew_over_five_minutes_is_rejected_with_aws_wording(
+    request_, shift, wording
+) -> None:
     with pytest.raises(InvalidSignatureException, match=wording):
         _verify(request_, now=SIGNED_AT - shift)
     # Within the window it passes; the window is configurable.
@@ -155,7 +160,9 @@ def test_session_tokens_are_checked(request_) -> None:
 
 
 def test_host_must_be_signed(request_) -> None:
-    authz = request_.header("authorization").replace("SignedHeaders=host;x-amz-date", "SignedHeaders=x-amz-date")
+    authz = request_.header("authorization").replace(
+        "SignedHeaders=host;x-amz-date", "SignedHeaders=x-amz-date"
+    )
     with pytest.raises(InvalidSignatureException, match="Host"):
         _verify(_with_header(request_, "authorization", lambda _: authz))
 
