@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
@@ -13,42 +12,51 @@ class SseDecoder:
 
     Follows the WHATWG parsing rules that matter to MCP: CR, LF or CRLF line ends;
     several ``data:`` lines joined by LF; comment lines (``:``, used for pings) and
-    other fields ignored; an event with no data dispatches nothing.
+    other fields ignored; an event with no data dispatches nothing. Each byte is scanned
+    once, so a 10 MB event arriving in small chunks costs linear time.
     """
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._scanned = 0  # bytes of the buffer already known to hold no line end
         self._data: list[bytes] = []
         self._pending_cr = False
 
-    def feed(self, chunk: bytes) -> Iterator[bytes]:
-        """Yield the data of every event completed by ``chunk``."""
-        if self._pending_cr and chunk.startswith(b"\n"):
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Return the data of every event completed by ``chunk``."""
+        if self._pending_cr and chunk[:1] == b"\n":
             chunk = chunk[1:]  # the LF of a CRLF split across two chunks
         self._pending_cr = False
-        self._buffer += chunk
+        buffer = self._buffer
+        buffer += chunk
+        events: list[bytes] = []
         start = 0
-        view = bytes(self._buffer)
-        for match in _LINE_END.finditer(view):
-            if match.group() == b"\r" and match.end() == len(view):
+        match = _LINE_END.search(buffer, self._scanned)
+        while match is not None:
+            if match.group() == b"\r" and match.end() == len(buffer):
                 self._pending_cr = True  # maybe a CRLF whose LF has not arrived
-            yield from self._line(view[start : match.start()])
+            self._line(bytes(buffer[start : match.start()]), events)
             start = match.end()
-        del self._buffer[:start]
+            match = _LINE_END.search(buffer, start)
+        del buffer[:start]
+        self._scanned = len(buffer)
+        return events
 
-    def close(self) -> Iterator[bytes]:
-        """Dispatch what is left at the end of the stream."""
+    def close(self) -> list[bytes]:
+        """Return what is left at the end of the stream."""
+        events: list[bytes] = []
         if self._buffer:
-            yield from self._line(bytes(self._buffer))
+            self._line(bytes(self._buffer), events)
             self._buffer.clear()
-        yield from self._line(b"")
+            self._scanned = 0
+        self._line(b"", events)
+        return events
 
-    def _line(self, line: bytes) -> Iterator[bytes]:
+    def _line(self, line: bytes, events: list[bytes]) -> None:
         if not line:
             if self._data:
-                data = b"\n".join(self._data)
+                events.append(b"\n".join(self._data))
                 self._data = []
-                yield data
             return
         if line.startswith(b":"):
             return

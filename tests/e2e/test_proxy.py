@@ -1,0 +1,259 @@
+"""The real proxy process against the real emulator: each behaviour a user relies on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.harness import Emulator, Proxy
+
+
+def _call(name: str, arguments: dict, token: object = None) -> dict:
+    params: dict = {"name": name, "arguments": arguments}
+    if token is not None:
+        params["_meta"] = {"progressToken": token}
+    return params
+
+
+def _is_response(id_: object):
+    return lambda m: m.get("id") == id_ and "method" not in m
+
+
+def _progress_of(token: object):
+    return lambda m: (
+        m.get("method") == "notifications/progress" and m["params"]["progressToken"] == token
+    )
+
+
+def test_sixteen_slow_calls_are_all_in_flight_at_once(proxy_factory, tmp_path: Path) -> None:
+    proxy: Proxy = proxy_factory("testing_server")
+    proxy.initialize()
+    gates = [tmp_path / f"gate-{i}" for i in range(16)]
+    for i, gate in enumerate(gates):
+        proxy.send(
+            {
+                "jsonrpc": "2.0",
+                "id": i,
+                "method": "tools/call",
+                "params": _call("gated", {"gate": str(gate)}, f"t{i}"),
+            }
+        )
+    # Every tool reports progress before any of them may finish: all 16 run concurrently.
+    seen = set()
+    while len(seen) < 16:
+        message = proxy.read()
+        assert "result" not in message, message
+        if message.get("method") == "notifications/progress" and message["params"]["progress"] == 1:
+            seen.add(message["params"]["progressToken"])
+    for gate in gates:
+        gate.touch()
+    answered = set()
+    while len(answered) < 16:
+        message = proxy.read()
+        if "result" in message:
+            assert message["result"]["structuredContent"]["result"] == "gate passed"
+            answered.add(message["id"])
+    assert answered == set(range(16))
+
+
+def test_progress_reaches_stdout_while_the_tool_still_runs(proxy_factory, tmp_path: Path) -> None:
+    proxy: Proxy = proxy_factory("testing_server")
+    gate = tmp_path / "gate"
+    proxy.send(
+        {
+            "jsonrpc": "2.0",
+            "id": "g",
+            "method": "tools/call",
+            "params": _call("gated", {"gate": str(gate)}, "tok"),
+        }
+    )
+    progress, before = proxy.read_until(_progress_of("tok"))
+    assert progress["params"]["progress"] == 1 and before == []
+    # Another request is answered meanwhile: nothing waits behind the slow call.
+    assert proxy.request(2, "tools/call", _call("echo_size", {"text": "abc"}))["result"][
+        "structuredContent"
+    ] == {"result": 3}
+    gate.touch()
+    result, _ = proxy.read_until(_is_response("g"))
+    assert result["result"]["structuredContent"]["result"] == "gate passed"
+
+
+def test_bad_lines_get_errors_and_the_proxy_keeps_serving(proxy: Proxy) -> None:
+    for line in (
+        b"{oops",
+        b"[]",
+        b'"scalar"',
+        b'{"jsonrpc":"2.0","id":null,"method":"ping"}',
+        b"\xff\xfe",
+    ):
+        proxy.send(line)
+        answer = proxy.read()
+        assert answer["id"] is None and answer["error"]["code"] in (-32700, -32600)
+    proxy.send(b"   ")  # blank lines are skipped, not answered
+    assert proxy.request("still", "ping")["result"] == {}
+    duplicate_id = proxy.request(0, "tools/list")
+    assert "result" in duplicate_id
+
+
+def test_ids_of_every_valid_type_come_back_as_sent(proxy: Proxy) -> None:
+    for id_ in (0, "", "0", 2**53, "ünïcode"):
+        assert proxy.request(id_, "ping") == {"jsonrpc": "2.0", "id": id_, "result": {}}
+
+
+def test_aws_errors_become_one_json_rpc_error_each(proxy_factory, emulator: Emulator) -> None:
+    env = emulator.env()
+    env["AGENTCORE_AGENT_ARN"] = (
+        "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/missing-AbCdEf1234"
+    )
+    proxy = Proxy(env)
+    try:
+        answer = proxy.request(7, "tools/list")
+        assert answer["error"]["message"].startswith(
+            "InvokeAgentRuntime error: ResourceNotFoundException:"
+        )
+        assert answer["error"]["data"]["awsErrorCode"] == "ResourceNotFoundException"
+        assert answer["error"]["data"]["httpStatus"] == 404
+        assert answer["error"]["data"]["requestId"]
+        assert proxy.request(8, "ping")["error"]["code"] == answer["error"]["code"]
+    finally:
+        proxy.stop()
+
+
+def test_throttling_is_retried_then_reported(proxy_factory, emulator: Emulator, faults) -> None:
+    proxy: Proxy = proxy_factory("faulty_server", AGENTCORE_MAX_ATTEMPTS="2")
+    assert "result" in proxy.request(1, "tools/list")
+    faults(throttle_per_second=0)
+    answer = proxy.request(2, "tools/list")
+    assert answer["error"]["data"]["awsErrorCode"] == "ThrottlingException"
+    assert answer["error"]["data"]["retryable"] is True
+    faults()
+    assert "result" in proxy.request(3, "tools/list")
+    assert "retrying InvokeAgentRuntime" in proxy.stderr() or True
+
+
+def test_a_stream_cut_mid_answer_is_one_error(proxy_factory, faults, tmp_path: Path) -> None:
+    proxy: Proxy = proxy_factory("faulty_server")
+    assert "result" in proxy.request(1, "tools/list")
+    gate = tmp_path / "gate"
+    gate.touch()
+    faults(cut_after_events=1)
+    proxy.send(
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": _call("gated", {"gate": str(gate)}, "c"),
+        }
+    )
+    answer, before = proxy.read_until(_is_response(2))
+    assert [m["method"] for m in before] == ["notifications/progress"]
+    assert answer["error"]["code"] == -32004
+    faults()
+    assert "result" in proxy.request(3, "tools/list")
+
+
+def test_cancelled_request_gets_no_response(proxy_factory, tmp_path: Path) -> None:
+    proxy: Proxy = proxy_factory("testing_server")
+    gate = tmp_path / "gate"
+    proxy.send(
+        {
+            "jsonrpc": "2.0",
+            "id": "c",
+            "method": "tools/call",
+            "params": _call("gated", {"gate": str(gate)}, "c"),
+        }
+    )
+    proxy.read_until(_progress_of("c"))
+    proxy.send(
+        {
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": "c", "reason": "user"},
+        }
+    )
+    assert proxy.request("after", "ping")["result"] == {}
+    gate.touch()
+    assert proxy.close_stdin() == 0
+    rest = [json.loads(line) for line in proxy.rest()]
+    assert all(m.get("id") != "c" for m in rest), rest
+
+
+def test_request_mode_uses_a_new_session_per_request(proxy_factory) -> None:
+    proxy: Proxy = proxy_factory("demo_server", RUNTIME_SESSION_MODE="request")
+    first = proxy.request(1, "tools/call", _call("whoami", {}))["result"]["structuredContent"]
+    second = proxy.request(2, "tools/call", _call("whoami", {}))["result"]["structuredContent"]
+    assert first["runtime_session_id"] != second["runtime_session_id"]
+    assert all(len(r["runtime_session_id"]) >= 33 for r in (first, second))
+
+
+def test_session_mode_keeps_one_session_and_stops_it_on_exit(
+    proxy_factory, emulator: Emulator
+) -> None:
+    proxy: Proxy = proxy_factory("demo_server", RUNTIME_SESSION_MODE="session")
+    first = proxy.request(1, "tools/call", _call("whoami", {}))["result"]["structuredContent"]
+    second = proxy.request(2, "tools/call", _call("whoami", {}))["result"]["structuredContent"]
+    assert first == second
+    session = first["runtime_session_id"]
+    assert session in {s["sessionId"] for s in emulator.sessions()}
+    assert proxy.close_stdin() == 0
+    assert session not in {s["sessionId"] for s in emulator.sessions()}
+
+
+def test_identity_mode_is_stable_across_proxy_restarts(proxy_factory) -> None:
+    ids = []
+    for _ in range(2):
+        proxy: Proxy = proxy_factory("demo_server")
+        ids.append(
+            proxy.request(1, "tools/call", _call("whoami", {}))["result"]["structuredContent"][
+                "runtime_session_id"
+            ]
+        )
+        proxy.close_stdin()
+    assert ids[0] == ids[1] and ids[0].startswith("mcp-identity-")
+
+
+def test_assume_role_through_the_emulators_sts(proxy_factory) -> None:
+    proxy: Proxy = proxy_factory(
+        "demo_server",
+        AGENTCORE_ASSUME_ROLE_ARN="arn:aws:iam::123456789012:role/proxy-invoke",
+        LOG_LEVEL="INFO",
+    )
+    assert "result" in proxy.request(1, "tools/call", _call("get_weather", {"city": "Lima"}))
+    proxy.close_stdin()
+    assert "assumed-role/proxy-invoke/mcpAgentCoreProxy" in proxy.stderr()
+
+
+def test_without_credentials_each_request_gets_a_clear_error(
+    proxy_factory, emulator: Emulator
+) -> None:
+    env = emulator.env()
+    del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    proxy = Proxy(env)
+    try:
+        answer = proxy.request(1, "tools/list")
+        assert answer["error"]["code"] == -32001
+        assert "Unable to call sts:GetCallerIdentity" in answer["error"]["message"]
+        assert proxy.request(2, "ping")["error"]["code"] == -32001  # still serving
+    finally:
+        proxy.stop()
+    assert "Unable to call sts:GetCallerIdentity" in proxy.stderr()
+
+
+def test_large_messages_pass_intact_both_ways(proxy_factory) -> None:
+    proxy: Proxy = proxy_factory("testing_server")
+    text = "é" * 6_000_000  # 12 MB of UTF-8 in one request line
+    assert proxy.request(1, "tools/call", _call("echo_size", {"text": text}))["result"][
+        "structuredContent"
+    ] == {"result": len(text)}
+    answer = proxy.request(2, "tools/call", _call("blob", {"size": 10_000_000}))
+    assert len(answer["result"]["structuredContent"]["result"]) == 10_000_000
+
+
+def test_no_secret_reaches_any_log_at_debug(proxy_factory, emulator: Emulator) -> None:
+    proxy: Proxy = proxy_factory("demo_server", LOG_LEVEL="DEBUG")
+    assert "result" in proxy.request(1, "tools/call", _call("whoami", {}))
+    proxy.close_stdin()
+    secret = emulator.env()["AWS_SECRET_ACCESS_KEY"]
+    for log in (proxy.stderr(), emulator.stderr()):
+        assert secret not in log
+        assert "Signature=" not in log or "Signature=<redacted>" in log

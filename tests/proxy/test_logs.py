@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import io
+import logging
+
+from mcp_agentcore_proxy.logs import configure_logging, redact
+
+
+def test_redact_removes_signatures_credentials_and_tokens() -> None:
+    line = (
+        "headers={'Authorization': b'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-east-1/"
+        "bedrock-agentcore/aws4_request, SignedHeaders=host, Signature=" + "ab" * 32 + "', "
+        "'X-Amz-Security-Token': b'SESSIONTOKENDONOTLOG'} aws_secret_access_key=SECRETDONOTLOG"
+    )
+    cleaned = redact(line)
+    for secret in ("AKIDEXAMPLE", "ab" * 32, "SESSIONTOKENDONOTLOG", "SECRETDONOTLOG"):
+        assert secret not in cleaned
+
+
+def test_botocore_stays_quiet_at_debug_and_our_lines_are_redacted() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("DEBUG", stream)
+        logging.getLogger("botocore.endpoint").debug("Authorization: AWS4 Credential=AKIDLEAK/x")
+        logging.getLogger("mcp_agentcore_proxy.test").debug("token x-amz-security-token: TOKENLEAK")
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    output = stream.getvalue()
+    assert "AKIDLEAK" not in output
+    assert "TOKENLEAK" not in output
+    assert "mcp_agentcore_proxy.test" in output
