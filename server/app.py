@@ -34,6 +34,7 @@ class ServerSettings:
     model_id: str = "amazon.nova-micro-v1:0"
     region: str = "us-east-1"
     forecast_step_seconds: float = 0.2
+    bedrock_max_attempts: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServerSettings:
@@ -107,7 +108,9 @@ def build_server(settings: ServerSettings) -> MCPServer:
     async def tell_joke(topic: str = "programmers") -> str:
         """Tell a joke about a topic, written by a model on Amazon Bedrock."""
         try:
-            return await jokes.tell_joke(topic, settings.model_id, settings.region)
+            return await jokes.tell_joke(
+                topic, settings.model_id, settings.region, settings.bedrock_max_attempts
+            )
         except jokes.JokeUnavailableError as exc:
             raise ToolError(str(exc)) from exc
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import botocore.exceptions
-from strands import Agent
+from strands import Agent, ModelRetryStrategy
 from strands.models import BedrockModel
 from strands.types.exceptions import ModelThrottledException
 
@@ -16,11 +16,15 @@ class JokeUnavailableError(Exception):
     """Bedrock could not produce a joke; the message says why."""
 
 
-async def tell_joke(topic: str, model_id: str, region: str) -> str:
+async def tell_joke(topic: str, model_id: str, region: str, max_attempts: int = 3) -> str:
     """Ask the model for one joke about ``topic``."""
     # Converse, not ConverseStream: a joke is short and the tool returns it whole.
     model = BedrockModel(model_id=model_id, region_name=region, streaming=False)
-    agent = Agent(model=model, system_prompt=SYSTEM_PROMPT, callback_handler=None)
+    # Strands' default (6 attempts from 4 s) would hold a throttled tool call for minutes.
+    retries = ModelRetryStrategy(max_attempts=max_attempts, initial_delay=1, max_delay=8)
+    agent = Agent(
+        model=model, system_prompt=SYSTEM_PROMPT, callback_handler=None, retry_strategy=retries
+    )
     try:
         result = await agent.invoke_async(f"Tell me a joke about {topic}.")
     except ModelThrottledException as exc:

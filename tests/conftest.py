@@ -7,13 +7,26 @@ import pytest
 from tests.harness import Emulator, Proxy
 
 
+_RUNNING = pytest.StashKey[Emulator]()
+
+
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
+def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
     running = Emulator()
+    request.config.stash[_RUNNING] = running
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_sessions(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test module leaves no runtime session behind (they count against the quota)."""
+    yield
+    running = request.config.stash.get(_RUNNING, None)
+    if running is not None and running.process.poll() is None:
+        running.admin.delete("/_emulator/sessions").raise_for_status()
 
 
 @pytest.fixture

@@ -227,6 +227,13 @@ async def list_sessions(request: Request) -> Response:
     return JSONResponse({"sessions": rows, "started": emulator.sessions.started})
 
 
+async def stop_all_sessions(request: Request) -> Response:
+    emulator = _emulator(request)
+    count = len(emulator.sessions)
+    await emulator.sessions.stop_all()
+    return JSONResponse({"stopped": count})
+
+
 async def set_faults(request: Request) -> Response:
     emulator = _emulator(request)
     try:
@@ -257,6 +264,7 @@ ROUTES = [
     Route("/runtimes/{arn:path}/stopruntimesession", stop_runtime_session, methods=["POST"]),
     Route("/_emulator/health", health, methods=["GET"]),
     Route("/_emulator/sessions", list_sessions, methods=["GET"]),
+    Route("/_emulator/sessions", stop_all_sessions, methods=["DELETE"]),
     Route("/_emulator/runtimes/{name}/faults", set_faults, methods=["PUT"]),
     Route("/_emulator/bedrock/error", set_converse_error, methods=["PUT"]),
     Route("/_emulator/clock/advance", advance_clock, methods=["POST"]),

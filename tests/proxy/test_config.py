@@ -57,6 +57,7 @@ def test_malformed_arn_is_refused_with_the_expected_format(arn: str) -> None:
 def test_missing_arn_exits_2_with_a_message_on_stderr() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mcp_agentcore_proxy"],
+        check=False,
         capture_output=True,
         env=isolated_aws_env(),
         timeout=60,
@@ -70,6 +71,7 @@ def test_missing_arn_exits_2_with_a_message_on_stderr() -> None:
 def test_malformed_arn_exits_2() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mcp_agentcore_proxy", "--agent-arn", "nope"],
+        check=False,
         capture_output=True,
         env=isolated_aws_env(),
         timeout=60,
@@ -81,6 +83,7 @@ def test_malformed_arn_exits_2() -> None:
 def test_help_documents_every_variable() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mcp_agentcore_proxy", "--help"],
+        check=False,
         capture_output=True,
         env=isolated_aws_env(),
         timeout=60,
