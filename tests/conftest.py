@@ -6,7 +6,6 @@ import pytest
 
 from tests.harness import Emulator, Proxy
 
-
 _RUNNING = pytest.StashKey[Emulator]()
 
 

@@ -101,6 +101,10 @@ class Emulator:
     def sessions(self) -> list[dict[str, Any]]:
         return self.admin.get("/_emulator/sessions").json()["sessions"]
 
+    def invocations(self, runtime: str) -> int:
+        """How many InvokeAgentRuntime calls reached this runtime so far."""
+        return int(self.admin.get("/_emulator/sessions").json()["invocations"].get(runtime, 0))
+
     def stderr(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -47,6 +48,7 @@ class Emulator:
         self.sessions = SessionRegistry(self.client, self.instance_env, config.max_sessions, clock)
         self.moto = MotoServices(config)
         self.converse_error: str | None = None
+        self.invocations: collections.Counter[str] = collections.Counter()
 
     def instance_env(self, spec: RuntimeSpec, session_id: str) -> dict[str, str]:
         """What an instance sees, as a runtime's execution role would give it."""
@@ -109,6 +111,7 @@ async def invocations(request: Request) -> Response:
         spec = emulator.runtimes.resolve(
             request.path_params["arn"], request.query_params.get("accountId")
         )
+        emulator.invocations[spec.name] += 1
         if session_id is not None and not 33 <= len(session_id) <= 256:
             raise ValidationException.for_field(
                 "runtimeSessionId", "Member must have length between 33 and 256"
@@ -224,7 +227,13 @@ async def list_sessions(request: Request) -> Response:
                         "stateful": session.stateful,
                     }
                 )
-    return JSONResponse({"sessions": rows, "started": emulator.sessions.started})
+    return JSONResponse(
+        {
+            "sessions": rows,
+            "started": emulator.sessions.started,
+            "invocations": emulator.invocations,
+        }
+    )
 
 
 async def stop_all_sessions(request: Request) -> Response:

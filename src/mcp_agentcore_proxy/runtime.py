@@ -155,7 +155,7 @@ def translate_errors(operation: str, sso_hint: str) -> Iterator[None]:
         botocore.exceptions.EndpointConnectionError,
         botocore.exceptions.ConnectTimeoutError,
     ) as exc:
-        raise RuntimeUnreachableError(f"Cannot reach the AgentCore endpoint: {exc}") from exc
+        raise RuntimeUnreachableError(f"Cannot reach the endpoint for {operation}: {exc}") from exc
     except botocore.exceptions.HTTPClientError as exc:
         raise RuntimeUnreachableError(f"{operation} failed on the connection: {exc}") from exc
     except botocore.exceptions.BotoCoreError as exc:

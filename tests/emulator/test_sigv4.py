@@ -4,8 +4,8 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
-from agentcore_emulator.sigv4 import Credential, SignedRequest, verify_sigv4
 
+from agentcore_emulator.sigv4 import Credential, SignedRequest, verify_sigv4
 from mcp_agentcore_proxy.aws_errors import (
     AwsError,
     ExpiredTokenException,

@@ -1,0 +1,87 @@
+"""Failures the proxy must explain, without losing or repeating a request."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from mcp_agentcore_proxy.errors import RuntimeUnreachableError
+from tests.harness import Emulator, Proxy
+
+
+def test_unreachable_endpoint_is_a_clear_error(emulator: Emulator) -> None:
+    env = emulator.env()
+    env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # discard port: nothing listens
+    proxy = Proxy(
+        env, ["--max-attempts", "2", "--connect-timeout", "1", "--session-mode", "session"]
+    )
+    try:
+        answer = proxy.request(1, "tools/list")
+        assert answer["error"]["code"] == RuntimeUnreachableError.jsonrpc_code
+        assert "Cannot reach the endpoint for InvokeAgentRuntime" in answer["error"]["message"]
+        assert proxy.request(2, "ping")["error"]["code"] == RuntimeUnreachableError.jsonrpc_code
+    finally:
+        proxy.stop()
+
+
+def test_read_timeout_is_reported_and_the_tool_is_not_run_twice(
+    proxy_factory, emulator: Emulator
+) -> None:
+    # Identity mode: both proxies share one runtime session, warmed by the first.
+    warm: Proxy = proxy_factory("testing_server")
+    assert "result" in warm.request(0, "tools/list")
+    assert warm.close_stdin() == 0
+    slow: Proxy = proxy_factory("testing_server", AGENTCORE_READ_TIMEOUT="1")
+    # A server that answers JSON only when done sends nothing for 3 s: past the read timeout.
+    before = emulator.invocations("testing_server")
+    emulator.set_faults("testing_server", latency=3)
+    try:
+        answer = slow.request(1, "tools/call", {"name": "count_call", "arguments": {"key": "once"}})
+    finally:
+        emulator.set_faults("testing_server")
+    assert answer["error"]["code"] == RuntimeUnreachableError.jsonrpc_code
+    assert "timed out" in answer["error"]["message"]
+    # The emulator saw the call once: a tool that may be running is never sent again.
+    calls = [
+        line for line in emulator.stderr().splitlines() if "invoke runtime=testing_server" in line
+    ]
+    assert emulator.invocations("testing_server") == before + 1, calls[-4:]
+
+
+def test_duplicate_id_in_flight_gets_its_own_error(proxy_factory, tmp_path: Path) -> None:
+    proxy: Proxy = proxy_factory("testing_server")
+    gate = tmp_path / "gate"
+    call = {"name": "gated", "arguments": {"gate": str(gate)}}
+    proxy.send({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": call})
+    proxy.send({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": call})
+    duplicate, _ = proxy.read_until(lambda m: m.get("id") == 5)
+    assert (
+        duplicate["error"]["code"] == -32600 and "already in use" in duplicate["error"]["message"]
+    )
+    gate.touch()
+    original, _ = proxy.read_until(lambda m: m.get("id") == 5)
+    assert original["result"]["structuredContent"]["result"] == "gate passed"
+
+
+def test_sigterm_answers_what_is_in_flight_and_exits_0(proxy_factory, tmp_path: Path) -> None:
+    proxy: Proxy = proxy_factory("testing_server", AGENTCORE_SHUTDOWN_GRACE="0.5", LOG_LEVEL="INFO")
+    gate = tmp_path / "never"
+    proxy.send(
+        {
+            "jsonrpc": "2.0",
+            "id": "slow",
+            "method": "tools/call",
+            "params": {
+                "name": "gated",
+                "arguments": {"gate": str(gate)},
+                "_meta": {"progressToken": 1},
+            },
+        }
+    )
+    proxy.read_until(lambda m: m.get("method") == "notifications/progress")
+    proxy.process.send_signal(signal.SIGTERM)
+    assert proxy.process.wait(30) == 0
+    answer, _ = proxy.read_until(lambda m: m.get("id") == "slow")
+    assert answer["error"]["message"] == "The proxy is shutting down"
+    assert "SIGTERM received" in proxy.stderr()
+    gate.touch()  # let the instance's tool finish

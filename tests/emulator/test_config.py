@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentcore_emulator.cli import env_lines
+from agentcore_emulator.config import ConfigError, load_config, parse_config, runtime_id_for
+from tests.harness import TEST_CONFIG, isolated_aws_env
+
+MINIMAL = {"name": "svc", "command": ["python", "-m", "server"]}
+
+
+def test_runtime_ids_are_stable_and_valid() -> None:
+    assert runtime_id_for("demo_server") == runtime_id_for("demo_server")
+    assert runtime_id_for("demo_server") != runtime_id_for("demo_server2")
+    name, suffix = runtime_id_for("demo_server").rsplit("-", 1)
+    assert name == "demo_server" and len(suffix) == 10 and suffix.isalnum()
+
+
+def test_config_resolves_paths_and_python(tmp_path: Path) -> None:
+    config = parse_config({"runtimes": [{**MINIMAL, "cwd": "sub", "env": {"A": 1}}]}, tmp_path)
+    spec = config.runtimes[0]
+    assert spec.cwd == tmp_path / "sub"
+    assert spec.command[0] == sys.executable
+    assert spec.env == {"A": "1"}
+    assert spec.arn == f"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/{spec.runtime_id}"
+
+
+@pytest.mark.parametrize(
+    ("data", "complaint"),
+    [
+        ({"runtimes": [{**MINIMAL, "name": "has-hyphen"}]}, "name must match"),
+        ({"runtimes": [{**MINIMAL, "protocol": "A2A"}]}, "protocol must be"),
+        ({"runtimes": [{**MINIMAL, "command": "python -m server"}]}, "command must be"),
+        ({"runtimes": [{**MINIMAL, "idle_timeout": 100, "max_lifetime": 50}]}, "max_lifetime"),
+        ({"runtimes": [{**MINIMAL, "env": ["A"]}]}, "env must be a table"),
+        ({"runtimes": [{**MINIMAL, "faults": {"explode": True}}]}, "unknown fault settings"),
+        ({"runtimes": [MINIMAL, MINIMAL]}, "unique"),
+        ({"emulator": {"account": "42"}}, "12 digits"),
+    ],
+)
+def test_bad_config_says_what_is_wrong(data: dict, complaint: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=complaint):
+        parse_config(data, tmp_path)
+
+
+def test_unreadable_config_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[runtimes]\nname=")
+    with pytest.raises(ConfigError, match=r"broken\.toml"):
+        load_config(broken)
+
+
+def test_env_lines_point_aws_tools_at_the_emulator() -> None:
+    config = load_config(TEST_CONFIG)
+    lines = env_lines(config, "http://127.0.0.1:8765", "testing_server")
+    assert lines[0] == "unset AWS_SESSION_TOKEN AWS_PROFILE"
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in lines[1:])
+    assert exports["AWS_ENDPOINT_URL"] == "http://127.0.0.1:8765"
+    assert exports["AGENTCORE_AGENT_ARN"].endswith(runtime_id_for("testing_server"))
+    assert exports["AWS_DEFAULT_REGION"] == exports["AWS_REGION"] == "us-east-1"
+
+
+def test_cli_env_and_errors() -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "agentcore_emulator", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=isolated_aws_env(),
+            timeout=60,
+        )
+
+    shown = run("env", "--port", "9999")
+    assert shown.returncode == 0 and "export AWS_ENDPOINT_URL=http://127.0.0.1:9999" in shown.stdout
+    missing = run("serve", "--config", "/nonexistent.toml")
+    assert missing.returncode == 2 and "not found" in missing.stderr
+    taken = run("serve", "--host", "192.0.2.1", "--port", "1")  # an address this machine lacks
+    assert taken.returncode == 2 and "cannot bind" in taken.stderr
