@@ -261,6 +261,11 @@ async def set_converse_error(request: Request) -> Response:
     return JSONResponse({"error": emulator.converse_error})
 
 
+async def expire_credentials(request: Request) -> Response:
+    """Expire every credential the emulator's STS has issued so far."""
+    return JSONResponse({"expired": _emulator(request).credentials.expire_issued()})
+
+
 async def advance_clock(request: Request) -> Response:
     """Move the session clock forward and reap what expired, as if time had passed."""
     emulator = _emulator(request)
@@ -277,6 +282,7 @@ ROUTES = [
     Route("/_emulator/runtimes/{name}/faults", set_faults, methods=["PUT"]),
     Route("/_emulator/bedrock/error", set_converse_error, methods=["PUT"]),
     Route("/_emulator/clock/advance", advance_clock, methods=["POST"]),
+    Route("/_emulator/credentials/expire", expire_credentials, methods=["POST"]),
     Route("/{path:path}", aws_services, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
 ]
 

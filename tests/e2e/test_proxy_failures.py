@@ -85,3 +85,35 @@ def test_sigterm_answers_what_is_in_flight_and_exits_0(proxy_factory, tmp_path: 
     assert answer["error"]["message"] == "The proxy is shutting down"
     assert "SIGTERM received" in proxy.stderr()
     gate.touch()  # let the instance's tool finish
+
+
+def test_expired_credentials_are_refreshed_once_and_the_call_succeeds(
+    proxy_factory, emulator: Emulator
+) -> None:
+    proxy: Proxy = proxy_factory(
+        "demo_server",
+        AGENTCORE_ASSUME_ROLE_ARN="arn:aws:iam::123456789012:role/rotating",
+        LOG_LEVEL="INFO",
+    )
+    call = {"name": "get_weather", "arguments": {"city": "Bern"}}
+    first = proxy.request(1, "tools/call", call)
+    assert emulator.admin.post("/_emulator/credentials/expire").json()["expired"] >= 1
+    # The next call is refused with ExpiredTokenException, re-resolves credentials, and succeeds.
+    assert proxy.request(2, "tools/call", call)["result"] == first["result"]
+    proxy.close_stdin()
+    assert proxy.stderr().count("credentials refused (ExpiredTokenException)") == 1
+
+
+def test_modern_protocol_passes_through_with_its_headers(proxy: Proxy) -> None:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "tests", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    discovered = proxy.request(1, "server/discover", {"_meta": meta})
+    assert "tools" in discovered["result"]["capabilities"]
+    # The server checks Mcp-Method and Mcp-Name against the body for this version.
+    called = proxy.request(
+        2, "tools/call", {"name": "get_weather", "arguments": {"city": "Oslo"}, "_meta": meta}
+    )
+    assert called["result"]["structuredContent"]["city"] == "Oslo"
