@@ -96,7 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for quiet in ("botocore", "boto3", "urllib3", "httpx", "httpcore", "werkzeug", "sse_starlette"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
-    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
+    # without it every answer waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))

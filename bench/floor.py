@@ -1,0 +1,79 @@
+"""The floor: a minimal SigV4-signed HTTP client calling the emulator directly, no proxy."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from mcp_agentcore_proxy.sse import SseDecoder
+
+
+class FloorClient:
+    """Signs each call with botocore and reads the answer as it arrives; one connection per thread."""
+
+    def __init__(
+        self, endpoint: str, arn: str, access_key: str, secret_key: str, region: str
+    ) -> None:
+        parts = urlsplit(endpoint)
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._endpoint = endpoint
+        self._path = f"/runtimes/{quote(arn, safe='')}/invocations?qualifier=DEFAULT"
+        self._signer = SigV4Auth(Credentials(access_key, secret_key), "bedrock-agentcore", region)
+        self._session = f"bench-floor-{uuid.uuid4()}"
+        self._local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if not hasattr(self._local, "conn"):
+            self._local.conn = http.client.HTTPConnection(self._host, self._port, timeout=300)
+        return self._local.conn
+
+    def post(self, body: dict[str, Any], on_event: Any = None) -> dict:
+        """Send one JSON-RPC message; call ``on_event(time, message)`` for each event; return the last."""
+        payload = json.dumps(body).encode()
+        request = AWSRequest(
+            method="POST",
+            url=self._endpoint + self._path,
+            data=payload,
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+                "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": self._session,
+            },
+        )
+        self._signer.add_auth(request)
+        conn = self._connection()
+        conn.request("POST", self._path, body=payload, headers=dict(request.headers.items()))
+        response = conn.getresponse()
+        last: dict = {}
+        if response.getheader("content-type", "").startswith("text/event-stream"):
+            decoder = SseDecoder()
+            while chunk := response.read1(65536):
+                for data in decoder.feed(chunk):
+                    last = json.loads(data)
+                    if on_event is not None:
+                        on_event(time.time(), last)
+        else:
+            raw = response.read()
+            last = json.loads(raw) if raw else {}
+        if response.status >= 400:
+            raise RuntimeError(f"HTTP {response.status}: {last}")
+        return last
+
+    def call(
+        self, id_: int, name: str, arguments: dict, token: object = None, on_event: Any = None
+    ) -> dict:
+        params: dict[str, Any] = {"name": name, "arguments": arguments}
+        if token is not None:
+            params["_meta"] = {"progressToken": token}
+        return self.post(
+            {"jsonrpc": "2.0", "id": id_, "method": "tools/call", "params": params}, on_event
+        )

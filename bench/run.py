@@ -1,0 +1,361 @@
+#!/usr/bin/env python3
+"""Benchmarks, side by side in one run: this proxy, the proxy it grew from, AWS's SigV4 proxy,
+and a floor (signed HTTP, no proxy), all against the same emulator and the same MCP server.
+
+Usage: bench/run.py [--rounds N]   (make bench). Writes bench/results.md and the README's table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from driver import StdioClient  # noqa: E402
+from floor import FloorClient  # noqa: E402
+
+VENVS = ROOT / "bench" / ".venvs"
+CONFIG = ROOT / "fixtures" / "bench-emulator.toml"
+OURS = "this proxy"
+FLOOR = "floor (signed HTTP, no proxy)"
+SEQUENTIAL_CALLS = 100
+SLOW_CALL = 0.2
+PROGRESS_STEPS = 10
+THROUGHPUT_SECONDS = 3.0
+
+
+@dataclass
+class Contender:
+    name: str
+    requirement: str
+    version: str = ""
+
+    def python(self) -> Path:
+        return VENVS / self.name.replace(" ", "-") / "bin" / "python"
+
+
+CONTENDERS = [
+    Contender(OURS, str(ROOT)),
+    Contender("mcp-agentcore-proxy 0.1.5", "mcp-agentcore-proxy==0.1.5"),
+    Contender("mcp-proxy-for-aws", "mcp-proxy-for-aws==1.7.0"),
+]
+
+
+def uv() -> str:
+    found = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
+    if not Path(found).exists():
+        raise SystemExit("bench: uv not found; run `make bench` (it bootstraps uv)")
+    return found
+
+
+def install(contender: Contender) -> None:
+    """Each contender gets a virtual environment of its own."""
+    venv = contender.python().parents[1]
+    if not contender.python().exists():
+        subprocess.run([uv(), "venv", "-q", "-p", sys.executable, str(venv)], check=True)
+    subprocess.run(
+        [uv(), "pip", "install", "-q", "-p", str(contender.python()), contender.requirement],
+        check=True,
+    )
+    package = (
+        "mcp-agentcore-proxy"
+        if "agentcore" in contender.requirement or contender.name == OURS
+        else "mcp-proxy-for-aws"
+    )
+    shown = subprocess.run(
+        [uv(), "pip", "show", "-p", str(contender.python()), package],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    contender.version = next(
+        line.split(": ", 1)[1] for line in shown.stdout.splitlines() if line.startswith("Version: ")
+    )
+
+
+@dataclass
+class Emulator:
+    url: str
+    env: dict[str, str]
+    arns: dict[str, str]
+    process: subprocess.Popen[str] = field(repr=False)
+
+    @classmethod
+    def start(cls) -> Emulator:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AGENTCORE_"))}
+        env.update({"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agentcore_emulator",
+                "serve",
+                "--port",
+                "0",
+                "--config",
+                str(CONFIG),
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+            cwd=ROOT,
+        )
+        assert process.stdout is not None
+        url = process.stdout.readline().split("ready at", 1)[1].strip()
+        import httpx
+
+        arns = {
+            r["name"]: r["arn"] for r in httpx.get(f"{url}/_emulator/health").json()["runtimes"]
+        }
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": url,
+                "AWS_REGION": "us-east-1",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "AKIAAGENTCOREEMULATOR",
+                "AWS_SECRET_ACCESS_KEY": "agentcore-emulator-local-secret-key",
+                "AGENTCORE_AGENT_ARN": arns["bench_server"],
+            }
+        )
+        return cls(url, env, arns, process)
+
+    def floor(self, runtime: str = "bench_server") -> FloorClient:
+        return FloorClient(
+            self.url,
+            self.arns[runtime],
+            self.env["AWS_ACCESS_KEY_ID"],
+            self.env["AWS_SECRET_ACCESS_KEY"],
+            "us-east-1",
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def command_for(contender: Contender, emulator: Emulator) -> list[str]:
+    bin_dir = contender.python().parent
+    if contender.name == "mcp-proxy-for-aws":
+        endpoint = f"{emulator.url}/runtimes/{quote(emulator.arns['bench_server'], safe='')}/invocations?qualifier=DEFAULT"
+        return [
+            str(bin_dir / "mcp-proxy-for-aws"),
+            endpoint,
+            "--service",
+            "bedrock-agentcore",
+            "--region",
+            "us-east-1",
+            "--log-level",
+            "ERROR",
+        ]
+    return [str(bin_dir / "mcp-agentcore-proxy")]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def measure_proxy(contender: Contender, emulator: Emulator) -> dict[str, float]:
+    client = StdioClient(command_for(contender, emulator), {**emulator.env, "LOG_LEVEL": "ERROR"})
+    try:
+        figures = {"cold start (s)": client.initialize()}
+        latencies = []
+        for _ in range(SEQUENTIAL_CALLS):
+            started = time.perf_counter()
+            client.call("echo_size", {"text": "x"}).get(timeout=120)
+            latencies.append(time.perf_counter() - started)
+        figures["tools/call p50 (ms)"] = percentile(latencies, 50) * 1000
+        figures["tools/call p99 (ms)"] = percentile(latencies, 99) * 1000
+        for n in (16, 32):
+            started = time.perf_counter()
+            answers = [client.call("sleep", {"seconds": SLOW_CALL}) for _ in range(n)]
+            for answer in answers:
+                answer.get(timeout=300)
+            figures[f"{n} x 200 ms calls, wall (s)"] = time.perf_counter() - started
+        client.call("stamped_progress", {"steps": PROGRESS_STEPS}, token="p").get(timeout=120)
+        delays = []
+        while not client.progress.empty():
+            arrived, message = client.progress.get()
+            delays.append(arrived - float(message["params"]["message"]))
+        figures["progress delay p50 (ms)"] = (
+            statistics.median(delays) * 1000 if delays else float("nan")
+        )
+        figures["peak RSS (MiB)"] = client.peak_rss_mib()
+        return figures
+    finally:
+        client.close()
+
+
+def measure_floor(emulator: Emulator) -> dict[str, float]:
+    floor = emulator.floor()
+    latencies = []
+    for i in range(SEQUENTIAL_CALLS):
+        started = time.perf_counter()
+        floor.call(i, "echo_size", {"text": "x"})
+        latencies.append(time.perf_counter() - started)
+    figures = {
+        "tools/call p50 (ms)": percentile(latencies, 50) * 1000,
+        "tools/call p99 (ms)": percentile(latencies, 99) * 1000,
+    }
+    for n in (16, 32):
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            list(pool.map(lambda i: floor.call(i, "sleep", {"seconds": SLOW_CALL}), range(n)))
+        figures[f"{n} x 200 ms calls, wall (s)"] = time.perf_counter() - started
+    delays: list[float] = []
+
+    def on_event(arrived: float, message: dict) -> None:
+        if message.get("method") == "notifications/progress":
+            delays.append(arrived - float(message["params"]["message"]))
+
+    floor.call(0, "stamped_progress", {"steps": PROGRESS_STEPS}, token="p", on_event=on_event)
+    figures["progress delay p50 (ms)"] = statistics.median(delays) * 1000
+    return figures
+
+
+def emulator_throughput(emulator: Emulator, clients: int) -> float:
+    """Signed invocations per second the emulator serves (SigV4 checked, relayed to an HTTP agent)."""
+    floor = emulator.floor("bench_http")
+    floor.post({"warm": True})
+    stop = time.perf_counter() + THROUGHPUT_SECONDS
+    counts = [0] * clients
+
+    def worker(index: int) -> None:
+        while time.perf_counter() < stop:
+            floor.post({"n": counts[index]})
+            counts[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / THROUGHPUT_SECONDS
+
+
+FIGURES = [
+    "tools/call p50 (ms)",
+    "tools/call p99 (ms)",
+    "16 x 200 ms calls, wall (s)",
+    "32 x 200 ms calls, wall (s)",
+    "progress delay p50 (ms)",
+    "cold start (s)",
+    "peak RSS (MiB)",
+]
+
+
+def cell(values: list[float], ours: list[float] | None) -> str:
+    if not values or any(v != v for v in values):
+        return "n/a"
+    median = statistics.median(values)
+    text = f"{median:.3g} ({min(values):.3g}-{max(values):.3g})"
+    if ours:
+        text += f" x{median / statistics.median(ours):.2f}"
+    return text
+
+
+def run(rounds: int) -> str:
+    for contender in CONTENDERS:
+        install(contender)
+    emulator = Emulator.start()
+    results: dict[str, dict[str, list[float]]] = {c.name: {} for c in CONTENDERS}
+    results[FLOOR] = {}
+    throughput: dict[int, list[float]] = {1: [], 16: []}
+    errors: dict[str, str] = {}
+    try:
+        for round_ in range(1, rounds + 1):
+            print(f"round {round_}/{rounds}", file=sys.stderr)
+            for contender in CONTENDERS:
+                try:
+                    figures = measure_proxy(contender, emulator)
+                except Exception as exc:  # a contender that cannot do it is reported, not fatal
+                    errors[contender.name] = f"{type(exc).__name__}: {exc}"[:200]
+                    continue
+                for key, value in figures.items():
+                    results[contender.name].setdefault(key, []).append(value)
+            for key, value in measure_floor(emulator).items():
+                results[FLOOR].setdefault(key, []).append(value)
+            for clients in throughput:
+                throughput[clients].append(emulator_throughput(emulator, clients))
+    finally:
+        emulator.stop()
+    return report(results, throughput, errors, rounds)
+
+
+def report(
+    results: dict[str, dict[str, list[float]]],
+    throughput: dict[int, list[float]],
+    errors: dict[str, str],
+    rounds: int,
+) -> str:
+    names = [c.name for c in CONTENDERS] + [FLOOR]
+    header = "| figure | " + " | ".join(names) + " |"
+    lines = [
+        f"Measured {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"versions: " + ", ".join(f"{c.name} {c.version}" for c in CONTENDERS) + ".",
+        f"Each cell: median (min-max) over {rounds} rounds, then the ratio to this proxy (lower is better).",
+        "",
+        header,
+        "|" + "---|" * (len(names) + 1),
+    ]
+    for figure in FIGURES:
+        ours = results[OURS].get(figure)
+        row = [
+            cell(results[name].get(figure, []), ours if name != OURS else None) for name in names
+        ]
+        lines.append(f"| {figure} | " + " | ".join(row) + " |")
+    lines += [
+        "",
+        "| emulator alone (SigV4 checked, relayed to an HTTP agent) | invocations/s |",
+        "|---|---|",
+    ]
+    for clients, values in throughput.items():
+        lines.append(
+            f"| {clients} concurrent client{'s' if clients > 1 else ''} | {cell(values, None)} |"
+        )
+    for name, error in errors.items():
+        lines.append(f"\n{name} failed: `{error}`")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(table: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        before, _, rest = text.partition(start)
+        _, _, after = rest.partition(end)
+        readme.write_text(f"{before}{start}\n{table}{end}{after}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    table = run(parser.parse_args().rounds)
+    (ROOT / "bench" / "results.md").write_text("# Benchmark results\n\n" + table)
+    update_readme(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
