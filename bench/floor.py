@@ -18,7 +18,7 @@ from mcp_agentcore_proxy.sse import SseDecoder
 
 
 class FloorClient:
-    """Signs each call with botocore and reads the answer as it arrives; one connection per thread."""
+    """Signs each call with botocore, reads answers as they arrive; a connection per thread."""
 
     def __init__(
         self, endpoint: str, arn: str, access_key: str, secret_key: str, region: str
@@ -37,7 +37,7 @@ class FloorClient:
         return self._local.conn
 
     def post(self, body: dict[str, Any], on_event: Any = None) -> dict:
-        """Send one JSON-RPC message; call ``on_event(time, message)`` for each event; return the last."""
+        """Send one message; call ``on_event(time, message)`` per event; return the last."""
         payload = json.dumps(body).encode()
         request = AWSRequest(
             method="POST",

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -153,7 +152,8 @@ class Emulator:
 def command_for(contender: Contender, emulator: Emulator) -> list[str]:
     bin_dir = contender.python().parent
     if contender.name == "mcp-proxy-for-aws":
-        endpoint = f"{emulator.url}/runtimes/{quote(emulator.arns['bench_server'], safe='')}/invocations?qualifier=DEFAULT"
+        arn = quote(emulator.arns["bench_server"], safe="")
+        endpoint = f"{emulator.url}/runtimes/{arn}/invocations?qualifier=DEFAULT"
         return [
             str(bin_dir / "mcp-proxy-for-aws"),
             endpoint,
@@ -231,7 +231,7 @@ def measure_floor(emulator: Emulator) -> dict[str, float]:
 
 
 def emulator_throughput(emulator: Emulator, clients: int) -> float:
-    """Signed invocations per second the emulator serves (SigV4 checked, relayed to an HTTP agent)."""
+    """Signed invocations per second the emulator serves (SigV4 checked, relayed to an agent)."""
     floor = emulator.floor("bench_http")
     floor.post({"warm": True})
     stop = time.perf_counter() + THROUGHPUT_SECONDS
@@ -292,8 +292,8 @@ def run(rounds: int) -> str:
                     results[contender.name].setdefault(key, []).append(value)
             for key, value in measure_floor(emulator).items():
                 results[FLOOR].setdefault(key, []).append(value)
-            for clients in throughput:
-                throughput[clients].append(emulator_throughput(emulator, clients))
+            for clients, values in throughput.items():
+                values.append(emulator_throughput(emulator, clients))
     finally:
         emulator.stop()
     return report(results, throughput, errors, rounds)
@@ -308,9 +308,12 @@ def report(
     names = [c.name for c in CONTENDERS] + [FLOOR]
     header = "| figure | " + " | ".join(names) + " |"
     lines = [
-        f"Measured {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"versions: " + ", ".join(f"{c.name} {c.version}" for c in CONTENDERS) + ".",
-        f"Each cell: median (min-max) over {rounds} rounds, then the ratio to this proxy (lower is better).",
+        f"Measured {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; versions: "
+        + ", ".join(f"{c.name} {c.version}" for c in CONTENDERS)
+        + ".",
+        f"Each cell: median (min-max) over {rounds} rounds, then the ratio to this proxy "
+        "(lower is better).",
         "",
         header,
         "|" + "---|" * (len(names) + 1),
