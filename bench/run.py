@@ -41,6 +41,7 @@ THROUGHPUT_SECONDS = 3.0
 @dataclass
 class Contender:
     name: str
+    package: str
     requirement: str
     version: str = ""
 
@@ -49,9 +50,9 @@ class Contender:
 
 
 CONTENDERS = [
-    Contender(OURS, str(ROOT)),
-    Contender("mcp-agentcore-proxy 0.1.5", "mcp-agentcore-proxy==0.1.5"),
-    Contender("mcp-proxy-for-aws", "mcp-proxy-for-aws==1.7.0"),
+    Contender(OURS, "mcp-agentcore-proxy", str(ROOT)),
+    Contender("mcp-agentcore-proxy 0.1.5", "mcp-agentcore-proxy", "mcp-agentcore-proxy==0.1.5"),
+    Contender("mcp-proxy-for-aws", "mcp-proxy-for-aws", "mcp-proxy-for-aws==1.7.0"),
 ]
 
 
@@ -310,7 +311,7 @@ def report(
     lines = [
         f"Measured {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; versions: "
-        + ", ".join(f"{c.name} {c.version}" for c in CONTENDERS)
+        + ", ".join(f"{c.package} {c.version}" for c in CONTENDERS)
         + ".",
         f"Each cell: median (min-max) over {rounds} rounds, then the ratio to this proxy "
         "(lower is better).",
