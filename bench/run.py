@@ -72,13 +72,8 @@ def install(contender: Contender) -> None:
         [uv(), "pip", "install", "-q", "-p", str(contender.python()), contender.requirement],
         check=True,
     )
-    package = (
-        "mcp-agentcore-proxy"
-        if "agentcore" in contender.requirement or contender.name == OURS
-        else "mcp-proxy-for-aws"
-    )
     shown = subprocess.run(
-        [uv(), "pip", "show", "-p", str(contender.python()), package],
+        [uv(), "pip", "show", "-p", str(contender.python()), contender.package],
         capture_output=True,
         text=True,
         check=True,
