@@ -7,7 +7,7 @@ import re
 import sys
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,13 @@ class FaultSpec:
     latency: float = 0.0  # seconds added before each answer
     cut_after_events: int | None = None  # end the SSE stream abruptly after K events
     fail_start: bool = False  # instances never become ready
+    fail_next: int = 0  # answer the next N calls with fail_code, before the instance sees them
+    fail_code: str = "InternalServerException"
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str) -> FaultSpec:
-        unknown = set(data) - {"throttle_per_second", "latency", "cut_after_events", "fail_start"}
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
         if unknown:
             raise ConfigError(f"{where}: unknown fault settings {sorted(unknown)}")
         return cls(
@@ -40,6 +43,8 @@ class FaultSpec:
             latency=float(data.get("latency", 0.0)),
             cut_after_events=_opt_int(data.get("cut_after_events")),
             fail_start=bool(data.get("fail_start", False)),
+            fail_next=int(data.get("fail_next", 0)),
+            fail_code=str(data.get("fail_code", "InternalServerException")),
         )
 
 

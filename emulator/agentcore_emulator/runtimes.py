@@ -5,9 +5,12 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 from agentcore_emulator.config import FaultSpec, RuntimeSpec
 from mcp_agentcore_proxy.aws_errors import (
+    ERROR_CLASSES,
+    AwsError,
     ResourceNotFoundException,
     ThrottlingException,
     ValidationException,
@@ -55,7 +58,12 @@ class RuntimeRegistry:
         return spec
 
     def admit(self, spec: RuntimeSpec, now: float | None = None) -> None:
-        """Count a call; raise ThrottlingException past the injected rate."""
+        """Count a call; raise the injected errors (throttling past a rate, the next N fail)."""
+        if spec.faults.fail_next > 0:
+            faults = replace(spec.faults, fail_next=spec.faults.fail_next - 1)
+            self._specs[spec.name] = spec.with_faults(faults)
+            code = spec.faults.fail_code
+            raise ERROR_CLASSES.get(code, AwsError)(f"Injected {code}", code=code)
         limit = spec.faults.throttle_per_second
         if limit is None:
             return

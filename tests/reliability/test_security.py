@@ -1,0 +1,148 @@
+"""The emulator refuses what AWS refuses; nothing secret reaches a log."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from unittest import mock
+from urllib.parse import quote
+
+import httpx
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from tests.harness import Emulator, Proxy
+
+BODY = b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+
+
+def _signed(
+    emulator: Emulator,
+    *,
+    region: str = "us-east-1",
+    service: str = "bedrock-agentcore",
+    secret: str = "agentcore-emulator-local-secret-key",
+    at: datetime.datetime | None = None,
+) -> dict:
+    path = f"/runtimes/{quote(emulator.arns['demo_server'], safe='')}/invocations"
+    request = AWSRequest(
+        method="POST",
+        url=f"{emulator.url}{path}?qualifier=DEFAULT",
+        data=BODY,
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": "security-" + "s" * 32,
+        },
+    )
+    signer = SigV4Auth(Credentials("AKIAAGENTCOREEMULATOR", secret), service, region)
+    if at is None:
+        signer.add_auth(request)
+    else:
+        # A client whose clock is off: botocore reads the time through this function.
+        with mock.patch("botocore.auth.get_current_datetime", lambda **_: at.replace(tzinfo=None)):
+            signer.add_auth(request)
+    prepared = request.prepare()
+    return {
+        "method": "POST",
+        "url": prepared.url,
+        "content": BODY,
+        "headers": dict(prepared.headers),
+    }
+
+
+def _send(call: dict) -> httpx.Response:
+    return httpx.request(**call, timeout=60)
+
+
+def test_a_correctly_signed_request_passes(emulator: Emulator) -> None:
+    assert _send(_signed(emulator)).status_code == 200
+
+
+def _tamper_header(call: dict) -> None:
+    call["headers"]["X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"] = "tampered-" + "t" * 32
+
+
+def _tamper_body(call: dict) -> None:
+    call["content"] = BODY.replace(b"tools/list", b"tools/call")
+
+
+def _tamper_path(call: dict) -> None:
+    call["url"] = call["url"].replace("demo_server", "testing_server")
+
+
+def _tamper_query(call: dict) -> None:
+    call["url"] = call["url"].replace("qualifier=DEFAULT", "qualifier=PROD")
+
+
+@pytest.mark.parametrize(
+    "tamper", [_tamper_header, _tamper_body, _tamper_path, _tamper_query], ids=lambda f: f.__name__
+)
+def test_tampered_requests_are_refused(emulator: Emulator, tamper: Callable[[dict], None]) -> None:
+    call = _signed(emulator)
+    tamper(call)
+    answer = _send(call)
+    assert answer.status_code == 403
+    assert answer.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+
+
+@pytest.mark.parametrize(
+    ("options", "wording"),
+    [
+        ({"secret": "wrong"}, "signature we calculated does not match"),
+        ({"region": "eu-west-1"}, "valid region"),
+        ({"service": "s3"}, "correct service"),
+        (
+            {"at": datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=6)},
+            "Signature expired",
+        ),
+        (
+            {"at": datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=6)},
+            "Signature not yet current",
+        ),
+    ],
+    ids=["wrong-secret", "wrong-region", "wrong-service", "replayed-after-skew", "from-the-future"],
+)
+def test_bad_signatures_are_refused_with_aws_wording(
+    emulator: Emulator, options: dict, wording: str
+) -> None:
+    answer = _send(_signed(emulator, **options))
+    assert answer.status_code == 403
+    assert answer.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+    assert wording in answer.json()["message"]
+
+
+def test_unsigned_requests_are_refused(emulator: Emulator) -> None:
+    call = _signed(emulator)
+    del call["headers"]["Authorization"]
+    answer = _send(call)
+    assert (answer.status_code, answer.headers["x-amzn-ErrorType"]) == (
+        403,
+        "MissingAuthenticationTokenException",
+    )
+
+
+def test_emulator_binds_loopback_by_default(emulator: Emulator) -> None:
+    assert emulator.url.startswith("http://127.0.0.1:")
+
+
+def test_no_key_or_token_in_any_log_at_debug(proxy_factory, emulator: Emulator) -> None:
+    role = emulator.client("sts").assume_role(
+        RoleArn="arn:aws:iam::123456789012:role/canary", RoleSessionName="canary"
+    )
+    token = role["Credentials"]["SessionToken"]
+    secret = role["Credentials"]["SecretAccessKey"]
+    proxy: Proxy = proxy_factory(
+        "demo_server",
+        AWS_ACCESS_KEY_ID=role["Credentials"]["AccessKeyId"],
+        AWS_SECRET_ACCESS_KEY=secret,
+        AWS_SESSION_TOKEN=token,
+        LOG_LEVEL="DEBUG",
+    )
+    assert "result" in proxy.request(1, "tools/list")
+    proxy.close_stdin()
+    for log in (proxy.stderr(), emulator.stderr()):
+        assert token not in log and secret not in log
+        assert "AWS4-HMAC-SHA256 Credential=" not in log
