@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 import uuid
@@ -33,7 +34,11 @@ class FloorClient:
 
     def _connection(self) -> http.client.HTTPConnection:
         if not hasattr(self._local, "conn"):
-            self._local.conn = http.client.HTTPConnection(self._host, self._port, timeout=300)
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=300)
+            conn.connect()
+            # As urllib3 (and so boto3) does: without it small writes wait on delayed ACKs.
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._local.conn = conn
         return self._local.conn
 
     def post(self, body: dict[str, Any], on_event: Any = None) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import datetime
 import os
 import platform
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,6 +28,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from driver import StdioClient  # noqa: E402
 from floor import FloorClient  # noqa: E402
+
+from agentcore_emulator.process import EmulatorProcess  # noqa: E402
 
 VENVS = ROOT / "bench" / ".venvs"
 CONFIG = ROOT / "fixtures" / "bench-emulator.toml"
@@ -83,66 +86,21 @@ def install(contender: Contender) -> None:
     )
 
 
-@dataclass
-class Emulator:
-    url: str
-    env: dict[str, str]
-    arns: dict[str, str]
-    process: subprocess.Popen[str] = field(repr=False)
+class Emulator(EmulatorProcess):
+    """The benchmark's emulator: one MCP server for the proxies, one HTTP agent for itself."""
 
-    @classmethod
-    def start(cls) -> Emulator:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AGENTCORE_"))}
-        env.update({"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agentcore_emulator",
-                "serve",
-                "--port",
-                "0",
-                "--config",
-                str(CONFIG),
-                "--log-level",
-                "WARNING",
-            ],
-            stdout=subprocess.PIPE,
-            env=env,
-            text=True,
-            cwd=ROOT,
-        )
-        assert process.stdout is not None
-        url = process.stdout.readline().split("ready at", 1)[1].strip()
-        import httpx
-
-        arns = {
-            r["name"]: r["arn"] for r in httpx.get(f"{url}/_emulator/health").json()["runtimes"]
-        }
-        env.update(
-            {
-                "AWS_ENDPOINT_URL": url,
-                "AWS_REGION": "us-east-1",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "AKIAAGENTCOREEMULATOR",
-                "AWS_SECRET_ACCESS_KEY": "agentcore-emulator-local-secret-key",
-                "AGENTCORE_AGENT_ARN": arns["bench_server"],
-            }
-        )
-        return cls(url, env, arns, process)
+    def __init__(self) -> None:
+        super().__init__(CONFIG, cwd=ROOT)
+        self.env = self.environment("bench_server")
 
     def floor(self, runtime: str = "bench_server") -> FloorClient:
         return FloorClient(
             self.url,
             self.arns[runtime],
-            self.env["AWS_ACCESS_KEY_ID"],
-            self.env["AWS_SECRET_ACCESS_KEY"],
-            "us-east-1",
+            self.config.access_key,
+            self.config.secret_key,
+            self.config.region,
         )
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
 
 
 def command_for(contender: Contender, emulator: Emulator) -> list[str]:
@@ -270,12 +228,16 @@ def cell(values: list[float], ours: list[float] | None) -> str:
 def run(rounds: int) -> str:
     for contender in CONTENDERS:
         install(contender)
-    emulator = Emulator.start()
+    emulator = Emulator()
     results: dict[str, dict[str, list[float]]] = {c.name: {} for c in CONTENDERS}
     results[FLOOR] = {}
     throughput: dict[int, list[float]] = {1: [], 16: []}
     errors: dict[str, str] = {}
     try:
+        # Unrecorded: every contender's runtime session gets its instance started first.
+        for contender in CONTENDERS:
+            with contextlib.suppress(Exception):
+                measure_proxy(contender, emulator)
         for round_ in range(1, rounds + 1):
             print(f"round {round_}/{rounds}", file=sys.stderr)
             for contender in CONTENDERS:

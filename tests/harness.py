@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import queue
 import subprocess
 import sys
@@ -15,74 +14,28 @@ from typing import Any
 import boto3
 import httpx
 
+from agentcore_emulator.process import EmulatorProcess, clean_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / "fixtures" / "emulator-test.toml"
 
 
 def isolated_aws_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment with no trace of the user's AWS setup."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("AWS_") and not k.startswith("AGENTCORE_")
-    }
-    env.update(
-        {
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(extra or {})
-    return env
+    return {**clean_environment(), "PYTHONUNBUFFERED": "1", **(extra or {})}
 
 
-class Emulator:
-    """A running ``agentcore-emulator serve`` process."""
+class Emulator(EmulatorProcess):
+    """The test suite's emulator, with helpers for its admin endpoints and its log."""
 
     def __init__(self, config: Path = TEST_CONFIG) -> None:
         self.log = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agentcore_emulator",
-                "serve",
-                "--port",
-                "0",
-                "--config",
-                str(config),
-                "--log-level",
-                "DEBUG",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            env=isolated_aws_env(),
-            cwd=ROOT,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().decode()
-        if "ready at" not in line:
-            self.stop()
-            raise RuntimeError(f"emulator did not start: {line!r}\n{self.stderr()}")
-        self.url = line.split("ready at", 1)[1].strip()
+        super().__init__(config, log_level="DEBUG", stderr=self.log, cwd=ROOT)
         self.admin = httpx.Client(base_url=self.url, timeout=30)
-        runtimes = self.admin.get("/_emulator/health").json()["runtimes"]
-        self.arns = {r["name"]: r["arn"] for r in runtimes}
 
     def env(self, runtime: str = "demo_server") -> dict[str, str]:
         """What ``agentcore-emulator env`` exports, for a given runtime."""
-        return isolated_aws_env(
-            {
-                "AWS_ENDPOINT_URL": self.url,
-                "AWS_REGION": "us-east-1",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "AKIAAGENTCOREEMULATOR",
-                "AWS_SECRET_ACCESS_KEY": "agentcore-emulator-local-secret-key",
-                "AGENTCORE_AGENT_ARN": self.arns[runtime],
-            }
-        )
+        return {**self.environment(runtime), "PYTHONUNBUFFERED": "1"}
 
     def client(self, service: str = "bedrock-agentcore", **kwargs: Any) -> Any:
         env = self.env()
@@ -108,17 +61,6 @@ class Emulator:
     def stderr(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
-
 
 class Proxy:
     """A running ``mcp-agentcore-proxy`` process, driven line by line."""
@@ -141,6 +83,13 @@ class Proxy:
         for line in self.process.stdout:
             self.lines.put(line)
         self.lines.put(None)
+
+    def send_call(self, id_: Any, name: str, arguments: dict[str, Any], token: Any = None) -> None:
+        """Send a tools/call without waiting for its answer."""
+        params: dict[str, Any] = {"name": name, "arguments": arguments}
+        if token is not None:
+            params["_meta"] = {"progressToken": token}
+        self.send({"jsonrpc": "2.0", "id": id_, "method": "tools/call", "params": params})
 
     def send(self, message: dict[str, Any] | bytes) -> None:
         data = message if isinstance(message, bytes) else json.dumps(message).encode()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentcore_emulator.config import ConfigError, EmulatorConfig, load_config
+from agentcore_emulator.process import READY, client_environment
 
 DEFAULT_PORT = 8765
 
@@ -41,15 +42,7 @@ def env_lines(config: EmulatorConfig, url: str, runtime: str | None = None) -> l
     spec = next((s for s in config.runtimes if s.name == runtime), None) if runtime else None
     if spec is None and config.runtimes:
         spec = config.runtimes[0]
-    exports = {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_REGION": config.region,
-        "AWS_DEFAULT_REGION": config.region,  # the name boto3 reads
-        "AWS_ACCESS_KEY_ID": config.access_key,
-        "AWS_SECRET_ACCESS_KEY": config.secret_key,
-    }
-    if spec is not None:
-        exports["AGENTCORE_AGENT_ARN"] = spec.arn
+    exports = client_environment(config, url, spec.arn if spec is not None else None)
     lines = ["unset AWS_SESSION_TOKEN AWS_PROFILE"]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in exports.items()]
     return lines
@@ -74,7 +67,7 @@ async def _serve(config: EmulatorConfig, sock: socket.socket, url: str, log_leve
         await asyncio.sleep(0.01)
     if server.started:
         # One line on stdout once requests are served: scripts wait for it.
-        print(f"agentcore-emulator ready at {url}", flush=True)
+        print(f"{READY} {url}", flush=True)
     await serving
 
 

@@ -52,12 +52,14 @@ class AwsSessionFactory:
         return self._config
 
     def session(self) -> boto3.Session:
-        base = boto3.Session(profile_name=self._config.profile, region_name=self._config.region)
-        if not self._config.assume_role_arn:
-            return base
-        return self._assumed(base)
+        base = botocore.session.Session(profile=self._config.profile)
+        base.set_config_variable("region", self._config.region)  # for the role's STS calls too
+        if self._config.assume_role_arn:
+            self._assume_role(base)
+        return boto3.Session(botocore_session=base, region_name=self._config.region)
 
-    def _assumed(self, base: boto3.Session) -> boto3.Session:
+    def _assume_role(self, base: botocore.session.Session) -> None:
+        """Swap the session's credentials for the role's, refreshed before they expire."""
         source = base.get_credentials()
         if source is None:
             raise CredentialsError(
@@ -66,17 +68,16 @@ class AwsSessionFactory:
             )
         # botocore's fetcher caches, and refreshes before expiry, the role's credentials.
         fetcher = botocore.credentials.AssumeRoleCredentialFetcher(
-            client_creator=base._session.create_client,
+            client_creator=base.create_client,
             source_credentials=source,
             role_arn=self._config.assume_role_arn,
             extra_args={"RoleSessionName": self._config.assume_role_session_name},
         )
-        credentials = botocore.credentials.DeferredRefreshableCredentials(
+        # botocore has no public setter for refreshable credentials; this is the
+        # attribute its own credential resolver fills in.
+        base._credentials = botocore.credentials.DeferredRefreshableCredentials(
             refresh_using=fetcher.fetch_credentials, method="assume-role"
         )
-        core = botocore.session.Session(profile=self._config.profile)
-        core._credentials = credentials
-        return boto3.Session(botocore_session=core, region_name=self._config.region)
 
     def agentcore_client(self) -> Any:
         cfg = self._config

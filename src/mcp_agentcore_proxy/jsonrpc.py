@@ -119,6 +119,13 @@ def parse_payload(data: bytes | str) -> Message | None:
     return Message(raw=raw.strip(), body=body, kind=kind)
 
 
+def with_id(raw: bytes, new_id: JsonId) -> bytes:
+    """The same message under another id (for requests the proxy sends on its own)."""
+    body = json.loads(raw)
+    body["id"] = new_id
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def error_response(reply_id: object, error: dict[str, Any]) -> bytes:
     """Serialize a JSON-RPC error response."""
     return json.dumps(

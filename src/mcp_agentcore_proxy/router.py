@@ -259,10 +259,9 @@ class Router:
             if self._mcp.snapshot().generation != failed_generation or self._mcp.handshake is None:
                 return  # another request already replayed, or there is nothing to replay
             self.replays += 1
-            replay = jsonrpc.parse_payload(self._mcp.handshake)
-            assert replay is not None
-            body = dict(replay.body, id=f"mcp-agentcore-proxy-replay-{self.replays}")
-            payload = jsonrpc.json.dumps(body, separators=(",", ":")).encode()
+            payload = jsonrpc.with_id(
+                self._mcp.handshake, f"mcp-agentcore-proxy-replay-{self.replays}"
+            )
             answer = self._runtime.invoke(
                 payload, InvokeHeaders(runtime_session_id=self._session_ids.current())
             )

@@ -30,14 +30,7 @@ def test_sixteen_slow_calls_are_all_in_flight_at_once(proxy_factory, tmp_path: P
     proxy.initialize()
     gates = [tmp_path / f"gate-{i}" for i in range(16)]
     for i, gate in enumerate(gates):
-        proxy.send(
-            {
-                "jsonrpc": "2.0",
-                "id": i,
-                "method": "tools/call",
-                "params": _call("gated", {"gate": str(gate)}, f"t{i}"),
-            }
-        )
+        proxy.send_call(i, "gated", {"gate": str(gate)}, f"t{i}")
     # Every tool reports progress before any of them may finish: all 16 run concurrently.
     seen = set()
     while len(seen) < 16:
@@ -59,14 +52,7 @@ def test_sixteen_slow_calls_are_all_in_flight_at_once(proxy_factory, tmp_path: P
 def test_progress_reaches_stdout_while_the_tool_still_runs(proxy_factory, tmp_path: Path) -> None:
     proxy: Proxy = proxy_factory("testing_server")
     gate = tmp_path / "gate"
-    proxy.send(
-        {
-            "jsonrpc": "2.0",
-            "id": "g",
-            "method": "tools/call",
-            "params": _call("gated", {"gate": str(gate)}, "tok"),
-        }
-    )
+    proxy.send_call("g", "gated", {"gate": str(gate)}, "tok")
     progress, before = proxy.read_until(_progress_of("tok"))
     assert progress["params"]["progress"] == 1 and before == []
     # Another request is answered meanwhile: nothing waits behind the slow call.
@@ -138,14 +124,7 @@ def test_a_stream_cut_mid_answer_is_one_error(proxy_factory, faults, tmp_path: P
     gate = tmp_path / "gate"
     gate.touch()
     faults(cut_after_events=1)
-    proxy.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 2,
-            "method": "tools/call",
-            "params": _call("gated", {"gate": str(gate)}, "c"),
-        }
-    )
+    proxy.send_call(2, "gated", {"gate": str(gate)}, "c")
     answer, before = proxy.read_until(_is_response(2))
     assert [m["method"] for m in before] == ["notifications/progress"]
     assert answer["error"]["code"] == -32004
@@ -156,14 +135,7 @@ def test_a_stream_cut_mid_answer_is_one_error(proxy_factory, faults, tmp_path: P
 def test_cancelled_request_gets_no_response(proxy_factory, tmp_path: Path) -> None:
     proxy: Proxy = proxy_factory("testing_server")
     gate = tmp_path / "gate"
-    proxy.send(
-        {
-            "jsonrpc": "2.0",
-            "id": "c",
-            "method": "tools/call",
-            "params": _call("gated", {"gate": str(gate)}, "c"),
-        }
-    )
+    proxy.send_call("c", "gated", {"gate": str(gate)}, "c")
     proxy.read_until(_progress_of("c"))
     proxy.send(
         {

@@ -52,8 +52,8 @@ def test_duplicate_id_in_flight_gets_its_own_error(proxy_factory, tmp_path: Path
     proxy: Proxy = proxy_factory("testing_server")
     gate = tmp_path / "gate"
     call = {"name": "gated", "arguments": {"gate": str(gate)}}
-    proxy.send({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": call})
-    proxy.send({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": call})
+    proxy.send_call(5, call["name"], call["arguments"])
+    proxy.send_call(5, call["name"], call["arguments"])
     duplicate, _ = proxy.read_until(lambda m: m.get("id") == 5)
     assert (
         duplicate["error"]["code"] == -32600 and "already in use" in duplicate["error"]["message"]
@@ -66,18 +66,7 @@ def test_duplicate_id_in_flight_gets_its_own_error(proxy_factory, tmp_path: Path
 def test_sigterm_answers_what_is_in_flight_and_exits_0(proxy_factory, tmp_path: Path) -> None:
     proxy: Proxy = proxy_factory("testing_server", AGENTCORE_SHUTDOWN_GRACE="0.5", LOG_LEVEL="INFO")
     gate = tmp_path / "never"
-    proxy.send(
-        {
-            "jsonrpc": "2.0",
-            "id": "slow",
-            "method": "tools/call",
-            "params": {
-                "name": "gated",
-                "arguments": {"gate": str(gate)},
-                "_meta": {"progressToken": 1},
-            },
-        }
-    )
+    proxy.send_call("slow", "gated", {"gate": str(gate)}, token=1)
     proxy.read_until(lambda m: m.get("method") == "notifications/progress")
     proxy.process.send_signal(signal.SIGTERM)
     assert proxy.process.wait(30) == 0

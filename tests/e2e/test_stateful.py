@@ -65,7 +65,7 @@ def test_lost_session_is_replayed_once_and_the_client_is_told(
     emulator.client().stop_runtime_session(
         agentRuntimeArn=emulator.arns["demo_stateful"], runtimeSessionId=session["sessionId"]
     )
-    proxy.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call})
+    proxy.send_call(2, call["name"], call["arguments"])
     second, before = proxy.read_until(lambda m: m.get("id") == 2)
     assert second["result"] == first["result"]
     assert [m["method"] for m in before] == ["notifications/message"]

@@ -72,14 +72,7 @@ def test_two_thousand_calls_64_in_flight_none_lost_or_doubled_memory_flat(proxy_
         answered: set[int] = set()
         next_ids = iter(ids)
         for id_ in itertools.islice(next_ids, 64):
-            proxy.send(
-                {
-                    "jsonrpc": "2.0",
-                    "id": id_,
-                    "method": "tools/call",
-                    "params": {"name": "echo_size", "arguments": {"text": "x" * (id_ % 97)}},
-                }
-            )
+            proxy.send_call(id_, "echo_size", {"text": "x" * (id_ % 97)})
             pending.add(id_)
         while pending:
             message = proxy.read()
@@ -89,14 +82,7 @@ def test_two_thousand_calls_64_in_flight_none_lost_or_doubled_memory_flat(proxy_
             pending.remove(id_)
             answered.add(id_)
             for new in itertools.islice(next_ids, 1):  # keep 64 in flight
-                proxy.send(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": new,
-                        "method": "tools/call",
-                        "params": {"name": "echo_size", "arguments": {"text": "x" * (new % 97)}},
-                    }
-                )
+                proxy.send_call(new, "echo_size", {"text": "x" * (new % 97)})
                 pending.add(new)
         assert answered == set(ids)
 

@@ -1,0 +1,134 @@
+"""InvokeAgentRuntime, StopRuntimeSession, and every other AWS call the emulator answers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from agentcore_emulator import bedrock
+from agentcore_emulator.errors import error_response, new_request_id
+from agentcore_emulator.relay import SESSION_HEADER, relay
+from agentcore_emulator.state import emulator_of
+from mcp_agentcore_proxy.aws_errors import AwsError, ResourceNotFoundException, ValidationException
+
+logger = logging.getLogger("agentcore_emulator")
+
+
+def _method_of(body: bytes) -> str:
+    if len(body) > 1_000_000:
+        return "?"
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return "?"
+    return str(message.get("method", "response")) if isinstance(message, dict) else "?"
+
+
+async def invocations(request: Request) -> Response:
+    """InvokeAgentRuntime: route to the session's instance, starting one if needed."""
+    emulator = emulator_of(request)
+    request_id = new_request_id()
+    started = time.monotonic()
+    body = await request.body()
+    session_id = request.headers.get(SESSION_HEADER)
+    status: int | str = "?"
+    try:
+        await emulator.verify(request, body)
+        if request.method != "POST":
+            status = 405
+            return Response("Method Not Allowed", 405, headers={"Allow": "POST"})
+        spec = emulator.runtimes.resolve(
+            request.path_params["arn"], request.query_params.get("accountId")
+        )
+        emulator.invocations[spec.name] += 1
+        if session_id is not None and not 33 <= len(session_id) <= 256:
+            raise ValidationException.for_field(
+                "runtimeSessionId", "Member must have length between 33 and 256"
+            )
+        mcp_session_id = request.headers.get("mcp-session-id")
+        if session_id is None and mcp_session_id:
+            known = emulator.sessions.by_mcp_session(spec, mcp_session_id)
+            session_id = known.session_id if known else None
+        session_id = session_id or emulator.sessions.new_session_id()
+        emulator.runtimes.admit(spec)
+        session = await emulator.sessions.acquire(spec, session_id)
+        response = await relay(
+            emulator.client,
+            session,
+            body,
+            request.headers,
+            request_id,
+            emulator.sessions.clock,
+            spec.faults,  # the runtime's current faults, which tests switch while serving
+        )
+        status = response.status_code
+        return response
+    except AwsError as exc:
+        status = exc.code
+        return error_response(exc, request_id)
+    finally:
+        logger.info(
+            "invoke runtime=%s session=%s method=%s status=%s %.0fms",
+            request.path_params.get("arn", "?").rsplit("/", 1)[-1],
+            session_id,
+            _method_of(body),
+            status,
+            (time.monotonic() - started) * 1000,
+        )
+
+
+async def stop_runtime_session(request: Request) -> Response:
+    """StopRuntimeSession: end the session's instance now."""
+    emulator = emulator_of(request)
+    request_id = new_request_id()
+    body = await request.body()
+    try:
+        await emulator.verify(request, body)
+        spec = emulator.runtimes.resolve(
+            request.path_params["arn"], request.query_params.get("accountId")
+        )
+        session_id = request.headers.get(SESSION_HEADER)
+        if session_id is None or not 33 <= len(session_id) <= 256:
+            raise ValidationException.for_field(
+                "runtimeSessionId", "Member must have length between 33 and 256"
+            )
+        if not await emulator.sessions.stop(spec, session_id):
+            raise ResourceNotFoundException(f"Session not found: {session_id}")
+        logger.info("stopped session %s of %s", session_id, spec.name)
+        return JSONResponse(
+            {}, headers={SESSION_HEADER: session_id, "x-amzn-RequestId": request_id}
+        )
+    except AwsError as exc:
+        return error_response(exc, request_id)
+
+
+async def aws_services(request: Request) -> Response:
+    """Any other AWS call: dispatched by the service of its SigV4 credential scope."""
+    emulator = emulator_of(request)
+    request_id = new_request_id()
+    body = await request.body()
+    try:
+        verified = await emulator.verify(request, body)
+        service = verified.scope.service
+        path = request.url.path
+        if service == "bedrock":
+            if not path.endswith("/converse"):
+                raise ValidationException(f"The emulator answers Converse only, not {path}")
+            model_id = path.removeprefix("/model/").removesuffix("/converse")
+            answer = bedrock.converse(model_id, body, emulator.converse_error)
+            return JSONResponse(answer, headers={"x-amzn-RequestId": request_id})
+        raw = request.scope.get("raw_path", path.encode()).decode("latin-1")
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        return await emulator.moto.forward(
+            emulator.client,
+            request.method,
+            raw + (f"?{query}" if query else ""),
+            request.headers,
+            body,
+        )
+    except AwsError as exc:
+        return error_response(exc, request_id)

@@ -1,0 +1,71 @@
+"""The emulator's state: runtimes, sessions, credentials, and the services behind it."""
+
+from __future__ import annotations
+
+import collections
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from starlette.requests import Request
+
+from agentcore_emulator.aws_services import MotoServices
+from agentcore_emulator.config import EmulatorConfig, RuntimeSpec
+from agentcore_emulator.credentials import CredentialStore
+from agentcore_emulator.runtimes import RuntimeRegistry
+from agentcore_emulator.sessions import SessionClock, SessionRegistry
+from agentcore_emulator.sigv4 import Credential, SignedRequest, Verified, verify_sigv4
+
+# Services whose SigV4 scope the emulator accepts: the data and control planes share a name.
+SIGNING_SERVICES = frozenset({"bedrock-agentcore", "sts", "bedrock"})
+
+
+class Emulator:
+    """The emulator's state: runtimes, sessions, credentials, and the services behind it."""
+
+    def __init__(
+        self, config: EmulatorConfig, base_url: str, clock: SessionClock | None = None
+    ) -> None:
+        self.config = config
+        self.base_url = base_url
+        self.runtimes = RuntimeRegistry(config.runtimes, config.account)
+        self.credentials = CredentialStore([Credential(config.access_key, config.secret_key)])
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
+        self.sessions = SessionRegistry(self.client, self.instance_env, config.max_sessions, clock)
+        self.moto = MotoServices(config)
+        self.converse_error: str | None = None
+        self.invocations: collections.Counter[str] = collections.Counter()
+
+    def instance_env(self, spec: RuntimeSpec, session_id: str) -> dict[str, str]:
+        """What an instance sees, as a runtime's execution role would give it."""
+        return {
+            "AWS_ENDPOINT_URL": self.base_url,
+            "AWS_REGION": self.config.region,
+            "AWS_DEFAULT_REGION": self.config.region,
+            "AWS_ACCESS_KEY_ID": self.config.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.config.secret_key,
+            "AGENTCORE_RUNTIME_ARN": spec.arn,
+        }
+
+    async def verify(self, request: Request, body: bytes) -> Verified:
+        signed = SignedRequest(
+            method=request.method,
+            raw_path=request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
+            query=request.scope.get("query_string", b"").decode("latin-1"),
+            headers=[
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]
+            ],
+            body=body,
+        )
+        return verify_sigv4(
+            signed,
+            self.credentials,
+            now=datetime.now(UTC),
+            region=self.config.region,
+            services=SIGNING_SERVICES,
+            max_skew=timedelta(seconds=self.config.max_skew_seconds),
+        )
+
+
+def emulator_of(request: Request) -> Emulator:
+    """The Emulator serving a request."""
+    return request.app.state.emulator  # type: ignore[no-any-return]
