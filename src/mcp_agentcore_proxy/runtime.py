@@ -10,6 +10,7 @@ import http.client
 import json
 import logging
 import random
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -98,7 +99,13 @@ class RuntimeAnswer:
             yield chunk
 
     def close(self) -> None:
-        """Stop reading; safe from another thread."""
+        """Stop reading, even a read blocked in another thread (cancellation, shutdown)."""
+        raw = getattr(self._body, "_raw_stream", None)
+        sock = getattr(getattr(raw, "_connection", None), "sock", None)
+        if sock is not None:
+            # close() alone does not wake a thread blocked in recv(); shutdown() does.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(Exception):
             self._body.close()
 

@@ -230,3 +230,16 @@ def test_no_secret_reaches_any_log_at_debug(proxy_factory, emulator: Emulator) -
     for log in (proxy.stderr(), emulator.stderr()):
         assert secret not in log
         assert "Signature=" not in log or "Signature=<redacted>" in log
+
+
+def test_cancelling_frees_the_worker_at_once(proxy_factory, tmp_path: Path) -> None:
+    # One worker: the ping after the cancel is served only if the cancelled call let go.
+    proxy: Proxy = proxy_factory("testing_server", AGENTCORE_MAX_CONCURRENCY="1")
+    gate = tmp_path / "never-opened"
+    proxy.send_call("stuck", "gated", {"gate": str(gate)}, "stuck")
+    proxy.read_until(_progress_of("stuck"))
+    proxy.send(
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "stuck"}}
+    )
+    assert proxy.request("next", "ping")["result"] == {}
+    gate.touch()
