@@ -14,6 +14,7 @@ from typing import Any
 _NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PROTOCOLS = ("MCP", "HTTP")
+CONTAINER_ERRORS = ("aws", "jsonrpc")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "demo.toml"
 
 
@@ -70,6 +71,9 @@ class RuntimeSpec:
     idle_timeout: float = 900.0
     max_lifetime: float = 28800.0
     start_timeout: float = 60.0
+    # How a container's error reaches the caller: AWS's 424 RuntimeClientError, or (as one
+    # third party reports for MCP runtimes) HTTP 200 with a JSON-RPC error -32010.
+    container_errors: str = "aws"
     faults: FaultSpec = field(default_factory=FaultSpec)
 
     def with_faults(self, faults: FaultSpec) -> RuntimeSpec:
@@ -126,6 +130,9 @@ def _runtime(
     lifetime = float(data.get("max_lifetime", 28800))
     if lifetime < idle:
         raise ConfigError(f"{where}: max_lifetime must be at least idle_timeout")
+    container_errors = str(data.get("container_errors", "aws"))
+    if container_errors not in CONTAINER_ERRORS:
+        raise ConfigError(f"{where}: container_errors must be one of {CONTAINER_ERRORS}")
     env = data.get("env", {})
     if not isinstance(env, dict):
         raise ConfigError(f"{where}: env must be a table")
@@ -141,6 +148,7 @@ def _runtime(
         idle_timeout=idle,
         max_lifetime=lifetime,
         start_timeout=float(data.get("start_timeout", 60)),
+        container_errors=container_errors,
         faults=FaultSpec.from_mapping(data.get("faults", {}), f"{where}.faults"),
     )
 

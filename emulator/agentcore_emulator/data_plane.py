@@ -10,10 +10,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agentcore_emulator import bedrock
+from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.errors import error_response, new_request_id
 from agentcore_emulator.relay import SESSION_HEADER, relay
 from agentcore_emulator.state import emulator_of
-from mcp_agentcore_proxy.aws_errors import AwsError, ResourceNotFoundException, ValidationException
+from mcp_agentcore_proxy.aws_errors import (
+    AwsError,
+    ResourceNotFoundException,
+    RuntimeClientError,
+    ValidationException,
+)
 
 logger = logging.getLogger("agentcore_emulator")
 
@@ -36,6 +42,7 @@ async def invocations(request: Request) -> Response:
     body = await request.body()
     session_id = request.headers.get(SESSION_HEADER)
     status: int | str = "?"
+    spec: RuntimeSpec | None = None
     try:
         await emulator.verify(request, body)
         if request.method != "POST":
@@ -67,6 +74,15 @@ async def invocations(request: Request) -> Response:
         )
         status = response.status_code
         return response
+    except RuntimeClientError as exc:
+        status = exc.code
+        if spec is not None and spec.container_errors == "jsonrpc" and session_id is not None:
+            status = 200
+            return JSONResponse(
+                {"jsonrpc": "2.0", "id": None, "error": {"code": -32010, "message": exc.message}},
+                headers={SESSION_HEADER: session_id, "x-amzn-RequestId": request_id},
+            )
+        return error_response(exc, request_id)
     except AwsError as exc:
         status = exc.code
         return error_response(exc, request_id)

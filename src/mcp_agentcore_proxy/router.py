@@ -182,6 +182,14 @@ class Router:
                     "dropped a non-JSON-RPC event from the runtime (%d bytes)", len(payload)
                 )
                 continue
+            if reply.kind is Kind.RESPONSE and reply.id is None and "error" in reply.body:
+                # An error the runtime could not tie to an id (AgentCore's -32010 envelope
+                # for a container failure) can only be about the request of this POST.
+                reply = jsonrpc.Message(
+                    jsonrpc.with_id(reply.raw, message.id),
+                    {**reply.body, "id": message.id},
+                    reply.kind,
+                )
             if reply.kind is Kind.RESPONSE and jsonrpc.id_key(reply.id) == call.key:
                 if not replayed and not handshake and self._lost_session(reply, snapshot):
                     answer.close()

@@ -75,3 +75,22 @@ def test_lost_session_is_replayed_once_and_the_client_is_told(
     assert proxy.request(3, "tools/call", call)["result"] == first["result"]  # no second replay
     proxy.close_stdin()
     assert proxy.stderr().count("MCP session expired") == 1
+
+
+def test_replay_also_works_when_the_runtime_reports_errors_as_json_rpc(
+    proxy_factory, emulator: Emulator
+) -> None:
+    # The runtime answers a container's 404 as HTTP 200 with a JSON-RPC error -32010, id null.
+    proxy: Proxy = proxy_factory("stateful_jsonrpc_errors", RUNTIME_SESSION_MODE="session")
+    proxy.initialize()
+    call = {"name": "get_weather", "arguments": {"city": "Hanoi"}}
+    first = proxy.request(1, "tools/call", call)
+    session = next(s for s in emulator.sessions() if s["runtime"] == "stateful_jsonrpc_errors")
+    emulator.client().stop_runtime_session(
+        agentRuntimeArn=emulator.arns["stateful_jsonrpc_errors"],
+        runtimeSessionId=session["sessionId"],
+    )
+    proxy.send_call(2, call["name"], call["arguments"])
+    second, before = proxy.read_until(lambda m: m.get("id") == 2)
+    assert second["result"] == first["result"]
+    assert [m["method"] for m in before] == ["notifications/message"]

@@ -323,3 +323,20 @@ def test_crashed_instance_is_reported_and_replaced(emulator: Emulator) -> None:
     _invoke(emulator, "testing_server", _tool_call("sleep", {"seconds": 0}), session)
     pid_after = next(s["pid"] for s in emulator.sessions() if s["sessionId"] == session)
     assert pid_after != pid_before
+
+
+def test_container_errors_can_come_as_json_rpc_minus_32010(emulator: Emulator) -> None:
+    session = f"envelope-{uuid.uuid4()}"
+    listed = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}).encode()
+    answer = _invoke(emulator, "stateful_jsonrpc_errors", listed, session, mcpSessionId="f" * 32)
+    assert answer["statusCode"] == 200
+    body = json.loads(answer["response"].read())
+    assert body == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32010,
+            "message": "Received error (404) from runtime. "
+            "Please check your CloudWatch logs for more information.",
+        },
+    }
