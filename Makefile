@@ -38,9 +38,10 @@ demo: .venv/.ready ## run the demo server in the emulator and smoke-test it thro
 test: $(TOOLS)/.ready ## the offline tox matrix: py311 py312 py313 lint coverage cfn
 	PATH="$(PYENV_BINS)$$PATH" $(TOX) run -e py311,py312,py313,lint,coverage,cfn
 
-bench: .venv/.ready ## benchmarks (bench/); prints and writes bench/results.md
+ROUNDS ?= 3
+bench: .venv/.ready ## benchmarks (bench/); prints and writes bench/results.md (ROUNDS=3)
 	$(UV) sync --locked --extra test
-	.venv/bin/python bench/run.py
+	.venv/bin/python bench/run.py --rounds $(ROUNDS)
 
 lint: $(TOOLS)/.ready ## ruff only
 	$(TOX) run -e lint

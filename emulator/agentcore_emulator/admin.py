@@ -43,6 +43,11 @@ async def list_sessions(request: Request) -> Response:
     )
 
 
+async def list_arrivals(request: Request) -> Response:
+    """The latest invocations, in the order they arrived."""
+    return JSONResponse({"arrivals": list(emulator_of(request).arrivals)})
+
+
 async def stop_all_sessions(request: Request) -> Response:
     emulator = emulator_of(request)
     count = len(emulator.sessions)

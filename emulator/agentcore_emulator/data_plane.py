@@ -61,6 +61,9 @@ async def invocations(request: Request) -> Response:
             known = emulator.sessions.by_mcp_session(spec, mcp_session_id)
             session_id = known.session_id if known else None
         session_id = session_id or emulator.sessions.new_session_id()
+        emulator.arrivals.append(
+            {"runtime": spec.name, "session": session_id, "method": _method_of(body)}
+        )
         emulator.runtimes.admit(spec)
         session = await emulator.sessions.acquire(spec, session_id)
         response = await relay(

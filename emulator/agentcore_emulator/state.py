@@ -34,6 +34,8 @@ class Emulator:
         self.moto = MotoServices(config)
         self.converse_error: str | None = None
         self.invocations: collections.Counter[str] = collections.Counter()
+        # The latest invocations in the order they arrived, for tests of ordering.
+        self.arrivals: collections.deque[dict[str, str]] = collections.deque(maxlen=1000)
 
     def instance_env(self, spec: RuntimeSpec, session_id: str) -> dict[str, str]:
         """What an instance sees, as a runtime's execution role would give it."""

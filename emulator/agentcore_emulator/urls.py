@@ -13,6 +13,7 @@ ROUTES = [
     Route("/_emulator/health", admin.health, methods=["GET"]),
     Route("/_emulator/sessions", admin.list_sessions, methods=["GET"]),
     Route("/_emulator/sessions", admin.stop_all_sessions, methods=["DELETE"]),
+    Route("/_emulator/invocations", admin.list_arrivals, methods=["GET"]),
     Route("/_emulator/runtimes/{name}/faults", admin.set_faults, methods=["PUT"]),
     Route("/_emulator/bedrock/error", admin.set_converse_error, methods=["PUT"]),
     Route("/_emulator/clock/advance", admin.advance_clock, methods=["POST"]),

@@ -72,9 +72,11 @@ class Router:
         self._lock = threading.Lock()
         self._handshake_done: threading.Event | None = None
         self._requests = ThreadPoolExecutor(max_concurrency, thread_name_prefix="request")
-        # Notifications and replies to the server never queue behind requests that may
-        # be waiting on them (a tool that waits for an elicitation answer).
-        self._messages = ThreadPoolExecutor(4, thread_name_prefix="message")
+        # Notifications wait for what was read before them; replies to the server's own
+        # requests wait for nothing (a tool may be waiting on them), so each has a pool.
+        self._notifications = ThreadPoolExecutor(4, thread_name_prefix="notification")
+        self._replies = ThreadPoolExecutor(4, thread_name_prefix="reply")
+        self._unsent: list[threading.Event] = []  # earlier messages not yet at the runtime
         self.replays = 0
 
     # -- intake (the stdin thread) ------------------------------------------------------
@@ -100,10 +102,22 @@ class Router:
             if is_handshake(message):
                 self._mcp.begin_handshake(message)
                 self._handshake_done = call.done
+            self._unsent = [*self._pending(), call.sent]
             self._requests.submit(self._run_request, call, wait_for)
             return
+        if message.kind is Kind.RESPONSE:
+            self._replies.submit(self._run_message, message, [wait_for], None, None)
+            return
         target = self._cancel_target(message)
-        self._messages.submit(self._run_message, message, wait_for, target)
+        # A cancellation need only follow its request; any other notification follows
+        # everything read before it, so it never overtakes a request.
+        earlier = [target.sent] if target is not None else self._pending()
+        sent = threading.Event()
+        self._unsent = [*self._pending(), sent]
+        self._notifications.submit(self._run_message, message, [wait_for, *earlier], target, sent)
+
+    def _pending(self) -> list[threading.Event]:
+        return [event for event in self._unsent if not event.is_set()]
 
     def _cancel_target(self, message: Message) -> Call | None:
         if message.method != "notifications/cancelled":
@@ -209,14 +223,21 @@ class Router:
         )
 
     def _run_message(
-        self, message: Message, wait_for: threading.Event | None, target: Call | None
+        self,
+        message: Message,
+        wait_for: list[threading.Event | None],
+        target: Call | None,
+        sent: threading.Event | None,
     ) -> None:
         try:
-            if wait_for is not None:
-                wait_for.wait()
-            if target is not None:
-                target.sent.wait()
-            answer = self._invoke(message, self._mcp.snapshot(), fresh_session=False)
+            for event in wait_for:
+                if event is not None:
+                    event.wait()
+            try:
+                answer = self._invoke(message, self._mcp.snapshot(), fresh_session=False)
+            finally:
+                if sent is not None:
+                    sent.set()
             if target is not None and target.answer is not None:
                 target.answer.close()
             for payload in answer.payloads():
@@ -345,5 +366,6 @@ class Router:
                 answer = call.answer
             if answer is not None:
                 answer.close()
-        self._messages.shutdown(wait=True, cancel_futures=False)
+        self._notifications.shutdown(wait=True, cancel_futures=False)
+        self._replies.shutdown(wait=True, cancel_futures=False)
         self._requests.shutdown(wait=False, cancel_futures=True)

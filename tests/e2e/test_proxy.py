@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tests.harness import Emulator, Proxy
@@ -243,3 +244,29 @@ def test_cancelling_frees_the_worker_at_once(proxy_factory, tmp_path: Path) -> N
     )
     assert proxy.request("next", "ping")["result"] == {}
     gate.touch()
+
+
+def test_a_notification_never_overtakes_the_requests_read_before_it(
+    proxy_factory, emulator: Emulator
+) -> None:
+    proxy: Proxy = proxy_factory("testing_server", RUNTIME_SESSION_MODE="session")
+    assert "result" in proxy.request("warm", "tools/list")
+    for i in range(8):
+        proxy.send_call(i, "sleep", {"seconds": 0})
+    proxy.send({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"})
+    for _ in range(8):
+        proxy.read()
+    arrivals = _arrivals_until(emulator, "notifications/roots/list_changed")
+    assert arrivals[-1] == "notifications/roots/list_changed", arrivals
+    assert arrivals.count("tools/call") == 8
+
+
+def _arrivals_until(emulator: Emulator, method: str) -> list[str]:
+    """The methods that reached the session which received ``method``, once it has arrived."""
+    for _ in range(500):  # the notification may still be on its way: at most ~10 s
+        log = emulator.admin.get("/_emulator/invocations").json()["arrivals"]
+        sessions = [a["session"] for a in log if a["method"] == method]
+        if sessions:
+            return [a["method"] for a in log if a["session"] == sessions[-1]]
+        time.sleep(0.02)
+    raise AssertionError(f"{method} never reached the emulator")

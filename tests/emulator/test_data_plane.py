@@ -340,3 +340,31 @@ def test_container_errors_can_come_as_json_rpc_minus_32010(emulator: Emulator) -
             "Please check your CloudWatch logs for more information.",
         },
     }
+
+
+def test_container_gets_agentcore_headers_and_never_the_callers_authorization(
+    emulator: Emulator,
+) -> None:
+    session = f"headers-{uuid.uuid4()}"
+    answer = _invoke(
+        emulator,
+        "http_agent",
+        b'{"show_headers": true}',
+        session,
+        traceParent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    )
+    seen = json.loads(answer["response"].read())["headers"]
+    assert seen["x-amzn-bedrock-agentcore-runtime-session-id"] == session
+    assert (
+        seen["x-amzn-bedrock-agentcore-runtime-request-id"]
+        == answer["ResponseMetadata"]["RequestId"]
+    )
+    assert seen["traceparent"].startswith("00-0af7651916cd43dd")
+    assert not {"authorization", "x-amz-date", "x-amz-security-token"} & set(seen)
+
+
+def test_notifications_get_202_and_an_empty_body(emulator: Emulator) -> None:
+    note = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode()
+    answer = _invoke(emulator, "demo_server", note)
+    assert answer["statusCode"] == 202
+    assert answer["response"].read() == b""
