@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import queue
 import subprocess
 import sys
 import tempfile
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import httpx
@@ -54,9 +57,14 @@ class Emulator(EmulatorProcess):
     def sessions(self) -> list[dict[str, Any]]:
         return self.admin.get("/_emulator/sessions").json()["sessions"]
 
-    def invocations(self, runtime: str) -> int:
-        """How many InvokeAgentRuntime calls reached this runtime so far."""
-        return int(self.admin.get("/_emulator/sessions").json()["invocations"].get(runtime, 0))
+    def arrivals(self, after: int = 0) -> list[dict[str, Any]]:
+        """The invocations that reached the emulator, in order, numbered after ``after``."""
+        log = self.admin.get("/_emulator/invocations").json()["arrivals"]
+        return [a for a in log if a["seq"] > after]
+
+    def last_arrival(self) -> int:
+        """The number of the latest invocation, to look only at what comes next."""
+        return max((a["seq"] for a in self.arrivals()), default=0)
 
     def stderr(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
@@ -166,23 +174,53 @@ class Proxy:
                 self.process.wait()
 
 
+def signed_request(
+    emulator: Emulator,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    *,
+    service: str = "bedrock-agentcore",
+    region: str = "us-east-1",
+    secret: str = "agentcore-emulator-local-secret-key",
+    at: datetime.datetime | None = None,
+) -> dict[str, Any]:
+    """A SigV4-signed request, ready for ``httpx.request(**it)`` (or for tampering first).
+
+    ``at`` signs as a client whose clock reads that time would.
+    """
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=emulator.url + path, data=body, headers=headers or {})
+    signer = SigV4Auth(Credentials("AKIAAGENTCOREEMULATOR", secret), service, region)
+    clock = (
+        nullcontext()
+        if at is None
+        else mock.patch("botocore.auth.get_current_datetime", lambda **_: at.replace(tzinfo=None))
+    )
+    with clock:
+        signer.add_auth(request)
+    prepared = request.prepare()
+    return {
+        "method": method,
+        "url": prepared.url,
+        "content": body,
+        "headers": dict(prepared.headers),
+    }
+
+
 def signed_call(
     emulator: Emulator,
     method: str,
     path: str,
     body: bytes = b"",
     headers: dict[str, str] | None = None,
-    service: str = "bedrock-agentcore",
-    secret: str = "agentcore-emulator-local-secret-key",
+    **signing: Any,
 ) -> httpx.Response:
     """A raw SigV4-signed HTTP call, as an MCP client that signs for itself would send."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    request = AWSRequest(method=method, url=emulator.url + path, data=body, headers=headers or {})
-    SigV4Auth(Credentials("AKIAAGENTCOREEMULATOR", secret), service, "us-east-1").add_auth(request)
-    prepared = request.prepare()
     return httpx.request(
-        method, prepared.url, content=body, headers=dict(prepared.headers), timeout=60
+        **signed_request(emulator, method, path, body, headers, **signing), timeout=60
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -20,27 +22,17 @@ async def health(request: Request) -> Response:
 
 async def list_sessions(request: Request) -> Response:
     emulator = emulator_of(request)
-    rows = []
-    for spec in emulator.runtimes:
-        for session_id in emulator.sessions.ids(spec):
-            session = emulator.sessions.get(spec, session_id)
-            if session is not None:
-                rows.append(
-                    {
-                        "runtime": spec.name,
-                        "sessionId": session_id,
-                        "mcpSessionId": session.mcp_session_id,
-                        "pid": session.instance.process.pid,
-                        "stateful": session.stateful,
-                    }
-                )
-    return JSONResponse(
+    rows = [
         {
-            "sessions": rows,
-            "started": emulator.sessions.started,
-            "invocations": emulator.invocations,
+            "runtime": session.spec.name,
+            "sessionId": session.session_id,
+            "mcpSessionId": session.mcp_session_id,
+            "pid": session.instance.process.pid,
+            "stateful": session.stateful,
         }
-    )
+        for session in emulator.sessions
+    ]
+    return JSONResponse({"sessions": rows, "started": emulator.sessions.started})
 
 
 async def list_arrivals(request: Request) -> Response:
@@ -64,7 +56,7 @@ async def set_faults(request: Request) -> Response:
         return error_response(exc)
     except (ValueError, TypeError) as exc:
         return JSONResponse({"message": str(exc)}, status_code=400)
-    return JSONResponse({"runtime": spec.name, "faults": faults.__dict__})
+    return JSONResponse({"runtime": spec.name, "faults": dataclasses.asdict(faults)})
 
 
 async def set_converse_error(request: Request) -> Response:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentcore_emulator.config import ConfigError, EmulatorConfig, load_config
-from agentcore_emulator.process import READY, client_environment
+from agentcore_emulator.process import READY
 
 DEFAULT_PORT = 8765
 
@@ -42,7 +42,7 @@ def env_lines(config: EmulatorConfig, url: str, runtime: str | None = None) -> l
     spec = next((s for s in config.runtimes if s.name == runtime), None) if runtime else None
     if spec is None and config.runtimes:
         spec = config.runtimes[0]
-    exports = client_environment(config, url, spec.arn if spec is not None else None)
+    exports = config.client_environment(url, spec.arn if spec is not None else None)
     lines = ["unset AWS_SESSION_TOKEN AWS_PROFILE"]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in exports.items()]
     return lines

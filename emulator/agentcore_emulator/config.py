@@ -93,6 +93,19 @@ class EmulatorConfig:
     max_skew_seconds: float = 300.0
     reap_interval: float = 1.0
 
+    def client_environment(self, url: str, arn: str | None = None) -> dict[str, str]:
+        """The variables that point boto3, the AWS CLI and the proxy at an emulator at ``url``."""
+        exports = {
+            "AWS_ENDPOINT_URL": url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,  # the name boto3 reads
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+        }
+        if arn is not None:
+            exports["AGENTCORE_AGENT_ARN"] = arn
+        return exports
+
 
 def runtime_id_for(name: str) -> str:
     """The stable id of a runtime: its name and 10 characters derived from it."""

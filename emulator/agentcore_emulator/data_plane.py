@@ -13,7 +13,7 @@ from agentcore_emulator import bedrock
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.errors import error_response, new_request_id
 from agentcore_emulator.relay import SESSION_HEADER, relay
-from agentcore_emulator.state import emulator_of
+from agentcore_emulator.state import emulator_of, raw_target
 from mcp_agentcore_proxy.aws_errors import (
     AwsError,
     ResourceNotFoundException,
@@ -40,6 +40,7 @@ async def invocations(request: Request) -> Response:
     request_id = new_request_id()
     started = time.monotonic()
     body = await request.body()
+    method = _method_of(body)
     session_id = request.headers.get(SESSION_HEADER)
     status: int | str = "?"
     spec: RuntimeSpec | None = None
@@ -51,7 +52,6 @@ async def invocations(request: Request) -> Response:
         spec = emulator.runtimes.resolve(
             request.path_params["arn"], request.query_params.get("accountId")
         )
-        emulator.invocations[spec.name] += 1
         if session_id is not None and not 33 <= len(session_id) <= 256:
             raise ValidationException.for_field(
                 "runtimeSessionId", "Member must have length between 33 and 256"
@@ -61,9 +61,7 @@ async def invocations(request: Request) -> Response:
             known = emulator.sessions.by_mcp_session(spec, mcp_session_id)
             session_id = known.session_id if known else None
         session_id = session_id or emulator.sessions.new_session_id()
-        emulator.arrivals.append(
-            {"runtime": spec.name, "session": session_id, "method": _method_of(body)}
-        )
+        emulator.record_arrival(spec, session_id, method)
         emulator.runtimes.admit(spec)
         session = await emulator.sessions.acquire(spec, session_id)
         response = await relay(
@@ -94,7 +92,7 @@ async def invocations(request: Request) -> Response:
             "invoke runtime=%s session=%s method=%s status=%s %.0fms",
             request.path_params.get("arn", "?").rsplit("/", 1)[-1],
             session_id,
-            _method_of(body),
+            method,
             status,
             (time.monotonic() - started) * 1000,
         )
@@ -140,8 +138,7 @@ async def aws_services(request: Request) -> Response:
             model_id = path.removeprefix("/model/").removesuffix("/converse")
             answer = bedrock.converse(model_id, body, emulator.converse_error)
             return JSONResponse(answer, headers={"x-amzn-RequestId": request_id})
-        raw = request.scope.get("raw_path", path.encode()).decode("latin-1")
-        query = request.scope.get("query_string", b"").decode("latin-1")
+        raw, query = raw_target(request)
         return await emulator.moto.forward(
             emulator.client,
             request.method,

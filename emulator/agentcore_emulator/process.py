@@ -17,8 +17,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from agentcore_emulator.config import EmulatorConfig
-
 READY = "agentcore-emulator ready at"
 
 
@@ -37,20 +35,6 @@ def clean_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
         }
     )
     return env
-
-
-def client_environment(config: EmulatorConfig, url: str, arn: str | None) -> dict[str, str]:
-    """The variables that point boto3, the AWS CLI and the proxy at an emulator."""
-    exports = {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_REGION": config.region,
-        "AWS_DEFAULT_REGION": config.region,  # the name boto3 reads
-        "AWS_ACCESS_KEY_ID": config.access_key,
-        "AWS_SECRET_ACCESS_KEY": config.secret_key,
-    }
-    if arn is not None:
-        exports["AGENTCORE_AGENT_ARN"] = arn
-    return exports
 
 
 class EmulatorProcess:
@@ -88,7 +72,7 @@ class EmulatorProcess:
         """A clean environment pointing at this emulator (and at ``runtime``'s ARN)."""
         name = runtime or next(iter(self.arns), None)
         arn = self.arns[name] if name is not None else None
-        return {**clean_environment(), **client_environment(self.config, self.url, arn)}
+        return {**clean_environment(), **self.config.client_environment(self.url, arn)}
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -79,8 +79,8 @@ class SessionRegistry:
     def get(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession | None:
         return self._sessions.get((spec.name, session_id))
 
-    def ids(self, spec: RuntimeSpec) -> list[str]:
-        return [sid for (name, sid) in self._sessions if name == spec.name]
+    def __iter__(self) -> Iterator[RuntimeSession]:
+        return iter(list(self._sessions.values()))
 
     def by_mcp_session(self, spec: RuntimeSpec, mcp_session_id: str) -> RuntimeSession | None:
         for session in self._sessions.values():

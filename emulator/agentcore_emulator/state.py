@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -33,26 +34,30 @@ class Emulator:
         self.sessions = SessionRegistry(self.client, self.instance_env, config.max_sessions, clock)
         self.moto = MotoServices(config)
         self.converse_error: str | None = None
-        self.invocations: collections.Counter[str] = collections.Counter()
-        # The latest invocations in the order they arrived, for tests of ordering.
-        self.arrivals: collections.deque[dict[str, str]] = collections.deque(maxlen=1000)
+        # The latest invocations, numbered in the order they arrived (for tests).
+        self.arrivals: collections.deque[dict[str, str | int]] = collections.deque(maxlen=1000)
+        self._arrival_numbers = itertools.count(1)
+
+    def record_arrival(self, spec: RuntimeSpec, session_id: str, method: str) -> None:
+        self.arrivals.append(
+            {
+                "seq": next(self._arrival_numbers),
+                "runtime": spec.name,
+                "session": session_id,
+                "method": method,
+            }
+        )
 
     def instance_env(self, spec: RuntimeSpec, session_id: str) -> dict[str, str]:
         """What an instance sees, as a runtime's execution role would give it."""
-        return {
-            "AWS_ENDPOINT_URL": self.base_url,
-            "AWS_REGION": self.config.region,
-            "AWS_DEFAULT_REGION": self.config.region,
-            "AWS_ACCESS_KEY_ID": self.config.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.config.secret_key,
-            "AGENTCORE_RUNTIME_ARN": spec.arn,
-        }
+        return {**self.config.client_environment(self.base_url), "AGENTCORE_RUNTIME_ARN": spec.arn}
 
     async def verify(self, request: Request, body: bytes) -> Verified:
+        raw_path, query = raw_target(request)
         signed = SignedRequest(
             method=request.method,
-            raw_path=request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
-            query=request.scope.get("query_string", b"").decode("latin-1"),
+            raw_path=raw_path,
+            query=query,
             headers=[
                 (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]
             ],
@@ -66,6 +71,12 @@ class Emulator:
             services=SIGNING_SERVICES,
             max_skew=timedelta(seconds=self.config.max_skew_seconds),
         )
+
+
+def raw_target(request: Request) -> tuple[str, str]:
+    """Path and query exactly as sent: SigV4 signs them undecoded (a %2F stays a %2F)."""
+    raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+    return raw_path, request.scope.get("query_string", b"").decode("latin-1")
 
 
 def emulator_of(request: Request) -> Emulator:

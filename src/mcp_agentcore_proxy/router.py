@@ -199,11 +199,7 @@ class Router:
             if reply.kind is Kind.RESPONSE and reply.id is None and "error" in reply.body:
                 # An error the runtime could not tie to an id (AgentCore's -32010 envelope
                 # for a container failure) can only be about the request of this POST.
-                reply = jsonrpc.Message(
-                    jsonrpc.with_id(reply.raw, message.id),
-                    {**reply.body, "id": message.id},
-                    reply.kind,
-                )
+                reply = jsonrpc.parse_payload(jsonrpc.with_id(reply.raw, message.id)) or reply
             if reply.kind is Kind.RESPONSE and jsonrpc.id_key(reply.id) == call.key:
                 if not replayed and not handshake and self._lost_session(reply, snapshot):
                     answer.close()

@@ -101,7 +101,7 @@ class RuntimeAnswer:
     def close(self) -> None:
         """Stop reading, even a read blocked in another thread (cancellation, shutdown)."""
         raw = getattr(self._body, "_raw_stream", None)
-        sock = getattr(getattr(raw, "_connection", None), "sock", None)
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
         if sock is not None:
             # close() alone does not wake a thread blocked in recv(); shutdown() does.
             with contextlib.suppress(OSError):

@@ -264,7 +264,7 @@ def test_a_notification_never_overtakes_the_requests_read_before_it(
 def _arrivals_until(emulator: Emulator, method: str) -> list[str]:
     """The methods that reached the session which received ``method``, once it has arrived."""
     for _ in range(500):  # the notification may still be on its way: at most ~10 s
-        log = emulator.admin.get("/_emulator/invocations").json()["arrivals"]
+        log = emulator.arrivals()
         sessions = [a["session"] for a in log if a["method"] == method]
         if sessions:
             return [a["method"] for a in log if a["session"] == sessions[-1]]

@@ -7,15 +7,13 @@ import signal
 import uuid
 
 import anyio
-import boto3
 import httpx
 import pytest
 
 from agentcore_emulator.config import load_config
-from agentcore_emulator.process import EmulatorProcess
 from agentcore_emulator.sessions import SessionRegistry
 from mcp_agentcore_proxy.aws_errors import ServiceQuotaExceededException
-from tests.harness import ROOT, TEST_CONFIG, isolated_aws_env
+from tests.harness import TEST_CONFIG, Emulator, isolated_aws_env
 
 
 def test_sessions_past_the_quota_are_refused_until_one_ends() -> None:
@@ -46,25 +44,18 @@ def _alive(pid: int) -> bool:
 
 
 def test_stopping_the_emulator_stops_every_instance() -> None:
-    with EmulatorProcess(TEST_CONFIG, cwd=ROOT) as emulator:
-        env = emulator.environment("http_agent")
-        client = boto3.client(
-            "bedrock-agentcore",
-            endpoint_url=emulator.url,
-            region_name="us-east-1",
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        )
+    emulator = Emulator()
+    try:
         for _ in range(2):
-            client.invoke_agent_runtime(
+            emulator.client().invoke_agent_runtime(
                 agentRuntimeArn=emulator.arns["http_agent"],
                 payload=b"{}",
                 runtimeSessionId=f"shutdown-{uuid.uuid4()}",
             )
-        pids = [
-            s["pid"] for s in httpx.get(f"{emulator.url}/_emulator/sessions").json()["sessions"]
-        ]
+        pids = [s["pid"] for s in emulator.sessions()]
         assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+    finally:
+        emulator.stop()
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
     assert emulator.process.returncode == -signal.SIGTERM
     assert not any(_alive(pid) for pid in pids)

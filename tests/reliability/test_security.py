@@ -4,53 +4,24 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from unittest import mock
 from urllib.parse import quote
 
 import httpx
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
-from tests.harness import Emulator, Proxy
+from tests.harness import Emulator, Proxy, signed_request
 
 BODY = b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
 
 
-def _signed(
-    emulator: Emulator,
-    *,
-    region: str = "us-east-1",
-    service: str = "bedrock-agentcore",
-    secret: str = "agentcore-emulator-local-secret-key",
-    at: datetime.datetime | None = None,
-) -> dict:
-    path = f"/runtimes/{quote(emulator.arns['demo_server'], safe='')}/invocations"
-    request = AWSRequest(
-        method="POST",
-        url=f"{emulator.url}{path}?qualifier=DEFAULT",
-        data=BODY,
-        headers={
-            "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream",
-            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": "security-" + "s" * 32,
-        },
-    )
-    signer = SigV4Auth(Credentials("AKIAAGENTCOREEMULATOR", secret), service, region)
-    if at is None:
-        signer.add_auth(request)
-    else:
-        # A client whose clock is off: botocore reads the time through this function.
-        with mock.patch("botocore.auth.get_current_datetime", lambda **_: at.replace(tzinfo=None)):
-            signer.add_auth(request)
-    prepared = request.prepare()
-    return {
-        "method": "POST",
-        "url": prepared.url,
-        "content": BODY,
-        "headers": dict(prepared.headers),
+def _signed(emulator: Emulator, **signing: object) -> dict:
+    path = f"/runtimes/{quote(emulator.arns['demo_server'], safe='')}/invocations?qualifier=DEFAULT"
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": "security-" + "s" * 32,
     }
+    return signed_request(emulator, "POST", path, BODY, headers, **signing)
 
 
 def _send(call: dict) -> httpx.Response:
