@@ -76,9 +76,6 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def get(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession | None:
-        return self._sessions.get((spec.name, session_id))
-
     def __iter__(self) -> Iterator[RuntimeSession]:
         return iter(list(self._sessions.values()))
 

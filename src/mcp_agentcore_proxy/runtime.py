@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import logging
 import random
 import socket
@@ -291,14 +290,3 @@ class AgentCoreRuntime:
             logger.info("stopped runtime session %s", runtime_session_id)
         except (RuntimeServiceError, RuntimeUnreachableError, CredentialsError) as exc:
             logger.warning("StopRuntimeSession failed for %s: %s", runtime_session_id, exc)
-
-
-def describe_payload(payload: bytes) -> str:
-    """A short, secret-free description of a message for logs."""
-    try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return f"<{len(payload)} bytes>"
-    if isinstance(body, dict):
-        return f"method={body.get('method')} id={body.get('id')}"
-    return f"<{len(payload)} bytes>"
