@@ -1,4 +1,8 @@
-"""Proxy configuration: one frozen object, parsed once from flags and environment."""
+"""Proxy configuration: one frozen object, parsed once from flags and environment.
+
+The defaults live here, on ``ProxyConfig``; ``settings`` names the flag, variable, check
+and help of each field and reads its default from this class.
+"""
 
 from __future__ import annotations
 
@@ -55,10 +59,16 @@ class ProxyConfig:
     assume_role_arn: str | None = None
     assume_role_session_name: str = "mcpAgentCoreProxy"
     profile: str | None = None
-    read_timeout: float = 900.0
+    read_timeout: float = 900.0  # AgentCore's limit for a synchronous request
     connect_timeout: float = 10.0
+    sts_timeout: float = 5.0
+    idle_connection_timeout: float = 4.0
     max_concurrency: int = 32
     max_attempts: int = 3
     shutdown_grace: float = 10.0
-    stop_sessions_on_exit: bool = True
+    keep_sessions: bool = False
     log_level: str = "WARNING"
+
+    @property
+    def stop_sessions_on_exit(self) -> bool:
+        return not self.keep_sessions

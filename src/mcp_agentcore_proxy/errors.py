@@ -7,12 +7,20 @@ ProxyError                      -32603
 └── RuntimeCallError            a call to InvokeAgentRuntime failed
     ├── RuntimeServiceError     -32002: AgentCore answered with an AWS error
     ├── RuntimeUnreachableError -32003: no connection, or no answer in time
+    │   ├── ConnectFailedError      never connected: the runtime cannot have run it
+    │   ├── ReadTimedOutError       sent, then no answer within the read timeout
+    │   └── ConnectionLostError     sent, then the connection closed before an answer
     └── StreamInterruptedError  -32004: the answer broke off before the response
+
+Every message is redacted (signatures, keys, tokens) before it reaches JSON-RPC: AWS
+error texts can quote a canonical request.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from mcp_agentcore_proxy.redaction import redact
 
 if TYPE_CHECKING:
     from mcp_agentcore_proxy.aws_errors import AwsError
@@ -42,7 +50,7 @@ class ProxyError(Exception):
 
     def to_jsonrpc(self) -> dict[str, Any]:
         """The JSON-RPC ``error`` member for this error."""
-        error: dict[str, Any] = {"code": self.jsonrpc_code, "message": self.message}
+        error: dict[str, Any] = {"code": self.jsonrpc_code, "message": redact(self.message)}
         data = self.jsonrpc_data()
         if data is not None:
             error["data"] = data
@@ -76,9 +84,10 @@ class RuntimeServiceError(RuntimeCallError):
 
     jsonrpc_code = -32002
 
-    def __init__(self, error: AwsError) -> None:
-        super().__init__(f"InvokeAgentRuntime error: {error}")
+    def __init__(self, error: AwsError, operation: str = "InvokeAgentRuntime") -> None:
+        super().__init__(f"{operation} error: {error}")
         self.aws_error = error
+        self.operation = operation
 
     def jsonrpc_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -95,6 +104,18 @@ class RuntimeUnreachableError(RuntimeCallError):
     """No connection to the endpoint, or no answer within the read timeout."""
 
     jsonrpc_code = -32003
+
+
+class ConnectFailedError(RuntimeUnreachableError):
+    """No connection was made: nothing reached the runtime, so resending is safe."""
+
+
+class ReadTimedOutError(RuntimeUnreachableError):
+    """The request was sent and nothing came back in time; it may be running."""
+
+
+class ConnectionLostError(RuntimeUnreachableError):
+    """The connection closed after the request was sent; it may have run."""
 
 
 class StreamInterruptedError(RuntimeCallError):

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
-import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 import botocore.config
 import botocore.credentials
 import botocore.session
 
-from mcp_agentcore_proxy.config import ProxyConfig, SessionMode
+from mcp_agentcore_proxy.config import ProxyConfig
 from mcp_agentcore_proxy.errors import CredentialsError, ProxyError
 from mcp_agentcore_proxy.runtime import translate_errors
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
@@ -95,52 +90,23 @@ class AwsSessionFactory:
         )
 
     def caller_identity(self) -> CallerIdentity:
-        with translate_errors("sts:GetCallerIdentity", sso_hint(self._config)):
-            answer = (
-                self.session().client("sts", region_name=self._config.region).get_caller_identity()
+        """Who the credentials belong to; waits for STS at most its own short timeouts."""
+        cfg = self._config
+        with translate_errors("sts:GetCallerIdentity", sso_hint(cfg)):
+            sts = self.session().client(
+                "sts",
+                region_name=cfg.region,
+                config=botocore.config.Config(
+                    connect_timeout=cfg.sts_timeout,
+                    read_timeout=cfg.sts_timeout,
+                    retries={"mode": "standard", "total_max_attempts": 1},
+                    user_agent_extra="mcp-agentcore-proxy",
+                ),
             )
+            answer = sts.get_caller_identity()
         return CallerIdentity(
             account=answer["Account"], arn=answer["Arn"], user_id=answer["UserId"]
         )
-
-
-class RuntimeSessionIds:
-    """Chooses the runtime session id (the microVM) for each call, per ``SessionMode``."""
-
-    def __init__(self, config: ProxyConfig, identity: Callable[[], CallerIdentity]) -> None:
-        self._config = config
-        self._identity = identity
-        self._lock = threading.Lock()
-        self._fixed: str | None = None
-        self.opened: set[str] = set()
-
-    def current(self) -> str:
-        """The id for the next call; every id is at least 33 characters."""
-        mode = self._config.session_mode
-        if mode is SessionMode.REQUEST:
-            return self._remember(f"mcp-request-{uuid.uuid4().hex}")
-        with self._lock:
-            if self._fixed is None:
-                if mode is SessionMode.SESSION:
-                    self._fixed = f"mcp-session-{uuid.uuid4().hex}"
-                else:
-                    who = self._identity()
-                    digest = hashlib.sha256(
-                        f"{who.arn}|{self._config.agent_arn.arn}|{self._config.qualifier}".encode()
-                    ).hexdigest()
-                    self._fixed = f"mcp-identity-{digest}"
-            return self._remember(self._fixed)
-
-    def renew(self) -> str:
-        """Drop the fixed id (its session is gone) and pick the next one."""
-        with self._lock:
-            if self._config.session_mode is SessionMode.SESSION:
-                self._fixed = None
-        return self.current()
-
-    def _remember(self, session_id: str) -> str:
-        self.opened.add(session_id)
-        return session_id
 
 
 class IdentityCheck:

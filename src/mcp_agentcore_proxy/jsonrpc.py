@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from mcp_agentcore_proxy.errors import PARSE_ERROR, InvalidMessageError
 
@@ -43,9 +43,24 @@ class Message:
 class InvalidLine(InvalidMessageError):
     """A line that cannot be forwarded, with the id to answer it on (if any)."""
 
-    def __init__(self, message: str, code: int, reply_id: JsonId | float | None = None) -> None:
+    def __init__(self, message: str, code: int, reply_id: JsonId | None = None) -> None:
         super().__init__(message, code)
         self.reply_id = reply_id
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse strict RFC 8259 JSON: NaN and Infinity are refused."""
+    return json.loads(data, parse_constant=_no_constant)
+
+
+def dumps(value: object) -> bytes:
+    """Serialize compactly as strict RFC 8259 JSON on one line."""
+    # ASCII escapes keep even a lone surrogate from a client's id valid UTF-8.
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
 
 
 def id_key(value: object) -> str:
@@ -53,25 +68,23 @@ def id_key(value: object) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _valid_id(value: object) -> bool:
+def _valid_id(value: object) -> TypeGuard[JsonId]:
     return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 def parse_line(line: bytes) -> Message:
     """Parse one stdin line; raise ``InvalidLine`` for anything that is not forwardable."""
     try:
-        body = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = loads(line)
+    except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidLine(f"Parse error: {exc}", PARSE_ERROR) from exc
     if isinstance(body, list):
         raise InvalidLine("Invalid Request: JSON-RPC batches are not supported by MCP", -32600)
     if not isinstance(body, dict):
         raise InvalidLine("Invalid Request: a JSON-RPC message must be a JSON object", -32600)
     raw_id = body.get("id")
-    # Echo an id we can read; JSON-RPC says null when it cannot be determined.
-    reply_id = (
-        raw_id if isinstance(raw_id, str | int | float) and not isinstance(raw_id, bool) else None
-    )
+    # Echo an id MCP allows; JSON-RPC says null when it cannot be determined.
+    reply_id = raw_id if _valid_id(raw_id) else None
     if body.get("jsonrpc") != "2.0":
         raise InvalidLine('Invalid Request: "jsonrpc" must be exactly "2.0"', -32600, reply_id)
     if "id" in body and not _valid_id(raw_id):
@@ -101,8 +114,8 @@ def parse_line(line: bytes) -> Message:
 def parse_payload(data: bytes | str) -> Message | None:
     """Classify a message that came from the runtime; None when it is not JSON-RPC."""
     try:
-        body = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = loads(data)
+    except (UnicodeDecodeError, ValueError):
         return None
     if not isinstance(body, dict):
         return None
@@ -115,26 +128,22 @@ def parse_payload(data: bytes | str) -> Message | None:
     raw = data.encode() if isinstance(data, str) else data
     if b"\n" in raw or b"\r" in raw:
         # stdio framing is one message per line: re-serialize compactly.
-        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        raw = dumps(body)
     return Message(raw=raw.strip(), body=body, kind=kind)
 
 
 def with_id(raw: bytes, new_id: JsonId) -> bytes:
     """The same message under another id (for requests the proxy sends on its own)."""
-    body = json.loads(raw)
+    body = loads(raw)
     body["id"] = new_id
-    return json.dumps(body, separators=(",", ":")).encode()
+    return dumps(body)
 
 
 def error_response(reply_id: object, error: dict[str, Any]) -> bytes:
     """Serialize a JSON-RPC error response."""
-    return json.dumps(
-        {"jsonrpc": "2.0", "id": reply_id, "error": error}, separators=(",", ":")
-    ).encode()
+    return dumps({"jsonrpc": "2.0", "id": reply_id, "error": error})
 
 
 def notification(method: str, params: dict[str, Any]) -> bytes:
     """Serialize a JSON-RPC notification."""
-    return json.dumps(
-        {"jsonrpc": "2.0", "method": method, "params": params}, separators=(",", ":")
-    ).encode()
+    return dumps({"jsonrpc": "2.0", "method": method, "params": params})

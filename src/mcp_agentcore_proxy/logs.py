@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from typing import TextIO
 
-# Anything that could carry a credential, whatever logged it.
-_SECRET_PATTERNS = (
-    (re.compile(r"(Signature=)[0-9a-f]+", re.I), r"\1<redacted>"),
-    (re.compile(r"(Credential=)[^,\s'\"]+", re.I), r"\1<redacted>"),
-    (
-        re.compile(
-            r"((?:authorization|x-amz-security-token|aws_secret_access_key|aws_session_token"
-            r"|secretaccesskey|sessiontoken)['\"]?\s*[:=]\s*b?['\"]?)[^'\",}\s]+",
-            re.I,
-        ),
-        r"\1<redacted>",
-    ),
-)
+from mcp_agentcore_proxy.redaction import redact
+
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
-
-
-def redact(text: str) -> str:
-    """Remove signatures, credentials and tokens from ``text``."""
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 class RedactingFormatter(logging.Formatter):

@@ -17,13 +17,6 @@ def is_handshake(message: Message) -> bool:
     return message.method == "initialize"
 
 
-def is_session_gone(error_message: str) -> bool:
-    """Whether an error says the runtime no longer knows the MCP session."""
-    # A stateful MCP server answers 404 "Session not found"; AgentCore reports a
-    # container's 404 as "Received error (404) from runtime".
-    return "Session not found" in error_message or "Received error (404)" in error_message
-
-
 @dataclass(frozen=True)
 class SessionSnapshot:
     mcp_session_id: str | None
@@ -74,18 +67,12 @@ class McpSession:
             return self._generation
 
     def headers_for(self, message: Message) -> tuple[str | None, str | None, str | None]:
-        """Protocol version, Mcp-Method and Mcp-Name for a message."""
-        version = (
-            message.params.get("_meta", {}) if isinstance(message.params.get("_meta"), dict) else {}
-        )
-        protocol = (
-            version.get(_META_VERSION) if isinstance(version.get(_META_VERSION), str) else None
-        )
-        if protocol is None:
+        """Protocol version, Mcp-Method and Mcp-Name for a message (unchecked as headers)."""
+        meta = message.params.get("_meta")
+        protocol = meta.get(_META_VERSION) if isinstance(meta, dict) else None
+        if not isinstance(protocol, str):
             with self._lock:
                 protocol = self._protocol_version
         name_param = _NAME_PARAM.get(message.method or "")
         name = message.params.get(name_param) if name_param else None
-        if not (isinstance(name, str) and name.isascii() and name.isprintable()):
-            name = None  # HTTP headers carry printable ASCII only
-        return protocol, message.method, name
+        return protocol, message.method, name if isinstance(name, str) else None

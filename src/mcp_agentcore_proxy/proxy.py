@@ -1,26 +1,30 @@
-"""Wiring: stdin -> router -> AgentCore -> stdout, and an orderly exit."""
+"""Wiring: stdin -> router -> AgentCore -> stdout, and an exit in bounded time."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+import time
+from collections.abc import Callable
 from types import FrameType
 from typing import BinaryIO
 
+from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.config import ProxyConfig, SessionMode
-from mcp_agentcore_proxy.errors import ProxyError
-from mcp_agentcore_proxy.identity import (
-    AwsSessionFactory,
-    IdentityCheck,
-    RuntimeSessionIds,
-    sso_hint,
-)
+from mcp_agentcore_proxy.errors import INTERNAL_ERROR, ProxyError
+from mcp_agentcore_proxy.identity import AwsSessionFactory, IdentityCheck, sso_hint
 from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.runtime import AgentCoreRuntime
+from mcp_agentcore_proxy.sessions import RuntimeSessionIds, SessionStops
 from mcp_agentcore_proxy.stdio import LineWriter, read_lines
 
 logger = logging.getLogger(__name__)
+
+# After the grace for calls in flight: time to write their last answers and end sessions.
+EXIT_BUDGET = 0.8
+SHUTTING_DOWN = {"code": INTERNAL_ERROR, "message": "The proxy is shutting down"}
 
 
 class _Stop(Exception):
@@ -31,33 +35,82 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def run(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:
-    """Serve until stdin closes or a signal arrives; return the exit status."""
-    factory = AwsSessionFactory(config)
-    identity = IdentityCheck(factory)
+def _exit_now(signum: int, frame: FrameType | None) -> None:
+    # A second signal while shutting down: the user wants out, whatever is pending.
+    os._exit(128 + signum)
+
+
+def _in_background(name: str, work: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _log_identity(identity: IdentityCheck, config: ProxyConfig) -> None:
     try:
-        who = identity()
-        logger.info("ready: runtime %s as %s", config.agent_arn.arn, who.arn)
+        logger.info("ready: runtime %s as %s", config.agent_arn.arn, identity().arn)
     except ProxyError as exc:
         # Keep serving: each request reports this, and `aws sso login` fixes it live.
         logger.error("%s", exc)
-    runtime = AgentCoreRuntime(config, factory.agentcore_client, sso_hint(config))
-    session_ids = RuntimeSessionIds(config, identity)
-    router = Router(runtime, LineWriter(stdout), session_ids, config.max_concurrency)
-    if threading.current_thread() is threading.main_thread():
+
+
+def run(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """Serve until stdin closes or a signal arrives; return the exit status."""
+    on_main = threading.current_thread() is threading.main_thread()
+    if on_main:
         signal.signal(signal.SIGTERM, _raise_stop)
         signal.signal(signal.SIGINT, _raise_stop)
+    writer = LineWriter(stdout)
+    factory = AwsSessionFactory(config)
+    identity = IdentityCheck(factory)
+    # Identity mode needs the caller for its session id; the other modes never wait on
+    # STS, and look it up only to log it.
+    if config.session_mode is SessionMode.IDENTITY or logger.isEnabledFor(logging.INFO):
+        _in_background("identity", lambda: _log_identity(identity, config))
+    runtime = AgentCoreRuntime(config, factory.agentcore_client, sso_hint(config))
+    session_ids = RuntimeSessionIds(config, identity)
+    stops = SessionStops(runtime.stop_session)
+    stop_each = session_ids.per_request and config.stop_sessions_on_exit
+    router = Router(
+        runtime,
+        writer,
+        session_ids.current,
+        config.max_concurrency,
+        session_done=stops.stop if stop_each else lambda _: None,
+    )
     try:
-        for line in read_lines(stdin):
-            router.submit(line)
+        for line in read_lines(stdin, router.admit):
+            router.submit(*line)
         logger.info("stdin closed; finishing %d request(s) in flight", router.in_flight())
     except _Stop as stop:
         logger.info("%s received; finishing %d request(s) in flight", stop, router.in_flight())
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        router.close(config.shutdown_grace)
-        if config.stop_sessions_on_exit and config.session_mode is not SessionMode.IDENTITY:
-            for session_id in sorted(session_ids.opened):
-                runtime.stop_session(session_id)
+        if on_main:
+            signal.signal(signal.SIGTERM, _exit_now)
+            signal.signal(signal.SIGINT, _exit_now)
+        _shut_down(config, router, writer, session_ids, stops)
     return 0
+
+
+def _shut_down(
+    config: ProxyConfig,
+    router: Router,
+    writer: LineWriter,
+    session_ids: RuntimeSessionIds,
+    stops: SessionStops,
+) -> None:
+    """Finish within the grace plus EXIT_BUDGET, whatever the runtime or the client do."""
+    cut = router.close(time.monotonic() + config.shutdown_grace)
+    budget_end = time.monotonic() + EXIT_BUDGET
+
+    def answer_cut() -> None:
+        for call in cut:
+            writer.write(jsonrpc.error_response(call.id, SHUTTING_DOWN))
+
+    # Writing blocks if the client stopped reading: a daemon thread may be left behind.
+    answering = _in_background("answer-cut", answer_cut)
+    fixed = session_ids.fixed()
+    if config.stop_sessions_on_exit and fixed is not None:
+        stops.stop(fixed)
+    stops.wait(budget_end)
+    answering.join(max(0.0, budget_end - time.monotonic()))

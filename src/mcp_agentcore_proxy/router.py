@@ -1,8 +1,23 @@
 """Routes client messages to the runtime and answers back, many in flight at once.
 
-Every request with an id is tracked here from the line that carried it to its one
-response, whatever happens in between: an AWS error, a broken stream, a cancellation,
-an expired session, or shutdown.
+The router owns intake (one line at a time, bounded), the order in which messages
+reach the runtime, the table of calls in flight, and shutdown. A call's own life is
+``lifecycle.Call``; recovering a lost MCP session is ``recovery``.
+
+Rules, each proven in tests/proxy/test_router.py:
+- A request goes at once; nothing but the handshake goes before ``initialize`` is
+  answered, and nothing but the handshake before ``notifications/initialized`` is sent.
+- A notification goes after every message read before it has been sent: a request
+  once it is written in full to its connection, a notification once it is answered
+  (202). A cancellation follows its request only. (Messages travel on separate
+  connections, so a server may still start an earlier request after a later
+  notification; only the runtime's answer could prove otherwise, and a JSON-response
+  server answers a request only when it is done.)
+- The client's answers to the server's own requests wait for nothing.
+- Every request with an id gets exactly one response line, or none once cancelled;
+  its id is free again before that line is written.
+- An answer's stream carries the response to its own request; any other response
+  in it is dropped with a warning.
 """
 
 from __future__ import annotations
@@ -10,8 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.errors import (
@@ -20,38 +34,32 @@ from mcp_agentcore_proxy.errors import (
     RuntimeServiceError,
     StreamInterruptedError,
 )
-from mcp_agentcore_proxy.identity import RuntimeSessionIds
 from mcp_agentcore_proxy.jsonrpc import Kind, Message
-from mcp_agentcore_proxy.mcp_session import (
-    INITIALIZED,
-    McpSession,
-    SessionSnapshot,
-    is_handshake,
-    is_session_gone,
+from mcp_agentcore_proxy.lifecycle import Call, CallState, Once
+from mcp_agentcore_proxy.mcp_session import McpSession, SessionSnapshot, is_handshake
+from mcp_agentcore_proxy.ordering import SendOrder
+from mcp_agentcore_proxy.recovery import (
+    CONTAINER_ERROR_CODE,
+    SessionLostError,
+    SessionRecovery,
+    is_session_lost,
 )
-from mcp_agentcore_proxy.runtime import AgentCoreRuntime, InvokeHeaders, RuntimeAnswer
+from mcp_agentcore_proxy.redaction import redact
+from mcp_agentcore_proxy.runtime import InvokeHeaders, Runtime, Streaming
 from mcp_agentcore_proxy.stdio import LineWriter
 
 logger = logging.getLogger(__name__)
 
+CANCELLED = "notifications/cancelled"
+INITIALIZED_METHOD = "notifications/initialized"
+# Messages read but not yet finished, beyond the requests that may run at once: enough
+# for notifications and replies to flow while every request slot is busy.
+_INTAKE_HEADROOM = 64
 
-class _SessionGone(Exception):
-    """The runtime lost the MCP session; replay the handshake and try once more."""
 
-
-@dataclass(eq=False)
-class Call:
-    """A request from the client, from the line that carried it to its one response."""
-
-    message: Message
-    key: str
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    sent: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-    started: bool = False
-    answered: bool = False
-    cancelled: bool = False
-    answer: RuntimeAnswer | None = None
+def _spawn(target: Callable[..., None], *args: object) -> None:
+    # Daemon threads: a runtime that never answers must not hold the process at exit.
+    threading.Thread(target=target, args=args, daemon=True).start()
 
 
 class Router:
@@ -59,280 +67,321 @@ class Router:
 
     def __init__(
         self,
-        runtime: AgentCoreRuntime,
+        runtime: Runtime,
         writer: LineWriter,
-        session_ids: RuntimeSessionIds,
+        runtime_session_id: Callable[[], str],
         max_concurrency: int = 32,
+        session_done: Callable[[str], None] = lambda _: None,
     ) -> None:
         self._runtime = runtime
         self._writer = writer
-        self._session_ids = session_ids
+        self._runtime_session_id = runtime_session_id
+        self._session_done = session_done
         self._mcp = McpSession()
+        self._recovery = SessionRecovery(runtime, self._mcp, runtime_session_id, writer.write)
+        self._order = SendOrder()
         self._calls: dict[str, Call] = {}
         self._lock = threading.Lock()
-        self._handshake_done: threading.Event | None = None
-        self._requests = ThreadPoolExecutor(max_concurrency, thread_name_prefix="request")
-        # Notifications wait for what was read before them; replies to the server's own
-        # requests wait for nothing (a tool may be waiting on them), so each has a pool.
-        self._notifications = ThreadPoolExecutor(4, thread_name_prefix="notification")
-        self._replies = ThreadPoolExecutor(4, thread_name_prefix="reply")
-        self._unsent: list[threading.Event] = []  # earlier messages not yet at the runtime
-        self.replays = 0
+        self._slots = threading.Semaphore(max_concurrency)
+        self._intake = threading.Semaphore(max_concurrency + _INTAKE_HEADROOM)
+        # What messages must wait for: the initialize answer, then `initialized` sent.
+        self._lifecycle_gate: threading.Event | None = None
+        self._closing = False
+
+    @property
+    def replays(self) -> int:
+        return self._recovery.replays
 
     # -- intake (the stdin thread) ------------------------------------------------------
 
-    def submit(self, line: bytes) -> None:
-        """Take one line from stdin; never blocks on the runtime."""
+    def admit(self) -> Callable[[], None]:
+        """Wait until one more message may be read; returns what frees its place."""
+        self._intake.acquire()
+        return Once(self._intake.release)
+
+    def submit(self, line: bytes, release: Callable[[], None] | None = None) -> None:
+        """Take one line from stdin; blocks only while too many messages are unfinished."""
+        release = release or self.admit()
         try:
             message = jsonrpc.parse_line(line)
         except jsonrpc.InvalidLine as exc:
             logger.warning("rejected a line from stdin: %s", exc)
             self._writer.write(jsonrpc.error_response(exc.reply_id, exc.to_jsonrpc()))
+            release()
             return
-        wait_for = self._handshake_done
+        gate = self._lifecycle_gate
         if message.kind is Kind.REQUEST:
-            call = Call(message, jsonrpc.id_key(message.id))
-            with self._lock:
-                if call.key in self._calls:
-                    self._reply_error(
-                        message.id, -32600, f"Invalid Request: id {message.id!r} is already in use"
-                    )
-                    return
+            self._submit_request(message, gate, release)
+        elif message.kind is Kind.RESPONSE:
+            number = self._order.admit()
+            _spawn(self._run_message, message, number, gate, None, release)
+        elif message.method == CANCELLED:
+            self._submit_cancellation(message, release)
+        else:
+            number = self._order.admit()
+            if message.method == INITIALIZED_METHOD:
+                sent = threading.Event()
+                self._lifecycle_gate = sent
+                _spawn(self._run_message, message, number, gate, sent, release)
+            else:
+                _spawn(self._run_message, message, number, gate, None, release)
+
+    def _submit_request(
+        self, message: Message, gate: threading.Event | None, release: Callable[[], None]
+    ) -> None:
+        call = Call(message, release)
+        with self._lock:
+            taken = call.key in self._calls
+            if not taken:
                 self._calls[call.key] = call
-            if is_handshake(message):
-                self._mcp.begin_handshake(message)
-                self._handshake_done = call.done
-            self._unsent = [*self._pending(), call.sent]
-            self._requests.submit(self._run_request, call, wait_for)
+        if taken:
+            # Answering it would put two responses with one id on stdout.
+            logger.warning("ignored request id=%r: that id is still in flight", message.id)
+            self._writer.write(
+                jsonrpc.notification(
+                    "notifications/message",
+                    {
+                        "level": "error",
+                        "logger": "mcp-agentcore-proxy",
+                        "data": f"Ignored a {message.method} request: its id {message.id!r} is "
+                        "still in use by a request in flight.",
+                    },
+                )
+            )
+            release()
             return
-        if message.kind is Kind.RESPONSE:
-            self._replies.submit(self._run_message, message, [wait_for], None, None)
-            return
-        target = self._cancel_target(message)
-        # A cancellation need only follow its request; any other notification follows
-        # everything read before it, so it never overtakes a request.
-        earlier = [target.sent] if target is not None else self._pending()
-        sent = threading.Event()
-        self._unsent = [*self._pending(), sent]
-        self._notifications.submit(self._run_message, message, [wait_for, *earlier], target, sent)
+        number = self._order.admit()
+        if is_handshake(message):
+            self._mcp.begin_handshake(message)
+            self._lifecycle_gate = call.done
+            gate = None
+        _spawn(self._run_request, call, number, gate)
 
-    def _pending(self) -> list[threading.Event]:
-        return [event for event in self._unsent if not event.is_set()]
-
-    def _cancel_target(self, message: Message) -> Call | None:
-        if message.method != "notifications/cancelled":
-            return None
+    def _submit_cancellation(self, message: Message, release: Callable[[], None]) -> None:
         with self._lock:
             call = self._calls.get(jsonrpc.id_key(message.params.get("requestId")))
+        number = self._order.admit()
         if call is None:
-            return None
-        with call.lock:
-            call.cancelled = True
-            started = call.started
-        logger.info("cancelled request id=%s", call.message.id)
-        return call if started else None
+            # Already answered or never seen: the runtime may still want to know.
+            _spawn(self._run_message, message, number, None, None, release)
+            return
+        ended = call.interrupt()
+        if ended is None:
+            _spawn(self._run_message, message, number, None, None, release)
+            return
+        was_sent, answer = ended
+        self._end(call)
+        call.release()  # its worker may wait on the runtime for long yet
+        logger.info("cancelled request id=%r", call.id)
+        if answer is not None:
+            answer.close()  # stop reading; the runtime sees the connection close too
+        if not was_sent:
+            self._order.mark_sent(number)  # the runtime never saw the request
+            release()
+            return
+        _spawn(self._run_message, message, number, call.sent, None, release)
 
     # -- workers ------------------------------------------------------------------------
 
-    def _run_request(self, call: Call, wait_for: threading.Event | None) -> None:
+    def _run_request(self, call: Call, number: int, gate: threading.Event | None) -> None:
         started = time.monotonic()
-        outcome = "ok"
         try:
-            if wait_for is not None:
-                wait_for.wait()
-            with call.lock:
-                if call.cancelled:
-                    outcome = "cancelled"
-                    return
-                call.started = True
+            if gate is not None:
+                gate.wait()
+            self._slots.acquire()
+            free_slot = Once(self._slots.release)
+            call.on_final(free_slot)  # a cancelled call frees its slot at once
             try:
-                self._exchange(call)
-            except _SessionGone:
-                self._replay_handshake(call)
-                self._exchange(call, replayed=True)
+                self._exchange(call, number)
+            except SessionLostError as lost:
+                self._recovery.recover(lost.generation, call.id)
+                self._exchange(call, number, replayed=True)
+            finally:
+                free_slot()
         except ProxyError as exc:
-            outcome = type(exc).__name__
-            logger.warning("request %s failed: %s", self._describe(call.message), exc)
-            self._answer(call, jsonrpc.error_response(call.message.id, exc.to_jsonrpc()))
+            logger.warning("request %s failed: %s", _describe(call.message), exc)
+            self._respond(call, jsonrpc.error_response(call.id, exc.to_jsonrpc()), failed=True)
         except Exception as exc:  # a bug must still answer the request
-            outcome = "internal error"
-            logger.exception("request %s failed unexpectedly", self._describe(call.message))
-            self._answer(
-                call,
-                jsonrpc.error_response(
-                    call.message.id,
-                    {"code": INTERNAL_ERROR, "message": f"Internal proxy error: {exc}"},
-                ),
+            logger.error(
+                "request %s failed unexpectedly: %s",
+                _describe(call.message),
+                exc,
+                exc_info=logger.isEnabledFor(logging.DEBUG),
             )
+            error = {"code": INTERNAL_ERROR, "message": redact(f"Internal proxy error: {exc}")}
+            self._respond(call, jsonrpc.error_response(call.id, error), failed=True)
         finally:
-            call.sent.set()
-            with self._lock:
-                self._calls.pop(call.key, None)
-            call.done.set()
+            call.sending_over()
+            self._order.mark_sent(number)
+            call.release()
             logger.info(
                 "%s -> %s in %.0f ms",
-                self._describe(call.message),
-                outcome,
+                _describe(call.message),
+                call.state.value,
                 (time.monotonic() - started) * 1000,
             )
 
-    def _exchange(self, call: Call, replayed: bool = False) -> None:
-        message = call.message
-        handshake = is_handshake(message)
+    def _exchange(self, call: Call, number: int, replayed: bool = False) -> None:
+        if not call.begin_send():
+            return  # cancelled or shutting down before it went
+        handshake = is_handshake(call.message)
         snapshot = self._mcp.snapshot()
-        answer = self._invoke(message, snapshot, fresh_session=handshake)
-        self._mcp.observe(answer.mcp_session_id, snapshot.generation)
-        with call.lock:
-            call.answer = answer
-            cancelled = call.cancelled
-        call.sent.set()
-        if cancelled:
-            answer.close()
-            return
-        for payload in answer.payloads():
-            reply = jsonrpc.parse_payload(payload)
-            if reply is None:
-                logger.warning(
-                    "dropped a non-JSON-RPC event from the runtime (%d bytes)", len(payload)
-                )
-                continue
-            if reply.kind is Kind.RESPONSE and reply.id is None and "error" in reply.body:
-                # An error the runtime could not tie to an id (AgentCore's -32010 envelope
-                # for a container failure) can only be about the request of this POST.
-                reply = jsonrpc.parse_payload(jsonrpc.with_id(reply.raw, message.id)) or reply
-            if reply.kind is Kind.RESPONSE and jsonrpc.id_key(reply.id) == call.key:
-                if not replayed and not handshake and self._lost_session(reply, snapshot):
-                    answer.close()
-                    raise _SessionGone
+
+        def on_sent() -> None:
+            call.mark_sent()
+            self._order.mark_sent(number)
+
+        session_id, answer = self._invoke(
+            call.message, snapshot, handshake, on_sent, may_recover=not (handshake or replayed)
+        )
+        try:
+            self._mcp.observe(answer.mcp_session_id, snapshot.generation)
+            if not call.attach(answer):
+                return  # cancelled while the runtime was answering
+            for payload in answer.payloads():
+                reply = jsonrpc.parse_payload(payload)
+                if reply is None:
+                    logger.warning(
+                        "dropped a non-JSON-RPC event from the runtime (%d bytes)", len(payload)
+                    )
+                    continue
+                if reply.kind is not Kind.RESPONSE:
+                    if not call.final:
+                        self._writer.write(reply.raw)
+                    continue
+                if reply.id is None and isinstance(reply.body.get("error"), dict):
+                    reply = self._envelope(reply, call, snapshot, handshake or replayed)
+                if jsonrpc.id_key(reply.id) != call.key:
+                    logger.warning(
+                        "dropped a response for id=%r in the stream of request id=%r",
+                        reply.id,
+                        call.id,
+                    )
+                    continue
                 if handshake and isinstance(reply.body.get("result"), dict):
                     self._mcp.adopt_protocol_version(reply.body["result"].get("protocolVersion"))
-                self._answer(call, reply.raw)
-                continue
-            if call.cancelled:
-                continue
-            self._writer.write(reply.raw)
-        with call.lock:
-            if call.answered or call.cancelled:
-                return
-        raise StreamInterruptedError(
-            f"The runtime's answer ended before the response to request id {message.id!r}"
+                self._respond(call, reply.raw)
+        finally:
+            answer.close()
+            self._session_done(session_id)
+        if not call.final:
+            raise StreamInterruptedError(
+                f"The runtime's answer ended before the response to request id {call.id!r}"
+            )
+
+    def _envelope(
+        self, reply: Message, call: Call, snapshot: SessionSnapshot, no_replay: bool
+    ) -> Message:
+        """AgentCore's error for a container failure, which has no id: it is this call's."""
+        error = reply.body["error"]
+        message = str(error.get("message", ""))
+        if (
+            error.get("code") == CONTAINER_ERROR_CODE
+            and not no_replay
+            and is_session_lost(message, snapshot.mcp_session_id is not None)
+        ):
+            raise SessionLostError(snapshot.generation)
+        rebuilt = {**error, "message": redact(message)}
+        return jsonrpc.Message(
+            raw=jsonrpc.error_response(call.id, rebuilt),
+            body={"jsonrpc": "2.0", "id": call.id, "error": rebuilt},
+            kind=Kind.RESPONSE,
         )
 
     def _run_message(
         self,
         message: Message,
-        wait_for: list[threading.Event | None],
-        target: Call | None,
+        number: int,
+        gate: threading.Event | None,
         sent: threading.Event | None,
+        release: Callable[[], None],
     ) -> None:
+        """Forward a notification, or the client's answer to a server request."""
         try:
-            for event in wait_for:
-                if event is not None:
-                    event.wait()
+            if gate is not None:
+                gate.wait()
+            if message.kind is Kind.NOTIFICATION and message.method != CANCELLED:
+                self._order.wait_for_earlier(number)
+
+            session_id, answer = self._invoke(message, self._mcp.snapshot(), False, None)
+            # A notification is answered at once (202): its answer proves it arrived,
+            # which a request's cannot (a JSON-response server answers when done).
+            self._order.mark_sent(number)
+            if sent is not None:
+                sent.set()
             try:
-                answer = self._invoke(message, self._mcp.snapshot(), fresh_session=False)
-            finally:
-                if sent is not None:
-                    sent.set()
-            if target is not None and target.answer is not None:
-                target.answer.close()
-            for payload in answer.payloads():
-                reply = jsonrpc.parse_payload(payload)
-                if reply is not None:
+                for payload in answer.payloads():
+                    reply = jsonrpc.parse_payload(payload)
+                    if reply is None or reply.kind is Kind.RESPONSE:
+                        logger.warning("dropped a stray event after %s", _describe(message))
+                        continue
                     self._writer.write(reply.raw)
+            finally:
+                answer.close()
+                self._session_done(session_id)
         except ProxyError as exc:
-            logger.warning("could not forward %s: %s", self._describe(message), exc)
-        except Exception:
-            logger.exception("could not forward %s", self._describe(message))
+            logger.warning("could not forward %s: %s", _describe(message), exc)
+        except Exception as exc:
+            logger.error(
+                "could not forward %s: %s",
+                _describe(message),
+                exc,
+                exc_info=logger.isEnabledFor(logging.DEBUG),
+            )
+        finally:
+            self._order.mark_sent(number)
+            if sent is not None:
+                sent.set()
+            release()
 
     # -- the runtime --------------------------------------------------------------------
 
     def _invoke(
-        self, message: Message, snapshot: SessionSnapshot, fresh_session: bool
-    ) -> RuntimeAnswer:
+        self,
+        message: Message,
+        snapshot: SessionSnapshot,
+        fresh_session: bool,
+        on_sent: Callable[[], None] | None,
+        may_recover: bool = False,
+    ) -> tuple[str, Streaming]:
         protocol, method, name = self._mcp.headers_for(message)
+        session_id = self._runtime_session_id()
+        carried = None if fresh_session else snapshot.mcp_session_id
         headers = InvokeHeaders(
-            runtime_session_id=self._session_ids.current(),
-            mcp_session_id=None if fresh_session else snapshot.mcp_session_id,
+            runtime_session_id=session_id,
+            mcp_session_id=carried,
             mcp_protocol_version=protocol,
             mcp_method=method,
             mcp_name=name,
         )
         try:
-            return self._runtime.invoke(message.raw, headers)
+            return session_id, self._runtime.invoke(message.raw, headers, on_sent)
         except RuntimeServiceError as exc:
+            self._session_done(session_id)
             if (
-                not fresh_session
-                and snapshot.mcp_session_id
-                and is_session_gone(exc.aws_error.message)
+                may_recover
+                and is_session_lost(exc.aws_error.message, carried is not None)
+                and exc.aws_error.code == "RuntimeClientError"
             ):
-                raise _SessionGone from exc
+                raise SessionLostError(snapshot.generation) from exc
             raise
-
-    def _lost_session(self, reply: Message, snapshot: SessionSnapshot) -> bool:
-        error = reply.body.get("error")
-        return (
-            snapshot.mcp_session_id is not None
-            and isinstance(error, dict)
-            and is_session_gone(str(error.get("message", "")))
-        )
-
-    def _replay_handshake(self, call: Call) -> None:
-        """Open a new MCP session with the client's cached initialize, once for all."""
-        failed_generation = self._mcp.snapshot().generation
-        with self._mcp.replay_lock:
-            if self._mcp.snapshot().generation != failed_generation or self._mcp.handshake is None:
-                return  # another request already replayed, or there is nothing to replay
-            self.replays += 1
-            payload = jsonrpc.with_id(
-                self._mcp.handshake, f"mcp-agentcore-proxy-replay-{self.replays}"
-            )
-            answer = self._runtime.invoke(
-                payload, InvokeHeaders(runtime_session_id=self._session_ids.current())
-            )
-            for _ in answer.payloads():
-                pass  # the client already has its initialize result
-            generation = self._mcp.restart(answer.mcp_session_id)
-            self._runtime.invoke(
-                INITIALIZED,
-                InvokeHeaders(
-                    runtime_session_id=self._session_ids.current(),
-                    mcp_session_id=answer.mcp_session_id,
-                ),
-            ).close()
-            logger.warning(
-                "MCP session expired; opened a new one (generation %d) and retrying id=%s",
-                generation,
-                call.message.id,
-            )
-            self._writer.write(
-                jsonrpc.notification(
-                    "notifications/message",
-                    {
-                        "level": "warning",
-                        "logger": "mcp-agentcore-proxy",
-                        "data": "The runtime's MCP session had expired; the proxy opened a "
-                        "new session and retried the request once.",
-                    },
-                )
-            )
+        except BaseException:
+            self._session_done(session_id)
+            raise
 
     # -- answers ------------------------------------------------------------------------
 
-    def _answer(self, call: Call, line: bytes) -> None:
-        """Write the one response of ``call``; later ones are dropped."""
-        with call.lock:
-            if call.answered or call.cancelled:
-                return
-            call.answered = True
+    def _respond(self, call: Call, line: bytes, failed: bool = False) -> None:
+        """Write the one response of ``call``; any later one is dropped."""
+        if not call.settle(CallState.FAILED if failed else CallState.ANSWERED):
+            return
+        self._end(call)  # the id is free before the client can read its response
         self._writer.write(line)
 
-    def _reply_error(self, reply_id: object, code: int, message: str) -> None:
-        self._writer.write(jsonrpc.error_response(reply_id, {"code": code, "message": message}))
-
-    @staticmethod
-    def _describe(message: Message) -> str:
-        return f"{message.method or 'response'} id={message.id!r}"
+    def _end(self, call: Call) -> None:
+        with self._lock:
+            if self._calls.get(call.key) is call:
+                del self._calls[call.key]
 
     # -- shutdown -----------------------------------------------------------------------
 
@@ -340,28 +389,30 @@ class Router:
         with self._lock:
             return len(self._calls)
 
-    def close(self, grace: float) -> None:
-        """Let calls in flight finish for ``grace`` seconds, then answer the rest."""
-        deadline = time.monotonic() + grace
+    def close(self, deadline: float) -> list[Call]:
+        """Let calls in flight finish until ``deadline`` (monotonic); cancel the rest.
+
+        Returns the calls that did not finish, ended as FAILED; the caller answers them
+        (writing may block on a client that stopped reading).
+        """
         with self._lock:
             calls = list(self._calls.values())
         for call in calls:
             call.done.wait(max(0.0, deadline - time.monotonic()))
         with self._lock:
             leftover = list(self._calls.values())
+            self._calls.clear()
+        cut: list[Call] = []
         for call in leftover:
-            self._answer(
-                call,
-                jsonrpc.error_response(
-                    call.message.id,
-                    {"code": INTERNAL_ERROR, "message": "The proxy is shutting down"},
-                ),
-            )
-            with call.lock:
-                call.cancelled = True
-                answer = call.answer
+            ended = call.interrupt(CallState.FAILED)
+            if ended is None:
+                continue
+            _, answer = ended
             if answer is not None:
                 answer.close()
-        self._notifications.shutdown(wait=True, cancel_futures=False)
-        self._replies.shutdown(wait=True, cancel_futures=False)
-        self._requests.shutdown(wait=False, cancel_futures=True)
+            cut.append(call)
+        return cut
+
+
+def _describe(message: Message) -> str:
+    return f"{message.method or 'response'} id={message.id!r}"

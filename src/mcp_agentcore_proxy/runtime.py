@@ -10,17 +10,22 @@ import http.client
 import logging
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import botocore.exceptions
+import botocore.parsers
 import urllib3.exceptions
 
 from mcp_agentcore_proxy.aws_errors import AwsError
 from mcp_agentcore_proxy.errors import (
+    ConnectFailedError,
+    ConnectionLostError,
     CredentialsError,
+    ReadTimedOutError,
     RuntimeServiceError,
     RuntimeUnreachableError,
     StreamInterruptedError,
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ACCEPT = "application/json, text/event-stream"
+INVOKE = "InvokeAgentRuntime"
 _READ_SIZE = 65536
 # Rejected before anything ran: a fresh credential lookup may fix these.
 CREDENTIAL_ERROR_CODES = frozenset(
@@ -43,6 +49,8 @@ _SSO_ERRORS: tuple[type[Exception], ...] = (
     botocore.exceptions.TokenRetrievalError,
     botocore.exceptions.SSOTokenLoadError,
 )
+# Headers the proxy derives from a message; the rest come from the session.
+_DERIVED_HEADERS = ("mcpMethod", "mcpName")
 
 
 @dataclass(frozen=True)
@@ -56,35 +64,71 @@ class InvokeHeaders:
     mcp_name: str | None = None
 
 
-@dataclass
+class Streaming(Protocol):
+    """An answer being read: the router's view of ``RuntimeAnswer``."""
+
+    @property
+    def mcp_session_id(self) -> str | None: ...
+
+    def payloads(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class Runtime(Protocol):
+    """What the router needs of the runtime: ``AgentCoreRuntime``, or a fake in tests."""
+
+    def invoke(
+        self,
+        payload: bytes,
+        headers: InvokeHeaders,
+        on_sent: Callable[[], None] | None = None,
+    ) -> Streaming: ...
+
+
 class RuntimeAnswer:
     """An answer whose headers have arrived; its body is read as the caller iterates."""
 
-    status: int
-    content_type: str
-    runtime_session_id: str | None
-    mcp_session_id: str | None
-    request_id: str | None
-    _body: Any = field(repr=False)
+    def __init__(
+        self,
+        *,
+        status: int,
+        content_type: str,
+        mcp_session_id: str | None,
+        request_id: str | None,
+        body: Any,
+        on_done: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.mcp_session_id = mcp_session_id
+        self.request_id = request_id
+        self._body = body
+        self._on_done = on_done
+        self._lock = threading.Lock()
+        self._finished = False
 
     def payloads(self) -> Iterator[bytes]:
         """Yield each JSON-RPC message payload of the body as soon as it is complete."""
-        with _stream_errors():
-            if self.content_type.startswith("text/event-stream"):
-                decoder = SseDecoder()
-                for chunk in self._chunks():
-                    yield from decoder.feed(chunk)
-                yield from decoder.close()
-                return
-            body = b"".join(self._chunks())
-            if not body.strip():
-                return
-            if not self.content_type.startswith("application/json"):
-                raise StreamInterruptedError(
-                    f"The runtime answered with an unexpected content type "
-                    f"{self.content_type!r} (expected JSON or an SSE stream)"
-                )
-            yield body
+        try:
+            with _stream_errors():
+                if self.content_type.startswith("text/event-stream"):
+                    decoder = SseDecoder()
+                    for chunk in self._chunks():
+                        yield from decoder.feed(chunk)
+                    yield from decoder.close()
+                    return
+                body = b"".join(self._chunks())
+                if not body.strip():
+                    return
+                if not self.content_type.startswith("application/json"):
+                    raise StreamInterruptedError(
+                        f"The runtime answered with an unexpected content type "
+                        f"{self.content_type!r} (expected JSON or an SSE stream)"
+                    )
+                yield body
+        finally:
+            self._finish(complete=True)
 
     def _chunks(self) -> Iterator[bytes]:
         raw = getattr(self._body, "_raw_stream", None)
@@ -99,14 +143,23 @@ class RuntimeAnswer:
 
     def close(self) -> None:
         """Stop reading, even a read blocked in another thread (cancellation, shutdown)."""
-        raw = getattr(self._body, "_raw_stream", None)
-        sock = getattr(getattr(raw, "connection", None), "sock", None)
-        if sock is not None:
-            # close() alone does not wake a thread blocked in recv(); shutdown() does.
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(Exception):
-            self._body.close()
+        self._finish(complete=False)
+
+    def _finish(self, complete: bool) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+        if not complete:
+            raw = getattr(self._body, "_raw_stream", None)
+            sock = getattr(getattr(raw, "connection", None), "sock", None)
+            if sock is not None:
+                # close() alone does not wake a thread blocked in recv(); shutdown() does.
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(Exception):
+                self._body.close()
+        self._on_done()
 
 
 @contextlib.contextmanager
@@ -141,7 +194,15 @@ def translate_errors(operation: str, sso_hint: str) -> Iterator[None]:
     try:
         yield
     except botocore.exceptions.ClientError as exc:
-        raise RuntimeServiceError(_aws_error(exc)) from exc
+        raise RuntimeServiceError(_aws_error(exc), operation) from exc
+    except botocore.parsers.ResponseParserError as exc:
+        # A gateway's error page, not an AWS answer; its text may quote the request.
+        error = AwsError(
+            "the answer was not a valid AWS response (a proxy or gateway error page?)",
+            code="InvalidResponse",
+            status=502,
+        )
+        raise RuntimeServiceError(error, operation) from exc
     except _SSO_ERRORS as exc:
         raise CredentialsError(
             f"The AWS SSO session has expired or is invalid. {sso_hint}"
@@ -152,18 +213,19 @@ def translate_errors(operation: str, sso_hint: str) -> Iterator[None]:
             f"or run `aws configure`"
         ) from exc
     except botocore.exceptions.ParamValidationError as exc:
-        raise RuntimeServiceError(AwsError(str(exc), code="ValidationException")) from exc
-    except botocore.exceptions.ReadTimeoutError as exc:
-        raise RuntimeUnreachableError(
-            f"{operation} timed out waiting for the runtime: {exc}"
+        raise RuntimeServiceError(
+            AwsError(str(exc), code="ValidationException"), operation
         ) from exc
+    except botocore.exceptions.ReadTimeoutError as exc:
+        raise ReadTimedOutError(f"{operation} timed out waiting for an answer: {exc}") from exc
     except (
         botocore.exceptions.EndpointConnectionError,
         botocore.exceptions.ConnectTimeoutError,
+        botocore.exceptions.ProxyConnectionError,
     ) as exc:
-        raise RuntimeUnreachableError(f"Cannot reach the endpoint for {operation}: {exc}") from exc
+        raise ConnectFailedError(f"Cannot reach the endpoint for {operation}: {exc}") from exc
     except botocore.exceptions.HTTPClientError as exc:
-        raise RuntimeUnreachableError(f"{operation} failed on the connection: {exc}") from exc
+        raise ConnectionLostError(f"{operation} failed on the connection: {exc}") from exc
     except botocore.exceptions.BotoCoreError as exc:
         raise CredentialsError(f"{operation} failed: {exc}") from exc
 
@@ -191,11 +253,23 @@ class RetryPolicy:
             return False
         if isinstance(exc, RuntimeServiceError):
             return exc.aws_error.retryable
-        cause = exc.__cause__
-        return isinstance(
-            cause,
-            botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError,
-        )
+        return isinstance(exc, ConnectFailedError)
+
+
+def _body_then(body: bytes, on_sent: Callable[[], None]) -> Iterator[bytes]:
+    # urllib3 sends an iterable body chunk by chunk: resuming after the one chunk
+    # means the last byte has gone to the socket.
+    yield body
+    on_sent()
+
+
+def header_value(value: str | None, limit: int) -> str | None:
+    """``value`` if it can travel as an HTTP header within ``limit`` characters."""
+    if not value or len(value) > limit or value != value.strip():
+        return None
+    if not (value.isascii() and value.isprintable()):
+        return None  # HTTP headers carry printable ASCII only
+    return value
 
 
 class AgentCoreRuntime:
@@ -206,21 +280,61 @@ class AgentCoreRuntime:
     ) -> None:
         self._config = config
         self._client_factory = client_factory
-        self._client = client_factory()
         self._sso_hint = sso_hint
         self._retry = RetryPolicy(max_attempts=config.max_attempts)
-        self._modelled = set(
-            self._client.meta.service_model.operation_model(
-                "InvokeAgentRuntime"
-            ).input_shape.members
-        )
+        self._sending = threading.local()
+        self._lock = threading.Lock()
+        self._open_answers = 0
+        self._last_release = time.monotonic()
+        self._client = self._new_client()
+        members = self._client.meta.service_model.operation_model(INVOKE).input_shape.members
+        # Header limits from botocore's model; it checks only minimums itself.
+        self._limits = {
+            name: int(shape.metadata.get("max", 1024)) for name, shape in members.items()
+        }
+
+    def _new_client(self) -> Any:
+        client = self._client_factory()
+        client.meta.events.register(f"before-send.bedrock-agentcore.{INVOKE}", self._track_body)
+        return client
 
     def reset_client(self) -> None:
         """Build a new client, so credentials are looked up again."""
-        self._client = self._client_factory()
+        with self._lock:
+            self._client = self._new_client()
 
-    def invoke(self, payload: bytes, headers: InvokeHeaders) -> RuntimeAnswer:
-        """Send one message and return once the answer's headers arrive."""
+    def _track_body(self, request: Any, **_: Any) -> None:
+        on_sent = getattr(self._sending, "on_sent", None)
+        if on_sent is not None and isinstance(request.body, bytes):
+            request.body = _body_then(request.body, on_sent)
+
+    def _acquire_connection_slot(self) -> Any:
+        """Count an answer in the making; retire the pool if it idled past the timeout."""
+        with self._lock:
+            idle = time.monotonic() - self._last_release
+            # urllib3's pool is LIFO: the connection reused next is the one freed last.
+            # A server may close it after its own keep-alive timeout, racing our
+            # request; a request lost that way cannot be told apart from one that ran.
+            if self._open_answers == 0 and idle >= self._config.idle_connection_timeout:
+                self._client.close()
+            self._open_answers += 1
+            return self._client
+
+    def _release_connection_slot(self) -> None:
+        with self._lock:
+            self._open_answers -= 1
+            self._last_release = time.monotonic()
+
+    def invoke(
+        self,
+        payload: bytes,
+        headers: InvokeHeaders,
+        on_sent: Callable[[], None] | None = None,
+    ) -> RuntimeAnswer:
+        """Send one message and return once the answer's headers arrive.
+
+        ``on_sent`` runs once the whole request has been written to the connection.
+        """
         kwargs: dict[str, Any] = {
             "agentRuntimeArn": self._config.agent_arn.arn,
             "qualifier": self._config.qualifier,
@@ -235,15 +349,25 @@ class AgentCoreRuntime:
             "mcpMethod": headers.mcp_method,
             "mcpName": headers.mcp_name,
         }
-        kwargs.update({k: v for k, v in optional.items() if v and k in self._modelled})
+        for name, value in optional.items():
+            if name not in self._limits:
+                continue  # an older botocore without this header
+            checked = header_value(value, self._limits[name])
+            if checked is not None:
+                kwargs[name] = checked
+            elif value and name in _DERIVED_HEADERS:
+                logger.debug("%s omitted: not a valid header value", name)
         attempt = 0
         refreshed = False
         while True:
+            client = self._acquire_connection_slot()
+            self._sending.on_sent = on_sent
             try:
-                with translate_errors("InvokeAgentRuntime", self._sso_hint):
-                    response = self._client.invoke_agent_runtime(**kwargs)
+                with translate_errors(INVOKE, self._sso_hint):
+                    response = client.invoke_agent_runtime(**kwargs)
                 break
             except RuntimeServiceError as exc:
+                self._release_connection_slot()
                 if exc.aws_error.code in CREDENTIAL_ERROR_CODES and not refreshed:
                     logger.warning(
                         "credentials refused (%s); looking them up again", exc.aws_error.code
@@ -255,27 +379,34 @@ class AgentCoreRuntime:
                     raise
                 self._backoff(exc, attempt)
             except RuntimeUnreachableError as exc:
+                self._release_connection_slot()
                 if not self._retry.should_retry(exc, attempt):
                     raise
                 self._backoff(exc, attempt)
             except CredentialsError:
+                self._release_connection_slot()
                 self.reset_client()  # the next call looks credentials up afresh
                 raise
+            except BaseException:
+                self._release_connection_slot()
+                raise
+            finally:
+                self._sending.on_sent = None
             attempt += 1
         meta = response.get("ResponseMetadata", {})
         return RuntimeAnswer(
             status=int(response.get("statusCode") or meta.get("HTTPStatusCode") or 200),
             content_type=str(response.get("contentType") or ""),
-            runtime_session_id=response.get("runtimeSessionId"),
             mcp_session_id=response.get("mcpSessionId"),
             request_id=meta.get("RequestId"),
-            _body=response["response"],
+            body=response["response"],
+            on_done=self._release_connection_slot,
         )
 
     def _backoff(self, exc: Exception, attempt: int) -> None:
         throttled = isinstance(exc, RuntimeServiceError) and exc.aws_error.status == 429
         delay = self._retry.delay(attempt, throttled)
-        logger.info("retrying InvokeAgentRuntime in %.2fs after: %s", delay, exc)
+        logger.info("retrying %s in %.2fs after: %s", INVOKE, delay, exc)
         self._retry.sleep(delay)
 
     def stop_session(self, runtime_session_id: str) -> None:

@@ -12,7 +12,9 @@ class SseDecoder:
 
     Follows the WHATWG parsing rules that matter to MCP: CR, LF or CRLF line ends;
     several ``data:`` lines joined by LF; comment lines (``:``, used for pings) and
-    other fields ignored; an event with no data dispatches nothing. Each byte is scanned
+    other fields ignored; an event with no data, or only empty data (the priming event
+    of MCP 2025-11-25 servers: ``id:``, ``retry:``, empty ``data:``), dispatches nothing.
+    Each byte is scanned
     once, so a 10 MB event arriving in small chunks costs linear time.
     """
 
@@ -55,8 +57,10 @@ class SseDecoder:
     def _line(self, line: bytes, events: list[bytes]) -> None:
         if not line:
             if self._data:
-                events.append(b"\n".join(self._data))
+                data = b"\n".join(self._data)
                 self._data = []
+                if data.strip():
+                    events.append(data)
             return
         if line.startswith(b":"):
             return

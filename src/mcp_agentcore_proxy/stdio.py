@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 
@@ -29,13 +29,24 @@ class LineWriter:
             return True
 
 
-def read_lines(stream: BinaryIO) -> Iterator[bytes]:
-    """Yield each line of ``stream`` without its line end, skipping blank lines."""
+def read_lines(
+    stream: BinaryIO, admit: Callable[[], Callable[[], None]]
+) -> Iterator[tuple[bytes, Callable[[], None]]]:
+    """Yield each line of ``stream`` (without its line end) with the release of its place.
+
+    ``admit`` is called before each read and blocks while too many messages are
+    unfinished, so a client that stops reading stdout stops the intake too. Blank lines
+    are skipped.
+    """
     # readline() has no length cap: a 100 MB request is one line.
     while True:
+        release = admit()
         line = stream.readline()
         if not line:
+            release()
             return
         line = line.rstrip(b"\r\n")
         if line.strip():
-            yield line
+            yield line, release
+        else:
+            release()

@@ -45,19 +45,21 @@ def test_read_timeout_is_reported_and_the_tool_is_not_run_twice(
     assert [a["method"] for a in emulator.arrivals(after=before)] == ["tools/call"]
 
 
-def test_duplicate_id_in_flight_gets_its_own_error(proxy_factory, tmp_path: Path) -> None:
+def test_duplicate_id_in_flight_is_ignored_and_the_client_told(
+    proxy_factory, tmp_path: Path
+) -> None:
     proxy: Proxy = proxy_factory("testing_server")
     gate = tmp_path / "gate"
     call = {"name": "gated", "arguments": {"gate": str(gate)}}
     proxy.send_call(5, call["name"], call["arguments"])
     proxy.send_call(5, call["name"], call["arguments"])
-    duplicate, _ = proxy.read_until(lambda m: m.get("id") == 5)
-    assert (
-        duplicate["error"]["code"] == -32600 and "already in use" in duplicate["error"]["message"]
-    )
+    notice, before = proxy.read_until(lambda m: m.get("method") == "notifications/message")
+    assert "still in use" in notice["params"]["data"] and before == []
     gate.touch()
     original, _ = proxy.read_until(lambda m: m.get("id") == 5)
     assert original["result"]["structuredContent"]["result"] == "gate passed"
+    assert proxy.close_stdin() == 0
+    assert proxy.rest() == []  # one response for id 5, never two
 
 
 def test_sigterm_answers_what_is_in_flight_and_exits_0(proxy_factory, tmp_path: Path) -> None:

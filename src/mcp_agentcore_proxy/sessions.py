@@ -1,0 +1,104 @@
+"""Runtime session ids (the microVM each call reaches), chosen per mode, and ending them."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from mcp_agentcore_proxy.config import ProxyConfig, SessionMode
+from mcp_agentcore_proxy.identity import CallerIdentity
+
+logger = logging.getLogger(__name__)
+
+
+class RuntimeSessionIds:
+    """Chooses the runtime session id for each call, per ``SessionMode``."""
+
+    def __init__(self, config: ProxyConfig, identity: Callable[[], CallerIdentity]) -> None:
+        self._config = config
+        self._identity = identity
+        self._lock = threading.Lock()
+        self._fixed: str | None = None
+
+    @property
+    def per_request(self) -> bool:
+        return self._config.session_mode is SessionMode.REQUEST
+
+    def current(self) -> str:
+        """The id for the next call; every id is at least 33 characters.
+
+        In identity mode the first call looks the caller up (STS, short timeouts).
+        """
+        mode = self._config.session_mode
+        if mode is SessionMode.REQUEST:
+            return f"mcp-request-{uuid.uuid4().hex}"
+        with self._lock:
+            if self._fixed is None:
+                if mode is SessionMode.SESSION:
+                    self._fixed = f"mcp-session-{uuid.uuid4().hex}"
+                else:
+                    who = self._identity()
+                    digest = hashlib.sha256(
+                        f"{who.arn}|{self._config.agent_arn.arn}|{self._config.qualifier}".encode()
+                    ).hexdigest()
+                    self._fixed = f"mcp-identity-{digest}"
+            return self._fixed
+
+    def fixed(self) -> str | None:
+        """The one id of session mode, if a call used it."""
+        with self._lock:
+            return self._fixed if self._config.session_mode is SessionMode.SESSION else None
+
+
+class SessionStops:
+    """Calls StopRuntimeSession in the background, so no caller waits on the network.
+
+    In request mode each session is stopped as soon as its message is done: AgentCore
+    keeps (and bills) an idle session for its idle timeout, and stopping them one by
+    one at exit would make exit time grow with the history.
+    """
+
+    def __init__(self, stop: Callable[[str], None], workers: int = 4) -> None:
+        self._stop = stop
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._idle = threading.Condition()
+        self._pending = 0
+        self._workers = workers
+        self._started = False
+
+    def stop(self, session_id: str) -> None:
+        with self._idle:
+            self._pending += 1
+            if not self._started:
+                self._started = True
+                for _ in range(self._workers):
+                    threading.Thread(target=self._work, daemon=True).start()
+        self._queue.put(session_id)
+
+    def _work(self) -> None:
+        while True:
+            session_id = self._queue.get()
+            try:
+                self._stop(session_id)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def wait(self, deadline: float) -> bool:
+        """Wait until every stop asked for is done, or ``deadline`` (monotonic) passes."""
+        with self._idle:
+            done = self._idle.wait_for(
+                lambda: self._pending == 0, max(0.0, deadline - time.monotonic())
+            )
+            if not done:
+                logger.warning(
+                    "%d runtime session(s) not stopped in time; AgentCore ends them when idle",
+                    self._pending,
+                )
+            return done

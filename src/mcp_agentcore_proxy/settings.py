@@ -1,0 +1,256 @@
+"""The proxy's settings, each defined once: flag, variables, check and help.
+
+The table builds the argument parser, the ``--help`` text and the ``ProxyConfig``; a
+default is read from ``ProxyConfig`` itself, so it is written nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
+from mcp_agentcore_proxy.errors import ConfigurationError
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _seconds(minimum: float, allow_zero: bool) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < minimum or (value == 0 and not allow_zero):
+            bound = "0 or more" if allow_zero else "more than 0"
+            raise ValueError(f"expected a number of seconds, {bound} (for example 30 or 2.5)")
+        return value
+
+    return parse
+
+
+def _count(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 10_000:
+        raise ValueError("expected a whole number from 1 to 10000")
+    return value
+
+
+def _boolean(raw: str) -> bool:
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ValueError("expected true or false (1/0, yes/no, on/off)")
+
+
+def _choice(options: Sequence[str], upper: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.upper() if upper else raw.lower()
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _text(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("expected a value")
+    return raw.strip()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: the ``ProxyConfig`` field it fills and how users set it."""
+
+    field: str
+    flag: str
+    variables: tuple[str, ...]
+    parse: Callable[[str], Any]
+    help: str
+    switch: bool = False  # a flag without a value, which means true
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "agent_arn",
+        "--agent-arn",
+        ("AGENTCORE_AGENT_ARN", "AGENT_ARN"),
+        RuntimeArn.parse,
+        "the runtime's ARN (required)",
+    ),
+    Setting(
+        "region",
+        "--region",
+        ("AWS_REGION", "AWS_DEFAULT_REGION"),
+        _text,
+        "AWS region (default: the ARN's)",
+    ),
+    Setting("qualifier", "--qualifier", ("AGENTCORE_QUALIFIER",), _text, "endpoint qualifier"),
+    Setting(
+        "session_mode",
+        "--session-mode",
+        ("RUNTIME_SESSION_MODE",),
+        _choice([m.value for m in SessionMode]),
+        "identity: one runtime session per caller identity; session: one per proxy "
+        "process; request: a new one for every request",
+    ),
+    Setting(
+        "assume_role_arn",
+        "--assume-role-arn",
+        ("AGENTCORE_ASSUME_ROLE_ARN",),
+        _text,
+        "a role to assume before calling",
+    ),
+    Setting(
+        "assume_role_session_name",
+        "--assume-role-session-name",
+        ("AGENTCORE_ASSUME_ROLE_SESSION_NAME",),
+        _text,
+        "the assumed role's session name",
+    ),
+    Setting(
+        "profile", "--profile", ("AWS_PROFILE",), _text, "profile of the default credential chain"
+    ),
+    Setting(
+        "read_timeout",
+        "--read-timeout",
+        ("AGENTCORE_READ_TIMEOUT",),
+        _seconds(0, allow_zero=False),
+        "seconds to wait for the runtime's answer",
+    ),
+    Setting(
+        "connect_timeout",
+        "--connect-timeout",
+        ("AGENTCORE_CONNECT_TIMEOUT",),
+        _seconds(0, allow_zero=False),
+        "seconds to wait for a connection",
+    ),
+    Setting(
+        "sts_timeout",
+        "--sts-timeout",
+        ("AGENTCORE_STS_TIMEOUT",),
+        _seconds(0, allow_zero=False),
+        "seconds to wait for STS (connection, then answer) when looking up the caller",
+    ),
+    Setting(
+        "idle_connection_timeout",
+        "--idle-connection-timeout",
+        ("AGENTCORE_IDLE_CONNECTION_TIMEOUT",),
+        _seconds(0, allow_zero=True),
+        "pooled connections idle this long are not reused (servers close idle "
+        "connections; 0 never reuses one)",
+    ),
+    Setting(
+        "max_concurrency",
+        "--max-concurrency",
+        ("AGENTCORE_MAX_CONCURRENCY",),
+        _count,
+        "requests in flight at once",
+    ),
+    Setting(
+        "max_attempts",
+        "--max-attempts",
+        ("AGENTCORE_MAX_ATTEMPTS",),
+        _count,
+        "attempts for errors answered before anything ran (throttling, 5xx)",
+    ),
+    Setting(
+        "shutdown_grace",
+        "--shutdown-grace",
+        ("AGENTCORE_SHUTDOWN_GRACE",),
+        _seconds(0, allow_zero=True),
+        "seconds that requests in flight get to finish when stdin closes or a signal arrives",
+    ),
+    Setting(
+        "keep_sessions",
+        "--keep-sessions",
+        ("AGENTCORE_KEEP_SESSIONS",),
+        _boolean,
+        "do not call StopRuntimeSession (session and request modes)",
+        switch=True,
+    ),
+    Setting(
+        "log_level",
+        "--log-level",
+        ("LOG_LEVEL",),
+        _choice(_LOG_LEVELS, upper=True),
+        "stderr log level",
+    ),
+)
+
+_ENDPOINTS_HELP = """\
+endpoints, as boto3 defines them (for example the emulator's):
+  AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_BEDROCK_AGENTCORE, AWS_ENDPOINT_URL_STS
+"""
+
+
+def _defaults() -> dict[str, Any]:
+    return {
+        f.name: f.default
+        for f in dataclasses.fields(ProxyConfig)
+        if f.default is not dataclasses.MISSING
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line parser; every option's help names its variables and default."""
+    from mcp_agentcore_proxy import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mcp-agentcore-proxy",
+        description="A stdio MCP server that forwards every message to an MCP server on "
+        "Amazon Bedrock AgentCore Runtime, signed with your AWS credentials (SigV4).",
+        epilog=_ENDPOINTS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    defaults = _defaults()
+    for setting in SETTINGS:
+        default = defaults.get(setting.field)
+        shown = f"; default: {default}" if default not in (None, False) else ""
+        text = f"{setting.help} [{' or '.join(setting.variables)}{shown}]"
+        if setting.switch:
+            parser.add_argument(
+                setting.flag, dest=setting.field, action="store_const", const="true", help=text
+            )
+        else:
+            parser.add_argument(setting.flag, dest=setting.field, metavar="VALUE", help=text)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ProxyConfig:
+    """Build the configuration, or raise ConfigurationError naming what to fix."""
+    args = vars(build_parser().parse_args(argv))
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        source, raw = setting.flag, args[setting.field]
+        if raw is None:
+            source, raw = next(
+                ((name, env[name]) for name in setting.variables if env.get(name, "").strip()),
+                (setting.variables[0], None),
+            )
+        if raw is None:
+            continue
+        try:
+            values[setting.field] = setting.parse(raw)
+        except ConfigurationError:
+            raise
+        except ValueError as exc:
+            raise ConfigurationError(f"{source}={raw!r} is not valid: {exc}") from None
+    if "agent_arn" not in values:
+        raise ConfigurationError("Set AGENTCORE_AGENT_ARN (or AGENT_ARN) to the runtime's ARN")
+    values.setdefault("region", values["agent_arn"].region)
+    if "session_mode" in values:
+        values["session_mode"] = SessionMode(values["session_mode"])
+    return ProxyConfig(**values)
