@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from agentcore_emulator.config import FaultSpec, RuntimeSpec
@@ -27,7 +27,7 @@ class RuntimeRegistry:
             collections.deque
         )
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self) -> Iterator[RuntimeSpec]:
         return iter(list(self._specs.values()))
 
     def resolve(self, arn_or_id: str, account_id: str | None) -> RuntimeSpec:

@@ -50,29 +50,30 @@ class AwsSessionFactory:
         base = botocore.session.Session(profile=self._config.profile)
         base.set_config_variable("region", self._config.region)  # for the role's STS calls too
         if self._config.assume_role_arn:
-            self._assume_role(base)
+            self._assume_role(base, self._config.assume_role_arn)
         return boto3.Session(botocore_session=base, region_name=self._config.region)
 
-    def _assume_role(self, base: botocore.session.Session) -> None:
+    def _assume_role(self, base: botocore.session.Session, role_arn: str) -> None:
         """Swap the session's credentials for the role's, refreshed before they expire."""
         source = base.get_credentials()
         if source is None:
             raise CredentialsError(
                 "No AWS credentials found to assume "
-                f"{self._config.assume_role_arn}: set AWS_PROFILE or AWS_ACCESS_KEY_ID"
+                f"{role_arn}: set AWS_PROFILE or AWS_ACCESS_KEY_ID"
             )
         # botocore's fetcher caches, and refreshes before expiry, the role's credentials.
         fetcher = botocore.credentials.AssumeRoleCredentialFetcher(
             client_creator=base.create_client,
             source_credentials=source,
-            role_arn=self._config.assume_role_arn,
+            role_arn=role_arn,
             extra_args={"RoleSessionName": self._config.assume_role_session_name},
         )
         # botocore has no public setter for refreshable credentials; this is the
         # attribute its own credential resolver fills in.
-        base._credentials = botocore.credentials.DeferredRefreshableCredentials(
+        credentials = botocore.credentials.DeferredRefreshableCredentials(
             refresh_using=fetcher.fetch_credentials, method="assume-role"
         )
+        base._credentials = credentials  # type: ignore[attr-defined]
 
     def agentcore_client(self) -> Any:
         cfg = self._config
