@@ -114,3 +114,10 @@ def _shut_down(
         stops.stop(fixed)
     stops.wait(budget_end)
     answering.join(max(0.0, budget_end - time.monotonic()))
+    if not writer.close(budget_end - time.monotonic()):
+        # A write blocks on a full pipe: Python's own exit would flush stdout and block
+        # (or abort on the lock a daemon thread holds). Leave without it.
+        logger.warning("stdout is not being read; exiting without the last answers")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(0)

@@ -106,8 +106,7 @@ class Router:
             message = jsonrpc.parse_line(line)
         except jsonrpc.InvalidLine as exc:
             logger.warning("rejected a line from stdin: %s", exc)
-            self._writer.write(jsonrpc.error_response(exc.reply_id, exc.to_jsonrpc()))
-            release()
+            _spawn(self._tell, jsonrpc.error_response(exc.reply_id, exc.to_jsonrpc()), release)
             return
         gate = self._lifecycle_gate
         if message.kind is Kind.REQUEST:
@@ -137,18 +136,16 @@ class Router:
         if taken:
             # Answering it would put two responses with one id on stdout.
             logger.warning("ignored request id=%r: that id is still in flight", message.id)
-            self._writer.write(
-                jsonrpc.notification(
-                    "notifications/message",
-                    {
-                        "level": "error",
-                        "logger": "mcp-agentcore-proxy",
-                        "data": f"Ignored a {message.method} request: its id {message.id!r} is "
-                        "still in use by a request in flight.",
-                    },
-                )
+            notice = jsonrpc.notification(
+                "notifications/message",
+                {
+                    "level": "error",
+                    "logger": "mcp-agentcore-proxy",
+                    "data": f"Ignored a {message.method} request: its id {message.id!r} is "
+                    "still in use by a request in flight.",
+                },
             )
-            release()
+            _spawn(self._tell, notice, release)
             return
         number = self._order.admit()
         if is_handshake(message):
@@ -370,6 +367,13 @@ class Router:
             raise
 
     # -- answers ------------------------------------------------------------------------
+
+    def _tell(self, line: bytes, release: Callable[[], None]) -> None:
+        """Write a line of the proxy's own; the stdin thread never writes (stdout may be full)."""
+        try:
+            self._writer.write(line)
+        finally:
+            release()
 
     def _respond(self, call: Call, line: bytes, failed: bool = False) -> None:
         """Write the one response of ``call``; any later one is dropped."""

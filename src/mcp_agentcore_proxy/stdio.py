@@ -28,6 +28,16 @@ class LineWriter:
                 return False
             return True
 
+    def close(self, timeout: float) -> bool:
+        """Refuse later writes; False if a write is still blocked (the client stopped reading)."""
+        if not self._lock.acquire(timeout=max(0.0, timeout)):
+            return False
+        try:
+            self.closed = True
+            return True
+        finally:
+            self._lock.release()
+
 
 def read_lines(
     stream: BinaryIO, admit: Callable[[], Callable[[], None]]

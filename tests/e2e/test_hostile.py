@@ -1,0 +1,236 @@
+"""Hostile runtimes, clients and credentials, through the real processes.
+
+A JSON-response MCP server sends nothing until its tool ends; STS can hang or answer
+with a gateway's HTML page; a client can stop reading stdout. The proxy must still
+cancel at once, exit in bounded time, and answer every request clearly.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import http.server
+import json
+import signal
+import socket
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.harness import Emulator, Proxy
+
+WAIT = 20.0  # the most any readiness check waits; never reached when things work
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    """Poll ``condition`` until it is truthy (a readiness check, not a timing claim)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def arrived(emulator: Emulator, after: int, method: str) -> Callable[[], bool]:
+    return lambda: any(a["method"] == method for a in emulator.arrivals(after))
+
+
+def _hold(proxy: Proxy, emulator: Emulator, id_: Any = 1) -> None:
+    """Start a tool that runs for a minute and answers nothing before it ends."""
+    after = emulator.last_arrival()
+    proxy.send_call(id_, "hold", {"seconds": 60})
+    wait_until(arrived(emulator, after, "tools/call"), "the call to reach the runtime")
+
+
+@pytest.fixture
+def json_proxy(proxy_factory: Callable[..., Proxy]) -> Callable[..., Proxy]:
+    def start(**env: str) -> Proxy:
+        proxy = proxy_factory("json_server", RUNTIME_SESSION_MODE="session", **env)
+        proxy.initialize()
+        return proxy
+
+    return start
+
+
+def test_a_cancellation_reaches_a_json_server_while_its_tool_runs(
+    json_proxy: Callable[..., Proxy], emulator: Emulator
+) -> None:
+    proxy = json_proxy()
+    _hold(proxy, emulator)
+    after = emulator.last_arrival()
+    proxy.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}})
+    # The tool runs for 60 s: the cancellation arrives now, or the test times out.
+    wait_until(arrived(emulator, after, "notifications/cancelled"), "the cancellation")
+    assert proxy.request(2, "ping") == {"jsonrpc": "2.0", "id": 2, "result": {}}
+    assert proxy.close_stdin() == 0
+    assert all(json.loads(line).get("id") != 1 for line in proxy.rest())
+
+
+def test_stdin_closing_exits_within_the_grace_while_the_runtime_is_silent(
+    json_proxy: Callable[..., Proxy], emulator: Emulator
+) -> None:
+    proxy = json_proxy(AGENTCORE_SHUTDOWN_GRACE="0.5")
+    _hold(proxy, emulator)
+    assert proxy.process.stdin is not None
+    proxy.process.stdin.close()
+    assert proxy.process.wait(WAIT) == 0  # not the tool's 60 s
+    answer = proxy.read()
+    assert answer["id"] == 1 and answer["error"]["message"] == "The proxy is shutting down"
+
+
+def test_a_second_signal_exits_at_once(
+    json_proxy: Callable[..., Proxy], emulator: Emulator
+) -> None:
+    proxy = json_proxy(AGENTCORE_SHUTDOWN_GRACE="300", LOG_LEVEL="INFO")
+    _hold(proxy, emulator)
+    proxy.process.send_signal(signal.SIGTERM)
+    wait_until(lambda: "SIGTERM received" in proxy.stderr(), "the proxy to begin its shutdown")
+    proxy.process.send_signal(signal.SIGINT)
+    assert proxy.process.wait(WAIT) == 128 + signal.SIGINT  # not the 300 s grace
+
+
+def _unread_bytes(pipe: Any) -> int:
+    buffer = bytearray(4)
+    fcntl.ioctl(pipe.fileno(), termios.FIONREAD, buffer)
+    return int.from_bytes(buffer, sys.byteorder)
+
+
+def test_sigterm_exits_within_the_grace_while_the_client_reads_nothing(
+    emulator: Emulator,
+) -> None:
+    env = {**emulator.env("testing_server"), "AGENTCORE_SHUTDOWN_GRACE": "0.5"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mcp_agentcore_proxy"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        line = {"jsonrpc": "2.0", "method": "tools/call", "params": {}}
+        calls = b"".join(
+            json.dumps(
+                {**line, "id": i, "params": {"name": "blob", "arguments": {"size": 20_000}}}
+            ).encode()
+            + b"\n"
+            for i in range(40)
+        )
+        writer = threading.Thread(target=_write_quietly, args=(process.stdin, calls), daemon=True)
+        writer.start()
+        # 40 answers of 20 KB cannot fit in a 64 KiB pipe: wait until it is full.
+        wait_until(lambda: _unread_bytes(process.stdout) >= 60_000, "stdout to fill up")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(WAIT) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _write_quietly(pipe: Any, data: bytes) -> None:
+    try:
+        pipe.write(data)
+        pipe.flush()  # and keep stdin open: the proxy must stop on the signal alone
+    except (BrokenPipeError, ValueError, OSError):
+        pass  # the proxy exited first
+
+
+# -- STS that misbehaves ---------------------------------------------------------------
+
+
+class _Sts(http.server.BaseHTTPRequestHandler):
+    """An STS endpoint behind a broken corporate gateway."""
+
+    mode = "html"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = (
+            b"<html><body>502 Bad Gateway. Request was: POST / x-amz-security-token: "
+            b"CANARYTOKEN Authorization: AWS4-HMAC-SHA256 Credential=AKIACANARY</body></html>"
+        )
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def gateway_sts() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sts)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def silent_sts() -> Iterator[str]:
+    """Accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        for connection in accepted:
+            connection.close()
+
+
+def test_sts_answering_a_gateway_page_is_a_clear_error_and_the_proxy_serves_on(
+    proxy_factory: Callable[..., Proxy], gateway_sts: str
+) -> None:
+    proxy = proxy_factory(
+        AWS_ENDPOINT_URL_STS=gateway_sts, AWS_SESSION_TOKEN="CANARYTOKEN", LOG_LEVEL="DEBUG"
+    )
+    for id_ in (1, 2):  # identity mode needs the caller; each request says why it cannot
+        error = proxy.request(id_, "tools/list")["error"]
+        assert error["code"] == -32001
+        assert "sts:GetCallerIdentity error" in error["message"]
+        assert "CANARY" not in json.dumps(error)
+    assert proxy.close_stdin() == 0
+    log = proxy.stderr()
+    assert "Traceback" not in log and "CANARY" not in log
+
+
+def test_a_silent_sts_delays_identity_mode_by_its_timeout_only(
+    proxy_factory: Callable[..., Proxy], silent_sts: str
+) -> None:
+    proxy = proxy_factory(AWS_ENDPOINT_URL_STS=silent_sts, AGENTCORE_STS_TIMEOUT="0.5")
+    error = proxy.request(1, "tools/list", {})["error"]
+    assert error["code"] == -32001 and "sts:GetCallerIdentity" in error["message"]
+
+
+def test_session_mode_never_waits_for_sts(
+    proxy_factory: Callable[..., Proxy], silent_sts: str
+) -> None:
+    # The default STS timeout (5 s) would show here; the call does not wait for it at all.
+    proxy = proxy_factory(
+        AWS_ENDPOINT_URL_STS=silent_sts, RUNTIME_SESSION_MODE="session", LOG_LEVEL="INFO"
+    )
+    assert "tools" in proxy.request(1, "tools/list", {})["result"]
+    assert proxy.close_stdin() == 0
