@@ -11,7 +11,6 @@ from mcp_agentcore_proxy.aws_errors import AwsError
 from mcp_agentcore_proxy.errors import ReadTimedOutError, RuntimeServiceError
 from mcp_agentcore_proxy.lifecycle import CallState
 from tests.proxy.fakes import (
-    FakeAnswer,
     Harness,
     cancel,
     line,
@@ -54,7 +53,8 @@ def test_a_duplicate_id_in_flight_is_ignored_and_only_the_first_answered(proxy) 
     first = proxy.runtime.next()
     proxy.submit(request(7, "tools/call", name="other"))
     notice = proxy.stdout.next()
-    assert notice["method"] == "notifications/message" and "still in use" in notice["params"]["data"]
+    assert notice["method"] == "notifications/message"
+    assert "still in use" in notice["params"]["data"]
     assert proxy.runtime.nothing_new()
     first.respond({"content": []})
     assert proxy.stdout.next()["id"] == 7
