@@ -276,16 +276,21 @@ class AgentCoreRuntime:
     """One AgentCore runtime (ARN and qualifier), called through a boto3 client."""
 
     def __init__(
-        self, config: ProxyConfig, client_factory: Callable[[], Any], sso_hint: str
+        self,
+        config: ProxyConfig,
+        client_factory: Callable[[], Any],
+        sso_hint: str,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config = config
+        self._clock = clock
         self._client_factory = client_factory
         self._sso_hint = sso_hint
         self._retry = RetryPolicy(max_attempts=config.max_attempts)
         self._sending = threading.local()
         self._lock = threading.Lock()
         self._open_answers = 0
-        self._last_release = time.monotonic()
+        self._last_release = clock()
         self._client = self._new_client()
         members = self._client.meta.service_model.operation_model(INVOKE).input_shape.members
         # Header limits from botocore's model; it checks only minimums itself.
@@ -311,7 +316,7 @@ class AgentCoreRuntime:
     def _acquire_connection_slot(self) -> Any:
         """Count an answer in the making; retire the pool if it idled past the timeout."""
         with self._lock:
-            idle = time.monotonic() - self._last_release
+            idle = self._clock() - self._last_release
             # urllib3's pool is LIFO: the connection reused next is the one freed last.
             # A server may close it after its own keep-alive timeout, racing our
             # request; a request lost that way cannot be told apart from one that ran.
@@ -323,7 +328,7 @@ class AgentCoreRuntime:
     def _release_connection_slot(self) -> None:
         with self._lock:
             self._open_answers -= 1
-            self._last_release = time.monotonic()
+            self._last_release = self._clock()
 
     def invoke(
         self,

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
 import pytest
 
-from mcp_agentcore_proxy.cli import parse_config
-from mcp_agentcore_proxy.config import RuntimeArn, SessionMode
+from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
 from mcp_agentcore_proxy.errors import ConfigurationError
+from mcp_agentcore_proxy.settings import SETTINGS, parse_config
 from tests.harness import isolated_aws_env
 
 ARN = "arn:aws:bedrock-agentcore:eu-west-1:123456789012:runtime/my_server-AbCdEf1234"
@@ -88,11 +89,61 @@ def test_help_documents_every_variable() -> None:
         env=isolated_aws_env(),
         timeout=60,
     )
-    for name in (
-        "AGENTCORE_AGENT_ARN",
-        "RUNTIME_SESSION_MODE",
-        "AGENTCORE_ASSUME_ROLE_ARN",
-        "LOG_LEVEL",
-        "AWS_ENDPOINT_URL",
-    ):
-        assert name.encode() in done.stdout
+    text = b" ".join(done.stdout.split())  # argparse wraps long lines
+    for setting in SETTINGS:
+        assert setting.flag.encode() in text
+        for name in setting.variables:
+            assert name.encode() in text, name
+    assert b"AWS_ENDPOINT_URL" in text
+
+
+def test_every_setting_fills_a_config_field_and_the_defaults_live_there_only() -> None:
+    fields = {f.name for f in dataclasses.fields(ProxyConfig)}
+    assert {s.field for s in SETTINGS} == fields
+    config = parse_config([], {"AGENTCORE_AGENT_ARN": ARN})
+    assert config.read_timeout == ProxyConfig.read_timeout
+    assert config.max_concurrency == ProxyConfig.max_concurrency
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "allowed"),
+    [
+        ("AGENTCORE_MAX_CONCURRENCY", "abc", "whole number"),
+        ("AGENTCORE_MAX_CONCURRENCY", "0", "whole number"),
+        ("AGENTCORE_READ_TIMEOUT", "15m", "number of seconds"),
+        ("AGENTCORE_READ_TIMEOUT", "-1", "number of seconds"),
+        ("AGENTCORE_READ_TIMEOUT", "nan", "number of seconds"),
+        ("AGENTCORE_READ_TIMEOUT", "inf", "number of seconds"),
+        ("AGENTCORE_SHUTDOWN_GRACE", "-0.5", "number of seconds"),
+        ("AGENTCORE_KEEP_SESSIONS", "maybe", "true or false"),
+        ("RUNTIME_SESSION_MODE", "sometimes", "identity, session, request"),
+        ("LOG_LEVEL", "LOUD", "DEBUG"),
+    ],
+)
+def test_a_bad_value_exits_2_naming_the_variable_and_what_is_allowed(
+    variable: str, value: str, allowed: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config([], {"AGENTCORE_AGENT_ARN": ARN, variable: value})
+    assert f"{variable}={value!r}" in str(caught.value) and allowed in str(caught.value)
+
+
+def test_a_bad_value_on_the_command_line_names_the_flag() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_agentcore_proxy", "--agent-arn", ARN, "--read-timeout", "x"],
+        check=False,
+        capture_output=True,
+        env=isolated_aws_env(),
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == b""
+    assert b"--read-timeout='x' is not valid" in done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+def test_a_flag_wins_over_its_variable() -> None:
+    config = parse_config(
+        ["--read-timeout", "5", "--keep-sessions"],
+        {"AGENTCORE_AGENT_ARN": ARN, "AGENTCORE_READ_TIMEOUT": "99"},
+    )
+    assert config.read_timeout == 5.0 and config.keep_sessions

@@ -1,0 +1,176 @@
+"""The boto3 boundary: when a request counts as sent, pooled connections, header checks."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
+from mcp_agentcore_proxy.runtime import AgentCoreRuntime, InvokeHeaders, header_value
+from tests.harness import Emulator
+
+SESSION = "mcp-session-" + "0" * 32
+
+
+def _runtime(emulator: Emulator, name: str, **config: Any) -> AgentCoreRuntime:
+    env = emulator.env(name)
+    cfg = ProxyConfig(
+        agent_arn=RuntimeArn.parse(env["AGENTCORE_AGENT_ARN"]),
+        region="us-east-1",
+        session_mode=SessionMode.SESSION,
+        **config,
+    )
+
+    def client() -> Any:
+        return boto3.client(
+            "bedrock-agentcore",
+            endpoint_url=emulator.url,
+            region_name="us-east-1",
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            config=boto3.session.Config(retries={"total_max_attempts": 1}),
+        )
+
+    return AgentCoreRuntime(cfg, client, "run aws sso login")
+
+
+def _call(runtime: AgentCoreRuntime, payload: dict[str, Any], **headers: Any) -> list[Any]:
+    answer = runtime.invoke(
+        json.dumps(payload).encode(), InvokeHeaders(runtime_session_id=SESSION, **headers)
+    )
+    return [json.loads(p) for p in answer.payloads()]
+
+
+def test_a_request_counts_as_sent_once_written_not_once_answered(emulator: Emulator) -> None:
+    # A JSON-response server answers a tool only when it ends: 60 s here.
+    runtime = _runtime(emulator, "json_server")
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    answer = runtime.invoke(json.dumps(init).encode(), InvokeHeaders(runtime_session_id=SESSION))
+    list(answer.payloads())
+    session = answer.mcp_session_id
+    _call(
+        runtime, {"jsonrpc": "2.0", "method": "notifications/initialized"}, mcp_session_id=session
+    )
+    sent = threading.Event()
+    held = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "hold", "arguments": {"seconds": 60}},
+    }
+    caller = threading.Thread(
+        target=lambda: runtime.invoke(
+            json.dumps(held).encode(),
+            InvokeHeaders(runtime_session_id=SESSION, mcp_session_id=session),
+            on_sent=sent.set,
+        ),
+        daemon=True,
+    )
+    caller.start()
+    assert sent.wait(20)
+    assert caller.is_alive()  # sent, and still no answer
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}
+    _call(runtime, cancel, mcp_session_id=session)
+    caller.join(20)  # the server cancels the tool and answers at last
+    assert not caller.is_alive()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _CountingClient:
+    """The parts of a boto3 client the runtime touches, counting pool closes."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.meta = real.meta
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+        self._real.close()
+
+    def invoke_agent_runtime(self, **kwargs: Any) -> Any:
+        return self._real.invoke_agent_runtime(**kwargs)
+
+
+@pytest.fixture
+def counted(emulator: Emulator) -> Iterator[tuple[AgentCoreRuntime, _CountingClient, _Clock]]:
+    clock = _Clock()
+    base = _runtime(emulator, "testing_server", idle_connection_timeout=4.0)
+    client = _CountingClient(base._client)
+    runtime = AgentCoreRuntime(base._config, lambda: client, "hint", clock=clock)
+    yield runtime, client, clock
+
+
+def _ping(runtime: AgentCoreRuntime) -> None:
+    assert _call(runtime, {"jsonrpc": "2.0", "id": 1, "method": "ping"})[0]["result"] == {}
+
+
+def test_an_idle_pool_is_retired_before_a_server_can_close_it_under_us(counted) -> None:
+    runtime, client, clock = counted
+    _ping(runtime)
+    clock.now += 1.0
+    _ping(runtime)  # used a second ago: reused
+    assert client.closed == 0
+    clock.now += 4.0
+    _ping(runtime)  # idle for the timeout: a new connection
+    assert client.closed == 1
+
+
+def test_the_pool_is_never_retired_under_an_answer_being_read(counted) -> None:
+    runtime, client, clock = counted
+    open_answer = runtime.invoke(
+        json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode(),
+        InvokeHeaders(runtime_session_id=SESSION),
+    )
+    clock.now += 60
+    _ping(runtime)
+    assert client.closed == 0
+    list(open_answer.payloads())
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("tools/call", True),
+        ("get_weather", True),
+        ("a" * 1024, True),
+        ("a" * 1025, False),
+        ("a" * 100_000, False),
+        ("bad\x00name", False),
+        ("line\r\nInjected: yes", False),
+        ("naïve", False),
+        (" padded ", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_derived_headers_travel_only_when_valid(value: str | None, ok: bool) -> None:
+    assert (header_value(value, 1024) is not None) is ok
+
+
+def test_an_invalid_name_is_omitted_and_the_request_still_goes(emulator: Emulator) -> None:
+    runtime = _runtime(emulator, "testing_server")
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "x" * 100_000}}
+    reply = _call(runtime, call, mcp_method="tools/call\x00" * 9000, mcp_name="x" * 100_000)[0]
+    assert reply["id"] == 1  # the server's own answer (an unknown tool), not a 431
