@@ -152,12 +152,23 @@ def test_cancelled_request_gets_no_response(proxy_factory, tmp_path: Path) -> No
     assert all(m.get("id") != "c" for m in rest), rest
 
 
-def test_request_mode_uses_a_new_session_per_request(proxy_factory) -> None:
+def test_request_mode_uses_a_new_session_per_request_and_stops_it(
+    proxy_factory, emulator: Emulator
+) -> None:
     proxy: Proxy = proxy_factory("demo_server", RUNTIME_SESSION_MODE="request")
     first = proxy.request(1, "tools/call", _call("whoami", {}))["result"]["structuredContent"]
     second = proxy.request(2, "tools/call", _call("whoami", {}))["result"]["structuredContent"]
     assert first["runtime_session_id"] != second["runtime_session_id"]
     assert all(len(r["runtime_session_id"]) >= 33 for r in (first, second))
+    # Each session is stopped once its request is done, while the proxy runs on; so
+    # exit has nothing left to stop, however many requests came before.
+    used = {first["runtime_session_id"], second["runtime_session_id"]}
+    for _ in range(500):
+        if not used & {s["sessionId"] for s in emulator.sessions()}:
+            break
+        time.sleep(0.02)
+    assert not used & {s["sessionId"] for s in emulator.sessions()}
+    assert proxy.process.poll() is None
 
 
 def test_session_mode_keeps_one_session_and_stops_it_on_exit(

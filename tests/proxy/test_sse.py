@@ -43,3 +43,10 @@ def test_unterminated_last_event_is_dispatched_at_close() -> None:
 def test_byte_at_a_time_gives_the_same_events() -> None:
     stream = b'event: message\r\ndata: {"k": "\xc3\xa9"}\r\n\r\ndata: 2\r\n\r\n'
     assert _decode(*(stream[i : i + 1] for i in range(len(stream)))) == _decode(stream)
+
+
+def test_the_priming_event_of_2025_11_25_servers_dispatches_nothing() -> None:
+    # id, retry and an empty data line open each stream: not a message, not a warning.
+    stream = b"id: 0\r\nretry: 1000\r\ndata:\r\n\r\n" + b'data: {"jsonrpc":"2.0"}\r\n\r\n'
+    assert _decode(stream) == [b'{"jsonrpc":"2.0"}']
+
