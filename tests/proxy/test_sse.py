@@ -49,4 +49,3 @@ def test_the_priming_event_of_2025_11_25_servers_dispatches_nothing() -> None:
     # id, retry and an empty data line open each stream: not a message, not a warning.
     stream = b"id: 0\r\nretry: 1000\r\ndata:\r\n\r\n" + b'data: {"jsonrpc":"2.0"}\r\n\r\n'
     assert _decode(stream) == [b'{"jsonrpc":"2.0"}']
-
