@@ -23,6 +23,7 @@ Rules, each proven in tests/proxy/test_router.py:
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +58,10 @@ INITIALIZED_METHOD = "notifications/initialized"
 _INTAKE_HEADROOM = 64
 
 
+_Gate = threading.Event | None
+_Queued = tuple[Message, int, _Gate, _Gate, Callable[[], None]]
+
+
 def _spawn(target: Callable[..., None], *args: object) -> None:
     # Daemon threads: a runtime that never answers must not hold the process at exit.
     threading.Thread(target=target, args=args, daemon=True).start()
@@ -86,6 +91,13 @@ class Router:
         self._intake = threading.Semaphore(max_concurrency + _INTAKE_HEADROOM)
         # What messages must wait for: the initialize answer, then `initialized` sent.
         self._lifecycle_gate: threading.Event | None = None
+        self._notifications: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
+        # Requests beyond the free slots wait here, not in a thread each.
+        self._waiting: queue.SimpleQueue[tuple[Call, int, _Gate]] = queue.SimpleQueue()
+        self._dispatch_lock = threading.Lock()
+        self._backlog = 0
+        _spawn(self._send_notifications)
+        _spawn(self._dispatch_waiting)
         self._closing = False
 
     @property
@@ -118,12 +130,13 @@ class Router:
             self._submit_cancellation(message, release)
         else:
             number = self._order.admit()
+            sent = None
             if message.method == INITIALIZED_METHOD:
                 sent = threading.Event()
                 self._lifecycle_gate = sent
-                _spawn(self._run_message, message, number, gate, sent, release)
-            else:
-                _spawn(self._run_message, message, number, gate, None, release)
+            # Notifications go one after another anyway (each after the one before is
+            # accepted): one thread sends them all, however many wait.
+            self._notifications.put((message, number, gate, sent, release))
 
     def _submit_request(
         self, message: Message, gate: threading.Event | None, release: Callable[[], None]
@@ -152,7 +165,32 @@ class Router:
             self._mcp.begin_handshake(message)
             self._lifecycle_gate = call.done
             gate = None
-        _spawn(self._run_request, call, number, gate)
+        self._dispatch(call, number, gate)
+
+    def _dispatch(self, call: Call, number: int, gate: _Gate) -> None:
+        """Start the call's worker now if a slot is free, else queue it (in order)."""
+        with self._dispatch_lock:
+            if self._backlog == 0 and self._slots.acquire(blocking=False):
+                _spawn(self._run_request, call, number, gate)
+                return
+            self._backlog += 1
+        self._waiting.put((call, number, gate))
+
+    def _dispatch_waiting(self) -> None:
+        """Start queued calls as slots free up: a thread only for a call that can run."""
+        while True:
+            call, number, gate = self._waiting.get()
+            if call.final:  # cancelled while it waited: it never goes
+                with self._dispatch_lock:
+                    self._backlog -= 1
+                call.sending_over()
+                self._order.mark_sent(number)
+                call.release()
+                continue
+            self._slots.acquire()
+            with self._dispatch_lock:
+                self._backlog -= 1
+            _spawn(self._run_request, call, number, gate)
 
     def _submit_cancellation(self, message: Message, release: Callable[[], None]) -> None:
         with self._lock:
@@ -180,14 +218,13 @@ class Router:
 
     # -- workers ------------------------------------------------------------------------
 
-    def _run_request(self, call: Call, number: int, gate: threading.Event | None) -> None:
+    def _run_request(self, call: Call, number: int, gate: _Gate) -> None:
         started = time.monotonic()
+        free_slot = Once(self._slots.release)  # taken by _dispatch for this call
+        call.on_final(free_slot)  # a cancelled call frees its slot at once
         try:
             if gate is not None:
                 gate.wait()
-            self._slots.acquire()
-            free_slot = Once(self._slots.release)
-            call.on_final(free_slot)  # a cancelled call frees its slot at once
             try:
                 self._exchange(call, number)
             except SessionLostError as lost:
@@ -284,6 +321,10 @@ class Router:
             body={"jsonrpc": "2.0", "id": call.id, "error": rebuilt},
             kind=Kind.RESPONSE,
         )
+
+    def _send_notifications(self) -> None:
+        while True:
+            self._run_message(*self._notifications.get())
 
     def _run_message(
         self,

@@ -310,6 +310,8 @@ def test_close_ends_what_is_in_flight_by_the_deadline(proxy) -> None:
     proxy.submit(request(1, "tools/call", name="stuck"))
     call = proxy.runtime.next()
     answer = call.answer()  # headers came, the rest never will
+    answer.push({"jsonrpc": "2.0", "method": "notifications/progress", "params": {}})
+    assert proxy.stdout.next()["method"] == "notifications/progress"  # it is being read
     proxy.submit(request(2, "tools/call", name="never-sent"))
     proxy.runtime.next()  # not even written
     cut = proxy.router.close(time.monotonic())
