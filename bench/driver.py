@@ -53,8 +53,9 @@ class StdioClient:
         if params is not None:
             body["params"] = params
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(body).encode() + b"\n")
-        self.process.stdin.flush()
+        with self._lock:  # callers on several threads: one whole line at a time
+            self.process.stdin.write(json.dumps(body).encode() + b"\n")
+            self.process.stdin.flush()
         return answer
 
     def request(self, method: str, params: dict | None = None, timeout: float = 120) -> dict:

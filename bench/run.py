@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -39,6 +40,8 @@ SEQUENTIAL_CALLS = 300  # enough for a p99 that is not just the second-worst cal
 SLOW_CALL = 0.2
 PROGRESS_STEPS = 10
 THROUGHPUT_SECONDS = 3.0
+CALLERS = 20  # as many clients at once as an MCP Inspector load test used
+CALLS_PER_CALLER = 25
 
 
 @dataclass
@@ -127,7 +130,10 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def measure_proxy(contender: Contender, emulator: Emulator) -> dict[str, float]:
-    client = StdioClient(command_for(contender, emulator), {**emulator.env, "LOG_LEVEL": "ERROR"})
+    # Both stdio proxies read RUNTIME_SESSION_MODE: "session" gives each process a fresh
+    # runtime session (a new instance), as AWS's proxy gets without a session id.
+    env = {**emulator.env, "LOG_LEVEL": "ERROR", "RUNTIME_SESSION_MODE": "session"}
+    client = StdioClient(command_for(contender, emulator), env)
     try:
         figures = {"cold start (s)": client.initialize()}
         latencies = []
@@ -137,6 +143,9 @@ def measure_proxy(contender: Contender, emulator: Emulator) -> dict[str, float]:
             latencies.append(time.perf_counter() - started)
         figures["tools/call p50 (ms)"] = percentile(latencies, 50) * 1000
         figures["tools/call p99 (ms)"] = percentile(latencies, 99) * 1000
+        figures[f"{CALLERS} callers, p99 (ms)"] = callers_p99(
+            lambda: client.call("echo_size", {"text": "x"}).get(timeout=120)
+        )
         for n in (16, 32):
             started = time.perf_counter()
             answers = [client.call("sleep", {"seconds": SLOW_CALL}) for _ in range(n)]
@@ -157,6 +166,24 @@ def measure_proxy(contender: Contender, emulator: Emulator) -> dict[str, float]:
         client.close()
 
 
+def callers_p99(call: Callable[[], object]) -> float:
+    """p99 latency of CALLERS clients each calling in a loop at once."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def caller() -> None:
+        for _ in range(CALLS_PER_CALLER):
+            started = time.perf_counter()
+            call()
+            with lock:
+                latencies.append(time.perf_counter() - started)
+
+    with concurrent.futures.ThreadPoolExecutor(CALLERS) as pool:
+        for done in [pool.submit(caller) for _ in range(CALLERS)]:
+            done.result()
+    return percentile(latencies, 99) * 1000
+
+
 def measure_floor(emulator: Emulator) -> dict[str, float]:
     floor = emulator.floor()
     latencies = []
@@ -168,6 +195,9 @@ def measure_floor(emulator: Emulator) -> dict[str, float]:
         "tools/call p50 (ms)": percentile(latencies, 50) * 1000,
         "tools/call p99 (ms)": percentile(latencies, 99) * 1000,
     }
+    figures[f"{CALLERS} callers, p99 (ms)"] = callers_p99(
+        lambda: floor.call(0, "echo_size", {"text": "x"})
+    )
     for n in (16, 32):
         started = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(n) as pool:
@@ -207,6 +237,7 @@ def emulator_throughput(emulator: Emulator, clients: int) -> float:
 FIGURES = [
     "tools/call p50 (ms)",
     "tools/call p99 (ms)",
+    f"{CALLERS} callers, p99 (ms)",
     "16 x 200 ms calls, wall (s)",
     "32 x 200 ms calls, wall (s)",
     "progress delay p50 (ms)",
