@@ -20,6 +20,12 @@ import httpx
 from agentcore_emulator.process import EmulatorProcess, clean_environment
 
 ROOT = Path(__file__).resolve().parents[1]
+# What a client sends to open an MCP session, as the tests' clients all do.
+INITIALIZE_PARAMS = {
+    "protocolVersion": "2025-06-18",
+    "capabilities": {},
+    "clientInfo": {"name": "tests", "version": "1"},
+}
 TEST_CONFIG = ROOT / "fixtures" / "emulator-test.toml"
 
 
@@ -136,15 +142,7 @@ class Proxy:
         return self.read_until(lambda m: m.get("id") == id_ and "method" not in m)[0]
 
     def initialize(self) -> dict[str, Any]:
-        result = self.request(
-            0,
-            "initialize",
-            {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "tests", "version": "1"},
-            },
-        )
+        result = self.request(0, "initialize", INITIALIZE_PARAMS)
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return result
 

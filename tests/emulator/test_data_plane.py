@@ -12,7 +12,7 @@ import botocore.exceptions
 import pytest
 
 from mcp_agentcore_proxy.sse import SseDecoder
-from tests.harness import Emulator, signed_call
+from tests.harness import INITIALIZE_PARAMS, Emulator, signed_call
 
 ACCEPT = "application/json, text/event-stream"
 
@@ -100,16 +100,7 @@ def test_answer_carries_session_headers_and_request_id(emulator: Emulator) -> No
 def test_stateful_server_session_id_passes_through(emulator: Emulator) -> None:
     session = f"stateful-{uuid.uuid4()}"
     init = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        }
+        {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INITIALIZE_PARAMS}
     ).encode()
     answer = _invoke(emulator, "demo_stateful", init, session)
     mcp_id = answer["mcpSessionId"]

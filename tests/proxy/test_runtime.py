@@ -12,7 +12,7 @@ import pytest
 
 from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
 from mcp_agentcore_proxy.runtime import AgentCoreRuntime, InvokeHeaders, header_value
-from tests.harness import Emulator
+from tests.harness import INITIALIZE_PARAMS, Emulator
 
 SESSION = "mcp-session-" + "0" * 32
 
@@ -49,16 +49,7 @@ def _call(runtime: AgentCoreRuntime, payload: dict[str, Any], **headers: Any) ->
 def test_a_request_counts_as_sent_once_written_not_once_answered(emulator: Emulator) -> None:
     # A JSON-response server answers a tool only when it ends: 60 s here.
     runtime = _runtime(emulator, "json_server")
-    init = {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
+    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INITIALIZE_PARAMS}
     answer = runtime.invoke(json.dumps(init).encode(), InvokeHeaders(runtime_session_id=SESSION))
     list(answer.payloads())
     session = answer.mcp_session_id
