@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import botocore.exceptions
+import botocore.parsers
 import pytest
 
 from mcp_agentcore_proxy.aws_errors import AwsError
 from mcp_agentcore_proxy.errors import (
+    ConnectFailedError,
+    ConnectionLostError,
     CredentialsError,
+    ReadTimedOutError,
     RuntimeServiceError,
     RuntimeUnreachableError,
 )
@@ -53,10 +57,28 @@ def test_connect_failures_are_retried_but_read_timeouts_never() -> None:
     timed_out = _translated(botocore.exceptions.ReadTimeoutError(endpoint_url="http://x"))
     dropped = _translated(botocore.exceptions.ConnectionClosedError(endpoint_url="http://x"))
     assert all(isinstance(e, RuntimeUnreachableError) for e in (refused, timed_out, dropped))
+    assert isinstance(refused, ConnectFailedError)
+    assert isinstance(timed_out, ReadTimedOutError)
+    assert isinstance(dropped, ConnectionLostError)
     policy = RetryPolicy(max_attempts=3)
     assert policy.should_retry(refused, 0)
     assert not policy.should_retry(timed_out, 0)  # the tool may be running already
     assert not policy.should_retry(dropped, 0)
+
+
+def test_the_decision_is_made_on_the_proxys_own_types_alone() -> None:
+    # No botocore exception behind it: the type says the runtime cannot have run it.
+    policy = RetryPolicy(max_attempts=3)
+    assert policy.should_retry(ConnectFailedError("never connected"), 0)
+    assert not policy.should_retry(ConnectionLostError("closed after sending"), 0)
+    assert not policy.should_retry(ConnectFailedError("never connected"), 2)  # attempts used up
+
+
+def test_a_gateway_page_instead_of_an_aws_answer_is_an_aws_style_error() -> None:
+    parser_error = botocore.parsers.ResponseParserError("Unable to parse: b'<html>token</html>'")
+    error = _translated(parser_error)
+    assert isinstance(error, RuntimeServiceError)
+    assert error.aws_error.code == "InvalidResponse" and "token" not in str(error)
 
 
 def test_credential_problems_say_what_to_do() -> None:
