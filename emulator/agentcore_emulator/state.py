@@ -17,6 +17,7 @@ from agentcore_emulator.sessions import SessionClock, SessionRegistry
 from agentcore_emulator.sigv4 import Credential, SignedRequest, Verified, verify_sigv4
 
 # Services whose SigV4 scope the emulator accepts: the data and control planes share a name.
+INSTANCE_KEEPALIVE_EXPIRY = 2.0  # seconds; below the instances' own 5 s
 SIGNING_SERVICES = frozenset({"bedrock-agentcore", "sts", "bedrock"})
 
 
@@ -30,7 +31,13 @@ class Emulator:
         self.base_url = base_url
         self.runtimes = RuntimeRegistry(config.runtimes, config.account)
         self.credentials = CredentialStore([Credential(config.access_key, config.secret_key)])
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
+        # Instances are uvicorn servers that close idle connections after 5 s, httpx's own
+        # default expiry: a request sent just then is lost ("Server disconnected").
+        # Expiring ours sooner means the instance never closes one under a request.
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(None, connect=5.0),
+            limits=httpx.Limits(keepalive_expiry=INSTANCE_KEEPALIVE_EXPIRY),
+        )
         self.sessions = SessionRegistry(self.client, self.instance_env, config.max_sessions, clock)
         self.moto = MotoServices(config)
         self.converse_error: str | None = None

@@ -85,7 +85,10 @@ class AwsSessionFactory:
             config=botocore.config.Config(
                 read_timeout=cfg.read_timeout,
                 connect_timeout=cfg.connect_timeout,
-                max_pool_connections=cfg.max_concurrency + 4,
+                # A slot frees when the response is written, a little before its stream
+                # is closed; room for those, notifications and replies, without urllib3
+                # discarding connections (and warning) under full load.
+                max_pool_connections=2 * cfg.max_concurrency + 8,
                 # RetryPolicy in runtime.py decides what is safe to resend.
                 retries={"mode": "standard", "total_max_attempts": 1},
                 user_agent_extra="mcp-agentcore-proxy",

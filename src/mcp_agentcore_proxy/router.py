@@ -233,7 +233,12 @@ class Router:
             finally:
                 free_slot()
         except ProxyError as exc:
-            logger.warning("request %s failed: %s", _describe(call.message), exc)
+            if call.final:  # cancelled or cut at shutdown: nobody waits for this
+                logger.info(
+                    "request %s ended after %s: %s", _describe(call.message), call.state.value, exc
+                )
+            else:
+                logger.warning("request %s failed: %s", _describe(call.message), exc)
             self._respond(call, jsonrpc.error_response(call.id, exc.to_jsonrpc()), failed=True)
         except Exception as exc:  # a bug must still answer the request
             logger.error(

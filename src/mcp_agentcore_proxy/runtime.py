@@ -107,6 +107,7 @@ class RuntimeAnswer:
         self._on_done = on_done
         self._lock = threading.Lock()
         self._finished = False
+        self._closed_early = False
 
     def payloads(self) -> Iterator[bytes]:
         """Yield each JSON-RPC message payload of the body as soon as it is complete."""
@@ -127,6 +128,12 @@ class RuntimeAnswer:
                         f"{self.content_type!r} (expected JSON or an SSE stream)"
                     )
                 yield body
+        except Exception as exc:
+            if self._closed_early:
+                # Another thread closed it (cancellation, shutdown) under our read; the
+                # HTTP library fails in its own ways then.
+                raise StreamInterruptedError("The answer was closed while being read") from exc
+            raise
         finally:
             self._finish(complete=True)
 
@@ -150,6 +157,7 @@ class RuntimeAnswer:
             if self._finished:
                 return
             self._finished = True
+            self._closed_early = not complete
         if not complete:
             raw = getattr(self._body, "_raw_stream", None)
             sock = getattr(getattr(raw, "connection", None), "sock", None)

@@ -78,6 +78,7 @@ def test_two_thousand_calls_64_in_flight_none_lost_or_doubled_memory_flat(proxy_
             message = proxy.read()
             id_ = message["id"]
             assert id_ in pending and id_ not in answered, message
+            assert "result" in message, (message, proxy.stderr()[-2000:])
             assert message["result"]["structuredContent"]["result"] == id_ % 97
             pending.remove(id_)
             answered.add(id_)
