@@ -47,7 +47,7 @@ class Emulator(EmulatorProcess):
         return {**self.environment(runtime), "PYTHONUNBUFFERED": "1"}
 
     def client(self, service: str = "bedrock-agentcore", **kwargs: Any) -> Any:
-        env = self.env()
+        env = self.env(next(iter(self.arns)))  # the keys are the same for every runtime
         return boto3.client(
             service,
             endpoint_url=self.url,

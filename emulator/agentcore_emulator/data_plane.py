@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from agentcore_emulator import bedrock
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.errors import error_response, new_request_id
-from agentcore_emulator.relay import SESSION_HEADER, relay
+from agentcore_emulator.relay import RUNTIME_ERROR, SESSION_HEADER, InstanceExited, relay
 from agentcore_emulator.state import emulator_of, raw_target
 from mcp_agentcore_proxy.aws_errors import (
     AwsError,
@@ -63,16 +63,23 @@ async def invocations(request: Request) -> Response:
         session_id = session_id or emulator.sessions.new_session_id()
         emulator.record_arrival(spec, session_id, method)
         emulator.runtimes.admit(spec)
-        session = await emulator.sessions.acquire(spec, session_id)
-        response = await relay(
-            emulator.client,
-            session,
-            body,
-            request.headers,
-            request_id,
-            emulator.sessions.clock,
-            spec.faults,  # the runtime's current faults, which tests switch while serving
-        )
+        for attempt in (1, 2):
+            session = await emulator.sessions.acquire(spec, session_id)
+            try:
+                response = await relay(
+                    emulator.client,
+                    session,
+                    body,
+                    request.headers,
+                    request_id,
+                    emulator.sessions.clock,
+                    spec.faults,  # the runtime's current faults, switched while serving
+                )
+                break
+            except InstanceExited:
+                if attempt == 2:
+                    raise RuntimeClientError(RUNTIME_ERROR.format(502)) from None
+                logger.warning("instance of session %s had exited; replacing it", session_id)
         status = response.status_code
         return response
     except RuntimeClientError as exc:

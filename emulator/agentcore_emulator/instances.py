@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
+import signal
 import socket
 import sys
 import time
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 
 import httpx
 
+from agentcore_emulator import guard
 from agentcore_emulator.config import RuntimeSpec
 from mcp_agentcore_proxy.aws_errors import RuntimeClientError
 
@@ -21,6 +24,25 @@ logger = logging.getLogger(__name__)
 INIT_TIMEOUT_MESSAGE = (
     "Runtime initialization time exceeded. Please make sure that initialization completes in {}s."
 )
+
+
+def _check_startable(spec: RuntimeSpec) -> None:
+    """A command that cannot start is the container's failure: 424, naming the cause."""
+    program = spec.command[0]
+    if not spec.cwd.is_dir():
+        problem = f"its working directory {str(spec.cwd)!r} does not exist"
+    elif os.sep in program:
+        path = spec.cwd / program  # exec resolves it after changing directory
+        startable = path.is_file() and os.access(path, os.X_OK)
+        problem = "" if startable else f"{program!r} is not an executable file"
+    else:
+        found = shutil.which(program) is not None
+        problem = "" if found else f"command {program!r} was not found on PATH"
+    if problem:
+        raise RuntimeClientError(
+            f"Runtime failed to start: {problem}. Please check your CloudWatch logs for more "
+            "information."
+        )
 
 
 def free_port() -> int:
@@ -42,6 +64,14 @@ class RuntimeInstance:
     def alive(self) -> bool:
         return self.process.returncode is None
 
+    async def exited(self, within: float) -> bool:
+        """Whether the process ends within ``within`` seconds (or has already)."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.process.wait()), within)
+        except TimeoutError:
+            return False
+        return True
+
     @classmethod
     async def start(
         cls, spec: RuntimeSpec, env: Mapping[str, str], client: httpx.AsyncClient
@@ -49,14 +79,22 @@ class RuntimeInstance:
         """Start a process and wait until it serves; 424 if it does not in time."""
         port = free_port()
         process_env = {**os.environ, **spec.env, **env, "PORT": str(port), "HOST": "127.0.0.1"}
-        # The instance's output goes to the emulator's stderr, never its stdout.
+        _check_startable(spec)
+        # Through the guard, in a session of its own: stopping the instance ends every
+        # process it started, and so does the emulator's death. Its output goes to the
+        # emulator's stderr, never its stdout.
         process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "agentcore_emulator.guard",
+            "--",
             *spec.command,
             cwd=spec.cwd,
             env=process_env,
             stdout=sys.stderr,
             stderr=sys.stderr,
             stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
         )
         instance = cls(spec, port, process)
         try:
@@ -96,15 +134,16 @@ class RuntimeInstance:
             await writer.wait_closed()
         return True
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Terminate the process, then kill it if it lingers."""
+    async def stop(self, grace: float = guard.GRACE) -> None:
+        """Stop the instance's whole process group: TERM, then KILL if it lingers."""
         if self.alive:
             with contextlib.suppress(ProcessLookupError):
-                self.process.terminate()
+                self.process.terminate()  # the guard TERMs the group, then KILLs it
             try:
-                await asyncio.wait_for(self.process.wait(), grace)
+                await asyncio.wait_for(self.process.wait(), grace + 1.0)
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
-                await self.process.wait()
+                # The guard itself hangs: end its group from here.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+        await self.process.wait()
         logger.info("stopped %s instance pid=%d", self.spec.name, self.process.pid)

@@ -41,6 +41,10 @@ class StreamCut(Exception):
     """Injected fault: the answer stream breaks off."""
 
 
+class InstanceExited(Exception):
+    """The instance refused the connection because its process has just ended."""
+
+
 def _mint_mcp_session_id() -> str:
     return uuid.uuid4().hex
 
@@ -77,6 +81,9 @@ async def relay(
         )
     except httpx.HTTPError as exc:
         session.active_calls -= 1
+        if isinstance(exc, httpx.ConnectError) and await session.instance.exited(1.0):
+            # Nothing reached it (a crash a moment ago): a new instance may take the call.
+            raise InstanceExited(session.session_id) from exc
         logger.warning("instance of session %s did not answer: %r", session.session_id, exc)
         raise RuntimeClientError(RUNTIME_ERROR.format(502)) from exc
     if upstream.status_code >= 400:

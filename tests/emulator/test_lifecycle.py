@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import uuid
+from collections.abc import Iterator
 
 import anyio
 import httpx
@@ -59,3 +61,113 @@ def test_stopping_the_emulator_stops_every_instance() -> None:
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
     assert emulator.process.returncode == -signal.SIGTERM
     assert not any(_alive(pid) for pid in pids)
+
+
+PROCESSES_CONFIG = TEST_CONFIG.with_name("emulator-processes.toml")
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()  # noqa: SIM115
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            tree.setdefault(parent, []).append(int(entry))
+    return tree
+
+
+def _descendants(pid: int) -> set[int]:
+    tree, found, todo = _children(), set(), [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]  # noqa: SIM115
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_gone(pids: set[int]) -> set[int]:
+    for _ in range(500):  # at most ~10 s: the group gets TERM, then KILL after 5 s
+        left = {pid for pid in pids if _running(pid)}
+        if not left:
+            return left
+        time.sleep(0.02)
+    return left
+
+
+@pytest.fixture(scope="module")
+def processes_emulator() -> Iterator[Emulator]:
+    emulator = Emulator(PROCESSES_CONFIG)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def _start_launcher(emulator: Emulator) -> tuple[str, set[int]]:
+    session = f"launcher-{uuid.uuid4()}"
+    emulator.client().invoke_agent_runtime(
+        agentRuntimeArn=emulator.arns["launcher"],
+        payload=b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
+        runtimeSessionId=session,
+        contentType="application/json",
+        accept="application/json, text/event-stream",
+    )
+    pid = next(s["pid"] for s in emulator.sessions() if s["sessionId"] == session)
+    tree = {pid, *_descendants(pid)}
+    assert len(tree) >= 3  # the guard, the launcher, and the server it started
+    return session, tree
+
+
+def test_stopping_a_session_ends_every_process_its_instance_started(
+    processes_emulator: Emulator,
+) -> None:
+    session, tree = _start_launcher(processes_emulator)
+    processes_emulator.client().stop_runtime_session(
+        agentRuntimeArn=processes_emulator.arns["launcher"], runtimeSessionId=session
+    )
+    assert _wait_gone(tree) == set()
+
+
+def test_instances_die_with_the_emulator_even_when_it_is_killed() -> None:
+    emulator = Emulator(PROCESSES_CONFIG)
+    try:
+        _, tree = _start_launcher(emulator)
+        emulator.process.kill()  # no shutdown code runs
+        emulator.process.wait()
+        assert _wait_gone(tree) == set()
+    finally:
+        emulator.stop()
+
+
+@pytest.mark.parametrize(
+    ("runtime", "cause"),
+    [
+        ("missing_command", "'no-such-command-anywhere' was not found"),
+        ("missing_cwd", "working directory"),
+        ("not_executable", "is not an executable file"),
+    ],
+)
+def test_a_command_that_cannot_start_is_424_naming_the_cause(
+    processes_emulator: Emulator, runtime: str, cause: str
+) -> None:
+    client = processes_emulator.client()
+    with pytest.raises(client.exceptions.RuntimeClientError) as caught:
+        client.invoke_agent_runtime(
+            agentRuntimeArn=processes_emulator.arns[runtime],
+            payload=b"{}",
+            runtimeSessionId=f"broken-{uuid.uuid4()}",
+        )
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert cause in caught.value.response["Error"]["Message"]
+    assert "Traceback" not in processes_emulator.stderr()
