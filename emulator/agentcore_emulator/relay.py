@@ -128,15 +128,17 @@ async def _events(
 ) -> AsyncIterator[ServerSentEvent]:
     decoder = SseDecoder()
     sent = 0
+    # As browsers decode an event stream: a byte that is not UTF-8 becomes U+FFFD, and
+    # the stream goes on (the relay must never die of the content it relays).
     try:
         async for chunk in upstream.aiter_raw():
             for data in decoder.feed(chunk):
                 if cut_after is not None and sent >= cut_after:
                     raise StreamCut(f"stream cut after {sent} event(s) (injected fault)")
                 sent += 1
-                yield ServerSentEvent(data=data.decode("utf-8"), event="message")
+                yield ServerSentEvent(data=data.decode("utf-8", "replace"), event="message")
         for data in decoder.close():
-            yield ServerSentEvent(data=data.decode("utf-8"), event="message")
+            yield ServerSentEvent(data=data.decode("utf-8", "replace"), event="message")
     finally:
         await upstream.aclose()
         session.active_calls -= 1

@@ -171,3 +171,22 @@ def test_a_command_that_cannot_start_is_424_naming_the_cause(
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 424
     assert cause in caught.value.response["Error"]["Message"]
     assert "Traceback" not in processes_emulator.stderr()
+
+
+def test_a_byte_that_is_not_utf8_does_not_end_the_relayed_stream(
+    processes_emulator: Emulator,
+) -> None:
+    answer = processes_emulator.client().invoke_agent_runtime(
+        agentRuntimeArn=processes_emulator.arns["raw_sse"],
+        payload=b'{"jsonrpc":"2.0","id":7,"method":"ping"}',
+        runtimeSessionId=f"raw-{uuid.uuid4()}",
+        contentType="application/json",
+        accept="application/json, text/event-stream",
+    )
+    events = [
+        line.removeprefix(b"data: ")
+        for line in answer["response"].read().splitlines()
+        if line.startswith(b"data: ")
+    ]
+    assert b'"data":"\xef\xbf\xbd"' in events[0]  # U+FFFD in place of the bad byte
+    assert events[1] == b'{"jsonrpc": "2.0", "id": 7, "result": {}}'
