@@ -13,7 +13,7 @@ from agentcore_emulator import bedrock
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.errors import error_response, new_request_id
 from agentcore_emulator.relay import RUNTIME_ERROR, SESSION_HEADER, InstanceExited, relay
-from agentcore_emulator.state import emulator_of, raw_target
+from agentcore_emulator.state import DATA_PLANE, emulator_of, raw_target
 from mcp_agentcore_proxy.aws_errors import (
     AwsError,
     ResourceNotFoundException,
@@ -45,7 +45,7 @@ async def invocations(request: Request) -> Response:
     status: int | str = "?"
     spec: RuntimeSpec | None = None
     try:
-        await emulator.verify(request, body)
+        await emulator.verify(request, body, DATA_PLANE)
         if request.method != "POST":
             status = 405
             return Response("Method Not Allowed", 405, headers={"Allow": "POST"})
@@ -111,7 +111,7 @@ async def stop_runtime_session(request: Request) -> Response:
     request_id = new_request_id()
     body = await request.body()
     try:
-        await emulator.verify(request, body)
+        await emulator.verify(request, body, DATA_PLANE)
         spec = emulator.runtimes.resolve(
             request.path_params["arn"], request.query_params.get("accountId")
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import hmac
 import re
@@ -83,6 +84,9 @@ class Authorization:
     signature: str
 
 
+_AUTH_FIELDS = frozenset({"Credential", "SignedHeaders", "Signature"})
+
+
 def parse_authorization(value: str) -> Authorization:
     """Split an Authorization header into scope, signed headers and signature."""
     algorithm, _, rest = value.strip().partition(" ")
@@ -93,8 +97,19 @@ def parse_authorization(value: str) -> Authorization:
     fields: dict[str, str] = {}
     for part in rest.split(","):
         key, sep, val = part.strip().partition("=")
-        if sep:
-            fields[key] = val
+        if not sep:
+            raise IncompleteSignatureException(
+                f"'{part.strip()}' not a valid key=value pair (missing equal-sign) in "
+                f"Authorization header: '{ALGORITHM} {rest[:80]}'."
+            )
+        if key not in _AUTH_FIELDS or key in fields:
+            # Chosen (AWS's answer could not be checked offline): a header with any other,
+            # or a repeated, field is not one a SigV4 signer writes; refuse it.
+            raise IncompleteSignatureException(
+                f"Authorization header has an unexpected or repeated field '{key}'; expected "
+                f"exactly Credential, SignedHeaders and Signature."
+            )
+        fields[key] = val
     missing = [f for f in ("Credential", "SignedHeaders", "Signature") if not fields.get(f)]
     if missing:
         raise IncompleteSignatureException(
@@ -148,15 +163,18 @@ def canonical_headers(request: SignedRequest, signed: Sequence[str]) -> str:
 
 
 def payload_hash(request: SignedRequest) -> str:
+    """The body's SHA-256, always computed here: outside S3, AWS hashes the body itself.
+
+    A declared ``x-amz-content-sha256`` must match it; ``UNSIGNED-PAYLOAD`` (an S3
+    feature) would let a body be swapped after signing, so it is refused too.
+    """
     declared = request.header("x-amz-content-sha256")
     actual = hashlib.sha256(request.body).hexdigest()
-    if declared is None or declared == "UNSIGNED-PAYLOAD":
-        return declared or actual
-    if not hmac.compare_digest(declared.lower(), actual):
+    if declared is not None and not hmac.compare_digest(declared.lower(), actual):
         raise InvalidSignatureException(
             "The provided 'x-amz-content-sha256' header does not match what was computed."
         )
-    return declared
+    return actual
 
 
 def canonical_request(request: SignedRequest, signed: Sequence[str]) -> str:
@@ -188,18 +206,36 @@ def signature(secret: str, scope: Scope, sts: str) -> str:
     return hmac.new(signing_key(secret, scope), sts.encode(), hashlib.sha256).hexdigest()
 
 
-def _request_time(request: SignedRequest) -> tuple[str, datetime]:
+def _request_time(request: SignedRequest) -> tuple[str, datetime, str]:
+    """The signing time as SigV4 writes it, as a datetime, and the header that gave it.
+
+    ``X-Amz-Date`` (ISO 8601 basic) wins; without it, an HTTP ``Date`` header (RFC 7231)
+    is accepted, as AWS's error text says, and then it must be signed instead.
+    """
     amz_date = request.header("x-amz-date")
-    if amz_date is None:
+    if amz_date is not None:
+        try:
+            return (
+                amz_date,
+                datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=UTC),
+                "x-amz-date",
+            )
+        except ValueError as exc:
+            raise IncompleteSignatureException(
+                f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'."
+            ) from exc
+    http_date = request.header("date")
+    if http_date is None:
         raise IncompleteSignatureException(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
         )
     try:
-        return amz_date, datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=UTC)
-    except ValueError as exc:
+        signed_at = email.utils.parsedate_to_datetime(http_date).astimezone(UTC)
+    except (TypeError, ValueError) as exc:
         raise IncompleteSignatureException(
-            f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'."
+            f"Date must be an HTTP date (RFC 7231). Got '{http_date}'."
         ) from exc
+    return signed_at.strftime(_AMZ_DATE), signed_at, "date"
 
 
 def _check_skew(amz_date: str, signed_at: datetime, now: datetime, max_skew: timedelta) -> None:
@@ -246,14 +282,15 @@ def verify_sigv4(
         raise MissingAuthenticationTokenException("Missing Authentication Token")
     auth = parse_authorization(header)
     scope = auth.scope
-    amz_date, signed_at = _request_time(request)
+    amz_date, signed_at, date_header = _request_time(request)
     if "host" not in auth.signed_headers:
         raise InvalidSignatureException(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
         )
-    if "x-amz-date" not in auth.signed_headers:
+    if date_header not in auth.signed_headers:
+        shown = "X-Amz-Date" if date_header == "x-amz-date" else "Date"
         raise InvalidSignatureException(
-            "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
+            f"'{shown}' must be a 'SignedHeader' in the AWS Authorization."
         )
     if list(auth.signed_headers) != sorted(auth.signed_headers):
         raise InvalidSignatureException("SignedHeaders must be lower-case and sorted.")

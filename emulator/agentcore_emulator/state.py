@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -18,6 +19,7 @@ from agentcore_emulator.sigv4 import Credential, SignedRequest, Verified, verify
 
 # Services whose SigV4 scope the emulator accepts: the data and control planes share a name.
 INSTANCE_KEEPALIVE_EXPIRY = 2.0  # seconds; below the instances' own 5 s
+DATA_PLANE = ("bedrock-agentcore",)  # InvokeAgentRuntime, StopRuntimeSession
 SIGNING_SERVICES = frozenset({"bedrock-agentcore", "sts", "bedrock"})
 
 
@@ -59,7 +61,10 @@ class Emulator:
         """What an instance sees, as a runtime's execution role would give it."""
         return {**self.config.client_environment(self.base_url), "AGENTCORE_RUNTIME_ARN": spec.arn}
 
-    async def verify(self, request: Request, body: bytes) -> Verified:
+    async def verify(
+        self, request: Request, body: bytes, services: Collection[str] = SIGNING_SERVICES
+    ) -> Verified:
+        """Check the request's SigV4 signature, scoped to one of ``services`` (the route's)."""
         raw_path, query = raw_target(request)
         signed = SignedRequest(
             method=request.method,
@@ -75,7 +80,7 @@ class Emulator:
             self.credentials,
             now=datetime.now(UTC),
             region=self.config.region,
-            services=SIGNING_SERVICES,
+            services=services,
             max_skew=timedelta(seconds=self.config.max_skew_seconds),
         )
 

@@ -114,3 +114,101 @@ def test_no_key_or_token_in_any_log_at_debug(proxy_factory, emulator: Emulator) 
     for log in (proxy.stderr(), emulator.stderr()):
         assert token not in log and secret not in log
         assert "AWS4-HMAC-SHA256 Credential=" not in log
+
+
+@pytest.mark.parametrize("service", ["sts", "bedrock"])
+def test_the_data_plane_takes_only_its_own_service_scope(emulator: Emulator, service: str) -> None:
+    answer = _send(_signed(emulator, service=service))
+    assert answer.status_code == 403
+    assert answer.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+    assert f"Credential should be scoped to correct service: '{service}'" in answer.text
+
+
+def test_an_unsigned_payload_is_refused_so_a_body_cannot_be_swapped(emulator: Emulator) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    class UnsignedPayload(SigV4Auth):
+        def payload(self, request: AWSRequest) -> str:
+            return "UNSIGNED-PAYLOAD"
+
+    url = _signed(emulator)["url"]
+    request = AWSRequest(
+        method="POST",
+        url=url,
+        data=BODY,
+        headers={
+            "Content-Type": "application/json",
+            "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD",
+            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": "security-" + "u" * 32,
+        },
+    )
+    UnsignedPayload(
+        Credentials("AKIAAGENTCOREEMULATOR", "agentcore-emulator-local-secret-key"),
+        "bedrock-agentcore",
+        "us-east-1",
+    ).add_auth(request)
+    prepared = request.prepare()
+    swapped = BODY.replace(b"tools/list", b"tools/call")
+    answer = httpx.post(url, content=swapped, headers=dict(prepared.headers), timeout=60)
+    assert answer.status_code == 403
+    assert "x-amz-content-sha256" in answer.text
+
+
+def test_an_unexpected_field_in_the_authorization_header_is_refused(emulator: Emulator) -> None:
+    call = _signed(emulator)
+    call["headers"]["Authorization"] += ", Junk=1"
+    answer = _send(call)
+    assert answer.status_code == 403
+    assert answer.headers["x-amzn-ErrorType"] == "IncompleteSignatureException"
+
+
+def _sign_with_date_header(emulator: Emulator, signed: bool) -> dict:
+    """Signed as a client that sends the HTTP Date header and no X-Amz-Date would."""
+    import email.utils
+    import hashlib
+    import hmac
+
+    now = datetime.datetime.now(datetime.UTC)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    call = _signed(emulator)
+    host = httpx.URL(call["url"]).netloc.decode()
+    raw_path, query = call["url"].split(host, 1)[1].split("?", 1)
+    headers = {
+        "content-type": "application/json",
+        "date": email.utils.format_datetime(now, usegmt=True),
+        "host": host,
+        "x-amzn-bedrock-agentcore-runtime-session-id": "security-" + "d" * 32,
+    }
+    names = sorted(headers) if signed else sorted(set(headers) - {"date"})
+    canonical = "\n".join(
+        [
+            "POST",
+            quote(raw_path, safe="/~"),  # SigV4 encodes the (already encoded) path again
+            query,
+            "".join(f"{n}:{headers[n]}\n" for n in names),
+            ";".join(names),
+            hashlib.sha256(BODY).hexdigest(),
+        ]
+    )
+    scope = f"{day}/us-east-1/bedrock-agentcore/aws4_request"
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    key = b"AWS4agentcore-emulator-local-secret-key"
+    for part in (day, "us-east-1", "bedrock-agentcore", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential=AKIAAGENTCOREEMULATOR/{scope}, "
+        f"SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
+    headers["accept"] = "application/json, text/event-stream"
+    return {"method": "POST", "url": call["url"], "content": BODY, "headers": headers}
+
+
+def test_the_http_date_header_may_stand_in_for_x_amz_date_when_signed(emulator: Emulator) -> None:
+    assert _send(_sign_with_date_header(emulator, signed=True)).status_code == 200
+    refused = _send(_sign_with_date_header(emulator, signed=False))
+    assert refused.status_code == 403 and "'Date' must be a 'SignedHeader'" in refused.text
