@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from agentcore_emulator import bedrock
 from agentcore_emulator.config import RuntimeSpec
-from agentcore_emulator.errors import error_response, new_request_id
+from agentcore_emulator.errors import error_response, new_request_id, query_error_response
 from agentcore_emulator.relay import RUNTIME_ERROR, SESSION_HEADER, InstanceExited, relay
 from agentcore_emulator.state import DATA_PLANE, emulator_of, raw_target
 from mcp_agentcore_proxy.aws_errors import (
@@ -130,11 +130,20 @@ async def stop_runtime_session(request: Request) -> Response:
         return error_response(exc, request_id)
 
 
+def _speaks_query(request: Request) -> bool:
+    """Whether a call is for STS (the query protocol), even one whose signature fails."""
+    scope = request.headers.get("authorization", "").partition("Credential=")[2].split("/")
+    if len(scope) > 3:
+        return scope[3] == "sts"
+    return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+
+
 async def aws_services(request: Request) -> Response:
     """Any other AWS call: dispatched by the service of its SigV4 credential scope."""
     emulator = emulator_of(request)
     request_id = new_request_id()
     body = await request.body()
+    answer_error = query_error_response if _speaks_query(request) else error_response
     try:
         verified = await emulator.verify(request, body)
         service = verified.scope.service
@@ -154,4 +163,4 @@ async def aws_services(request: Request) -> Response:
             body,
         )
     except AwsError as exc:
-        return error_response(exc, request_id)
+        return answer_error(exc, request_id)

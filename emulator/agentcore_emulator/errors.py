@@ -1,9 +1,14 @@
-"""AWS errors on the wire, serialized as AWS JSON services do so boto3 parses them."""
+"""AWS errors on the wire, each in its service's own protocol, so boto3 parses them.
+
+JSON services (AgentCore, Bedrock) name the code in ``x-amzn-ErrorType``; query services
+(STS) answer an XML ``ErrorResponse`` whose codes for authentication are their own.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
+from xml.sax.saxutils import escape
 
 from starlette.responses import Response
 
@@ -25,4 +30,34 @@ def error_response(error: AwsError, request_id: str | None = None) -> Response:
             "x-amzn-ErrorType": error.code,
             "x-amzn-RequestId": request_id or new_request_id(),
         },
+    )
+
+
+# What STS calls the authentication errors that JSON services name otherwise.
+_QUERY_CODES = {
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "ExpiredTokenException": "ExpiredToken",
+    "IncompleteSignatureException": "IncompleteSignature",
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+}
+STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+def query_error_response(error: AwsError, request_id: str | None = None) -> Response:
+    """An error as STS (the AWS query protocol) answers it: an XML ``ErrorResponse``."""
+    request_id = request_id or new_request_id()
+    code = _QUERY_CODES.get(error.code, error.code)
+    kind = "Receiver" if error.status >= 500 else "Sender"
+    body = (
+        f'<ErrorResponse xmlns="{STS_NAMESPACE}">'
+        f"<Error><Type>{kind}</Type><Code>{escape(code)}</Code>"
+        f"<Message>{escape(error.message)}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    return Response(
+        body,
+        status_code=error.status,
+        media_type="text/xml",
+        headers={"x-amzn-RequestId": request_id},
     )

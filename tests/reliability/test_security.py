@@ -212,3 +212,40 @@ def test_the_http_date_header_may_stand_in_for_x_amz_date_when_signed(emulator: 
     assert _send(_sign_with_date_header(emulator, signed=True)).status_code == 200
     refused = _send(_sign_with_date_header(emulator, signed=False))
     assert refused.status_code == 403 and "'Date' must be a 'SignedHeader'" in refused.text
+
+
+@pytest.mark.parametrize(
+    ("credentials", "code"),
+    [
+        ({"aws_secret_access_key": "wrong"}, "SignatureDoesNotMatch"),
+        ({"aws_access_key_id": "AKIAUNKNOWNUNKNOWN00"}, "InvalidClientTokenId"),
+    ],
+)
+def test_sts_refusals_come_as_sts_errors_that_boto3_parses(
+    emulator: Emulator, credentials: dict, code: str
+) -> None:
+    import botocore.exceptions
+
+    sts = emulator.client("sts", **credentials)
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        sts.get_caller_identity()
+    assert caught.value.response["Error"]["Code"] == code
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_an_expired_sts_token_is_an_sts_error(emulator: Emulator) -> None:
+    import botocore.exceptions
+
+    issued = emulator.client("sts").assume_role(
+        RoleArn="arn:aws:iam::123456789012:role/short-lived", RoleSessionName="expiring"
+    )["Credentials"]
+    emulator.admin.post("/_emulator/credentials/expire").raise_for_status()
+    sts = emulator.client(
+        "sts",
+        aws_access_key_id=issued["AccessKeyId"],
+        aws_secret_access_key=issued["SecretAccessKey"],
+        aws_session_token=issued["SessionToken"],
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        sts.get_caller_identity()
+    assert caught.value.response["Error"]["Code"] == "ExpiredToken"
