@@ -19,6 +19,7 @@ from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.runtime import AgentCoreRuntime
 from mcp_agentcore_proxy.sessions import RuntimeSessionIds, SessionStops
 from mcp_agentcore_proxy.stdio import LineWriter, read_lines
+from mcp_agentcore_proxy.threads import start_daemon
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +42,7 @@ def _exit_now(signum: int, frame: FrameType | None) -> None:
 
 
 def _in_background(name: str, work: Callable[[], None]) -> threading.Thread:
-    thread = threading.Thread(target=work, name=name, daemon=True)
-    thread.start()
-    return thread
+    return start_daemon(work, name=name)
 
 
 def _log_identity(identity: IdentityCheck, config: ProxyConfig) -> None:

@@ -48,6 +48,7 @@ from mcp_agentcore_proxy.recovery import (
 from mcp_agentcore_proxy.redaction import redact
 from mcp_agentcore_proxy.runtime import InvokeHeaders, Runtime, Streaming
 from mcp_agentcore_proxy.stdio import LineWriter
+from mcp_agentcore_proxy.threads import start_daemon
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ _Queued = tuple[Message, int, _Gate, _Gate, Callable[[], None]]
 
 def _spawn(target: Callable[..., None], *args: object) -> None:
     # Daemon threads: a runtime that never answers must not hold the process at exit.
-    threading.Thread(target=target, args=args, daemon=True).start()
+    start_daemon(target, *args)
 
 
 class Router:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from mcp_agentcore_proxy.config import ProxyConfig, SessionMode
 from mcp_agentcore_proxy.identity import CallerIdentity
+from mcp_agentcore_proxy.threads import start_daemon
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class SessionStops:
             if not self._started:
                 self._started = True
                 for _ in range(self._workers):
-                    threading.Thread(target=self._work, daemon=True).start()
+                    start_daemon(self._work, name="session-stop")
         self._queue.put(session_id)
 
     def _work(self) -> None:

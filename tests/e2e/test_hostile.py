@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import http.server
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -234,3 +235,28 @@ def test_session_mode_never_waits_for_sts(
     )
     assert "tools" in proxy.request(1, "tools/list", {})["result"]
     assert proxy.close_stdin() == 0
+
+
+def _blocked_signals(pid: int, tid: int) -> int:
+    status = open(f"/proc/{pid}/task/{tid}/status").read()  # noqa: SIM115
+    return int(
+        next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_only_the_main_thread_can_take_a_stop_signal(
+    json_proxy: Callable[..., Proxy], emulator: Emulator
+) -> None:
+    # Linux gives a process's signal to any thread that does not block it; Python runs the
+    # handler only when the main thread wakes, and it sleeps reading stdin. So every
+    # other thread must block SIGTERM and SIGINT, or a signal can be lost for good.
+    proxy = json_proxy(AGENTCORE_SHUTDOWN_GRACE="0.5")
+    _hold(proxy, emulator)  # worker threads exist, one waiting on the runtime
+    pid = proxy.process.pid
+    threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    assert len(threads) > 2
+    stop = (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGINT - 1))
+    for tid in threads:
+        blocked = _blocked_signals(pid, tid) & stop
+        assert blocked == (0 if tid == pid else stop), tid
