@@ -1,16 +1,91 @@
-"""Endpoints for tests and tooling under /_emulator/ (unsigned: the emulator binds loopback)."""
+"""Endpoints for tests and tooling under /_emulator/, unsigned and so kept local.
+
+They can expire credentials and move the clock, so a web page the developer happens to
+open must not reach them: every admin request needs a loopback ``Host`` (no DNS
+rebinding), no foreign ``Origin``, and a JSON body where it sends one (a cross-site form
+or ``text/plain`` POST cannot be sent without a CORS preflight, which is never granted).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from agentcore_emulator.config import FaultSpec
+from agentcore_emulator.config import ConfigError, FaultSpec
 from agentcore_emulator.errors import error_response
 from agentcore_emulator.state import emulator_of
 from mcp_agentcore_proxy.aws_errors import AwsError
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether a host name or address is this machine's loopback."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _refusal(request: Request) -> Response | None:
+    host = urlsplit("//" + request.headers.get("host", "")).hostname
+    if not is_loopback(host):
+        return JSONResponse({"message": f"admin requests need a loopback Host, not {host!r}"}, 403)
+    origin = request.headers.get("origin")
+    if origin is not None and not is_loopback(urlsplit(origin).hostname):
+        return JSONResponse({"message": f"admin requests from origin {origin!r} are refused"}, 403)
+    if request.method in ("POST", "PUT"):
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return JSONResponse({"message": "admin requests send application/json"}, 415)
+    return None
+
+
+def local_only(endpoint: Endpoint) -> Endpoint:
+    """Refuse an admin request that could come from a web page (see the module doc)."""
+
+    @functools.wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        return _refusal(request) or await endpoint(request)
+
+    return guarded
+
+
+class BadRequest(Exception):
+    """An admin body that cannot be used; answered 400 with the reason."""
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def answers_bad_requests(endpoint: Endpoint) -> Endpoint:
+    @functools.wraps(endpoint)
+    async def answered(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except BadRequest as exc:
+            return JSONResponse({"message": str(exc)}, status_code=400)
+
+    return answered
 
 
 async def health(request: Request) -> Response:
@@ -50,18 +125,21 @@ async def stop_all_sessions(request: Request) -> Response:
 async def set_faults(request: Request) -> Response:
     emulator = emulator_of(request)
     try:
-        faults = FaultSpec.from_mapping(await request.json(), "faults")
+        faults = FaultSpec.from_mapping(await _json_object(request), "faults")
         spec = emulator.runtimes.set_faults(request.path_params["name"], faults)
     except AwsError as exc:
         return error_response(exc)
-    except (ValueError, TypeError) as exc:
-        return JSONResponse({"message": str(exc)}, status_code=400)
+    except (ConfigError, ValueError, TypeError) as exc:
+        raise BadRequest(str(exc)) from exc
     return JSONResponse({"runtime": spec.name, "faults": dataclasses.asdict(faults)})
 
 
 async def set_converse_error(request: Request) -> Response:
     emulator = emulator_of(request)
-    emulator.converse_error = (await request.json()).get("error")
+    error = (await _json_object(request)).get("error")
+    if error is not None and not isinstance(error, str):
+        raise BadRequest('"error" must be an AWS error code (a string) or null')
+    emulator.converse_error = error
     return JSONResponse({"error": emulator.converse_error})
 
 
@@ -73,5 +151,8 @@ async def expire_credentials(request: Request) -> Response:
 async def advance_clock(request: Request) -> Response:
     """Move the session clock forward and reap what expired, as if time had passed."""
     emulator = emulator_of(request)
-    emulator.sessions.clock.advance(float((await request.json())["seconds"]))
+    seconds = (await _json_object(request)).get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+        raise BadRequest('"seconds" must be a number, 0 or more')
+    emulator.sessions.clock.advance(float(seconds))
     return JSONResponse({"ended": await emulator.sessions.reap()})

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agentcore_emulator.admin import is_loopback
 from agentcore_emulator.config import ConfigError, EmulatorConfig, load_config
 from agentcore_emulator.process import READY
 
@@ -89,6 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for quiet in ("botocore", "boto3", "urllib3", "httpx", "httpcore", "werkzeug", "sse_starlette"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
+    if not is_loopback(args.host):
+        print(
+            f"agentcore-emulator: warning: serving on {args.host}, beyond this machine. The "
+            "emulator trusts fixed, public test credentials; anyone who can reach it can "
+            "call it (its admin endpoints still answer loopback only).",
+            file=sys.stderr,
+        )
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
     # without it every answer waits ~40 ms for a delayed ACK (Nagle).

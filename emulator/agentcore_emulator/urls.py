@@ -7,16 +7,22 @@ from starlette.routing import Route
 from agentcore_emulator import admin
 from agentcore_emulator.data_plane import aws_services, invocations, stop_runtime_session
 
+
+def _admin(path: str, endpoint: admin.Endpoint, method: str) -> Route:
+    guarded = admin.local_only(admin.answers_bad_requests(endpoint))
+    return Route(f"/_emulator/{path}", guarded, methods=[method])
+
+
 ROUTES = [
     Route("/runtimes/{arn:path}/invocations", invocations, methods=["POST", "GET", "DELETE"]),
     Route("/runtimes/{arn:path}/stopruntimesession", stop_runtime_session, methods=["POST"]),
-    Route("/_emulator/health", admin.health, methods=["GET"]),
-    Route("/_emulator/sessions", admin.list_sessions, methods=["GET"]),
-    Route("/_emulator/sessions", admin.stop_all_sessions, methods=["DELETE"]),
-    Route("/_emulator/invocations", admin.list_arrivals, methods=["GET"]),
-    Route("/_emulator/runtimes/{name}/faults", admin.set_faults, methods=["PUT"]),
-    Route("/_emulator/bedrock/error", admin.set_converse_error, methods=["PUT"]),
-    Route("/_emulator/clock/advance", admin.advance_clock, methods=["POST"]),
-    Route("/_emulator/credentials/expire", admin.expire_credentials, methods=["POST"]),
+    _admin("health", admin.health, "GET"),
+    _admin("sessions", admin.list_sessions, "GET"),
+    _admin("sessions", admin.stop_all_sessions, "DELETE"),
+    _admin("invocations", admin.list_arrivals, "GET"),
+    _admin("runtimes/{name}/faults", admin.set_faults, "PUT"),
+    _admin("bedrock/error", admin.set_converse_error, "PUT"),
+    _admin("clock/advance", admin.advance_clock, "POST"),
+    _admin("credentials/expire", admin.expire_credentials, "POST"),
     Route("/{path:path}", aws_services, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
 ]

@@ -85,7 +85,7 @@ def test_expired_credentials_are_refreshed_once_and_the_call_succeeds(
     )
     call = {"name": "get_weather", "arguments": {"city": "Bern"}}
     first = proxy.request(1, "tools/call", call)
-    assert emulator.admin.post("/_emulator/credentials/expire").json()["expired"] >= 1
+    assert emulator.admin.post("/_emulator/credentials/expire", json={}).json()["expired"] >= 1
     # The next call is refused with ExpiredTokenException, re-resolves credentials, and succeeds.
     assert proxy.request(2, "tools/call", call)["result"] == first["result"]
     proxy.close_stdin()

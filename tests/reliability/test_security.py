@@ -239,7 +239,7 @@ def test_an_expired_sts_token_is_an_sts_error(emulator: Emulator) -> None:
     issued = emulator.client("sts").assume_role(
         RoleArn="arn:aws:iam::123456789012:role/short-lived", RoleSessionName="expiring"
     )["Credentials"]
-    emulator.admin.post("/_emulator/credentials/expire").raise_for_status()
+    emulator.admin.post("/_emulator/credentials/expire", json={}).raise_for_status()
     sts = emulator.client(
         "sts",
         aws_access_key_id=issued["AccessKeyId"],
