@@ -20,9 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agentcore_emulator.config import ConfigError, FaultSpec
-from agentcore_emulator.errors import error_response
 from agentcore_emulator.state import emulator_of
-from mcp_agentcore_proxy.aws_errors import AwsError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -127,8 +125,6 @@ async def set_faults(request: Request) -> Response:
     try:
         faults = FaultSpec.from_mapping(await _json_object(request), "faults")
         spec = emulator.runtimes.set_faults(request.path_params["name"], faults)
-    except AwsError as exc:
-        return error_response(exc)
     except (ConfigError, ValueError, TypeError) as exc:
         raise BadRequest(str(exc)) from exc
     return JSONResponse({"runtime": spec.name, "faults": dataclasses.asdict(faults)})

@@ -7,11 +7,13 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from agentcore_emulator.config import EmulatorConfig
 from agentcore_emulator.sessions import SessionClock
 from agentcore_emulator.state import Emulator
 from agentcore_emulator.urls import ROUTES
+from agentcore_emulator.wire import EXCEPTION_HANDLERS, BodyLimitMiddleware, RequestIdMiddleware
 
 MAX_BODY = 100_000_000  # AgentCore's payload limit
 
@@ -34,6 +36,14 @@ def build_app(
             await emulator.client.aclose()
             emulator.moto.stop()
 
-    app = Starlette(routes=ROUTES, lifespan=lifespan, max_body_size=MAX_BODY)
+    app = Starlette(
+        routes=ROUTES,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, max_body_size=MAX_BODY),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
     app.state.emulator = emulator
     return app

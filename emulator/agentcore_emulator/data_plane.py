@@ -1,21 +1,22 @@
-"""InvokeAgentRuntime, StopRuntimeSession, and every other AWS call the emulator answers."""
+"""InvokeAgentRuntime, StopRuntimeSession, and every other AWS call the emulator answers.
+
+Handlers raise AWS errors; ``wire`` turns them into the service's answer and logs.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agentcore_emulator import bedrock
-from agentcore_emulator.config import RuntimeSpec
-from agentcore_emulator.errors import error_response, new_request_id, query_error_response
 from agentcore_emulator.relay import RUNTIME_ERROR, SESSION_HEADER, InstanceExited, relay
 from agentcore_emulator.state import DATA_PLANE, emulator_of, raw_target
+from agentcore_emulator.wire import note, request_id_of
 from mcp_agentcore_proxy.aws_errors import (
-    AwsError,
     ResourceNotFoundException,
     RuntimeClientError,
     ValidationException,
@@ -34,133 +35,101 @@ def _method_of(body: bytes) -> str:
     return str(message.get("method", "response")) if isinstance(message, dict) else "?"
 
 
+def _runtime_session_id(request: Request, required: bool) -> str | None:
+    """The runtime session id header, checked as AgentCore's model bounds it."""
+    session_id = request.headers.get(SESSION_HEADER)
+    if (session_id is None and required) or (
+        session_id is not None and not 33 <= len(session_id) <= 256
+    ):
+        raise ValidationException.for_field(
+            "runtimeSessionId", "Member must have length between 33 and 256"
+        )
+    return session_id
+
+
 async def invocations(request: Request) -> Response:
     """InvokeAgentRuntime: route to the session's instance, starting one if needed."""
     emulator = emulator_of(request)
-    request_id = new_request_id()
-    started = time.monotonic()
     body = await request.body()
     method = _method_of(body)
-    session_id = request.headers.get(SESSION_HEADER)
-    status: int | str = "?"
-    spec: RuntimeSpec | None = None
-    try:
-        await emulator.verify(request, body, DATA_PLANE)
-        if request.method != "POST":
-            status = 405
-            return Response("Method Not Allowed", 405, headers={"Allow": "POST"})
-        spec = emulator.runtimes.resolve(
-            request.path_params["arn"], request.query_params.get("accountId")
+    note(request, runtime=request.path_params["arn"].rsplit("/", 1)[-1], method=method)
+    await emulator.verify(request, body, DATA_PLANE)
+    if request.method != "POST":
+        raise HTTPException(405, headers={"Allow": "POST"})
+    spec = emulator.runtimes.resolve(
+        request.path_params["arn"], request.query_params.get("accountId")
+    )
+    session_id = _runtime_session_id(request, required=False)
+    mcp_session_id = request.headers.get("mcp-session-id")
+    if session_id is None and mcp_session_id:
+        known = emulator.sessions.by_mcp_session(spec, mcp_session_id)
+        session_id = known.session_id if known else None
+    session_id = session_id or emulator.sessions.new_session_id()
+    note(request, session=session_id)
+    emulator.record_arrival(spec, session_id, method)
+
+    async def forward() -> Response:
+        session = await emulator.sessions.acquire(spec, session_id)
+        return await relay(
+            emulator.client,
+            session,
+            body,
+            request.headers,
+            request_id_of(request),
+            emulator.sessions.clock,
+            spec.faults,  # the runtime's current faults, switched while serving
         )
-        if session_id is not None and not 33 <= len(session_id) <= 256:
-            raise ValidationException.for_field(
-                "runtimeSessionId", "Member must have length between 33 and 256"
-            )
-        mcp_session_id = request.headers.get("mcp-session-id")
-        if session_id is None and mcp_session_id:
-            known = emulator.sessions.by_mcp_session(spec, mcp_session_id)
-            session_id = known.session_id if known else None
-        session_id = session_id or emulator.sessions.new_session_id()
-        emulator.record_arrival(spec, session_id, method)
+
+    try:
         emulator.runtimes.admit(spec)
-        for attempt in (1, 2):
-            session = await emulator.sessions.acquire(spec, session_id)
-            try:
-                response = await relay(
-                    emulator.client,
-                    session,
-                    body,
-                    request.headers,
-                    request_id,
-                    emulator.sessions.clock,
-                    spec.faults,  # the runtime's current faults, switched while serving
-                )
-                break
-            except InstanceExited:
-                if attempt == 2:
-                    raise RuntimeClientError(RUNTIME_ERROR.format(502)) from None
-                logger.warning("instance of session %s had exited; replacing it", session_id)
-        status = response.status_code
-        return response
+        try:
+            return await forward()
+        except InstanceExited:
+            logger.warning("instance of session %s had exited; replacing it", session_id)
+        try:
+            return await forward()  # nothing reached the old instance: a new one takes it
+        except InstanceExited:
+            raise RuntimeClientError(RUNTIME_ERROR.format(502)) from None
     except RuntimeClientError as exc:
-        status = exc.code
-        if spec is not None and spec.container_errors == "jsonrpc" and session_id is not None:
-            status = 200
-            return JSONResponse(
-                {"jsonrpc": "2.0", "id": None, "error": {"code": -32010, "message": exc.message}},
-                headers={SESSION_HEADER: session_id, "x-amzn-RequestId": request_id},
-            )
-        return error_response(exc, request_id)
-    except AwsError as exc:
-        status = exc.code
-        return error_response(exc, request_id)
-    finally:
-        logger.info(
-            "invoke runtime=%s session=%s method=%s status=%s %.0fms",
-            request.path_params.get("arn", "?").rsplit("/", 1)[-1],
-            session_id,
-            method,
-            status,
-            (time.monotonic() - started) * 1000,
+        if spec.container_errors != "jsonrpc":
+            raise
+        # This runtime reports a container's failure in band: HTTP 200, JSON-RPC -32010.
+        return JSONResponse(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": -32010, "message": exc.message}},
+            headers={SESSION_HEADER: session_id},
         )
 
 
 async def stop_runtime_session(request: Request) -> Response:
     """StopRuntimeSession: end the session's instance now."""
     emulator = emulator_of(request)
-    request_id = new_request_id()
-    body = await request.body()
-    try:
-        await emulator.verify(request, body, DATA_PLANE)
-        spec = emulator.runtimes.resolve(
-            request.path_params["arn"], request.query_params.get("accountId")
-        )
-        session_id = request.headers.get(SESSION_HEADER)
-        if session_id is None or not 33 <= len(session_id) <= 256:
-            raise ValidationException.for_field(
-                "runtimeSessionId", "Member must have length between 33 and 256"
-            )
-        if not await emulator.sessions.stop(spec, session_id):
-            raise ResourceNotFoundException(f"Session not found: {session_id}")
-        logger.info("stopped session %s of %s", session_id, spec.name)
-        return JSONResponse(
-            {}, headers={SESSION_HEADER: session_id, "x-amzn-RequestId": request_id}
-        )
-    except AwsError as exc:
-        return error_response(exc, request_id)
-
-
-def _speaks_query(request: Request) -> bool:
-    """Whether a call is for STS (the query protocol), even one whose signature fails."""
-    scope = request.headers.get("authorization", "").partition("Credential=")[2].split("/")
-    if len(scope) > 3:
-        return scope[3] == "sts"
-    return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    await emulator.verify(request, await request.body(), DATA_PLANE)
+    spec = emulator.runtimes.resolve(
+        request.path_params["arn"], request.query_params.get("accountId")
+    )
+    session_id = _runtime_session_id(request, required=True)
+    if not await emulator.sessions.stop(spec, session_id or ""):
+        raise ResourceNotFoundException(f"Session not found: {session_id}")
+    logger.info("stopped session %s of %s", session_id, spec.name)
+    return JSONResponse({}, headers={SESSION_HEADER: session_id or ""})
 
 
 async def aws_services(request: Request) -> Response:
     """Any other AWS call: dispatched by the service of its SigV4 credential scope."""
     emulator = emulator_of(request)
-    request_id = new_request_id()
     body = await request.body()
-    answer_error = query_error_response if _speaks_query(request) else error_response
-    try:
-        verified = await emulator.verify(request, body)
-        service = verified.scope.service
-        path = request.url.path
-        if service == "bedrock":
-            if not path.endswith("/converse"):
-                raise ValidationException(f"The emulator answers Converse only, not {path}")
-            model_id = path.removeprefix("/model/").removesuffix("/converse")
-            answer = bedrock.converse(model_id, body, emulator.converse_error)
-            return JSONResponse(answer, headers={"x-amzn-RequestId": request_id})
-        raw, query = raw_target(request)
-        return await emulator.moto.forward(
-            emulator.client,
-            request.method,
-            raw + (f"?{query}" if query else ""),
-            request.headers,
-            body,
-        )
-    except AwsError as exc:
-        return answer_error(exc, request_id)
+    verified = await emulator.verify(request, body)
+    path = request.url.path
+    if verified.scope.service == "bedrock":
+        if not path.endswith("/converse"):
+            raise ValidationException(f"The emulator answers Converse only, not {path}")
+        model_id = path.removeprefix("/model/").removesuffix("/converse")
+        return JSONResponse(bedrock.converse(model_id, body, emulator.converse_error))
+    raw, query = raw_target(request)
+    return await emulator.moto.forward(
+        emulator.client,
+        request.method,
+        raw + (f"?{query}" if query else ""),
+        request.headers,
+        body,
+    )

@@ -11,7 +11,9 @@ so their statuses are the one table kept here.
     ├── ServiceQuotaExceededException     402
     ├── AccessDeniedException             403
     ├── ResourceNotFoundException         404
+    ├── UnauthorizedException             401  (StopRuntimeSession)
     ├── RetryableConflictException        409  (retryable)
+    ├── ConflictException                 409  (StopRuntimeSession)
     ├── RuntimeClientError                424
     ├── ThrottlingException               429  (retryable)
     ├── InternalServerException           500  (retryable)
@@ -158,6 +160,14 @@ class RetryableConflictException(AwsError):
     code = "RetryableConflictException"
 
 
+class ConflictException(AwsError):
+    code = "ConflictException"
+
+
+class UnauthorizedException(AwsError):
+    code = "UnauthorizedException"
+
+
 class RuntimeClientError(AwsError):
     code = "RuntimeClientError"
 
@@ -202,6 +212,8 @@ ERROR_CLASSES: dict[str, type[AwsError]] = {
         AccessDeniedException,
         ResourceNotFoundException,
         RetryableConflictException,
+        ConflictException,
+        UnauthorizedException,
         RuntimeClientError,
         ThrottlingException,
         InternalServerException,

@@ -1,0 +1,160 @@
+"""Where errors become the wire's shape, and every request gets its id and its log line.
+
+Handlers only raise: ``AwsError`` becomes the AWS answer of the request's service (JSON
+for AgentCore and Bedrock, XML for STS); Starlette's own 404/405/413 and anything
+unexpected become AWS-shaped errors too, never a plain-text page.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agentcore_emulator.errors import error_response, new_request_id, query_error_response
+from mcp_agentcore_proxy.aws_errors import AwsError, InternalServerException, ValidationException
+
+logger = logging.getLogger("agentcore_emulator")
+
+
+def request_id_of(request: Request) -> str:
+    """The id the middleware gave this request (x-amzn-RequestId)."""
+    return str(request.scope.get("state", {}).get("request_id") or new_request_id())
+
+
+def note(request: Request, **fields: object) -> None:
+    """Add fields to the request's access-log line."""
+    request.scope.setdefault("state", {}).setdefault("log_fields", {}).update(fields)
+
+
+def speaks_query(request: Request) -> bool:
+    """Whether a call is for STS (the query protocol), even one whose signature fails.
+
+    STS is the one query service here, and it is called at ``/``; every other route
+    (AgentCore's planes, Bedrock) answers JSON whatever its caller signed for.
+    """
+    if request.url.path != "/":
+        return False
+    scope = request.headers.get("authorization", "").partition("Credential=")[2].split("/")
+    if len(scope) > 3:
+        return scope[3] == "sts"
+    return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+
+
+def aws_error_response(request: Request, error: AwsError) -> Response:
+    answer = query_error_response if speaks_query(request) else error_response
+    return answer(error, request_id_of(request))
+
+
+async def on_aws_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AwsError)
+    return aws_error_response(request, exc)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 413:
+        error: AwsError = ValidationException("Request body too large", status=413)
+    elif exc.status_code in (404, 405):
+        error = AwsError(
+            f"No operation answers {request.method} {request.url.path}",
+            code="UnknownOperationException",
+            status=exc.status_code,
+        )
+    else:
+        error = AwsError(exc.detail, code="BadRequestException", status=exc.status_code)
+    response = aws_error_response(request, error)
+    if exc.headers:
+        response.headers.update(exc.headers)  # Allow, for a 405
+    return response
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    # Starlette raises it again once this answer is sent, so the server logs the traceback.
+    return aws_error_response(request, InternalServerException("Internal server error"))
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    AwsError: on_aws_error,
+    HTTPException: on_http_error,
+    Exception: on_unexpected,
+}
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (sent back as x-amzn-RequestId) and logs one line for it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.monotonic()
+        status: int | str = "?"
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"x-amzn-requestid" for k, _ in headers):
+                    headers.append((b"x-amzn-requestid", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            fields = " ".join(f"{k}={v}" for k, v in state.get("log_fields", {}).items())
+            logger.info(
+                "%s %s %s%s %.0fms",
+                scope["method"],
+                scope["path"][:120],
+                status,
+                f" {fields}" if fields else "",
+                (time.monotonic() - started) * 1000,
+            )
+
+
+def _too_large(limit: int) -> AwsError:
+    return ValidationException(f"Request body too large: the limit is {limit} bytes", status=413)
+
+
+class BodyLimitMiddleware:
+    """AgentCore's payload limit, refused as an AWS error (Starlette's own answers text)."""
+
+    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+        self.app = app
+        self.max_body_size = max_body_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
+            response = aws_error_response(Request(scope), _too_large(self.max_body_size))
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_size:
+                    raise _too_large(self.max_body_size)  # answered by on_aws_error
+            return message
+
+        await self.app(scope, limited, send)
