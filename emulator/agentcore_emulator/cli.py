@@ -61,6 +61,7 @@ async def _serve(config: EmulatorConfig, sock: socket.socket, url: str, log_leve
             access_log=False,
             log_level=log_level.lower(),
             timeout_graceful_shutdown=5,
+            timeout_keep_alive=int(config.keep_alive),
         )
     )
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))

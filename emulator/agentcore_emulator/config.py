@@ -92,6 +92,10 @@ class EmulatorConfig:
     max_sessions: int = 100
     max_skew_seconds: float = 300.0
     reap_interval: float = 1.0
+    # Seconds an idle client connection stays open. AWS's front ends keep them about a
+    # minute (60 s is the load balancers' default; not confirmable offline); uvicorn's
+    # own 5 s would make clients race the close far more often than AWS does.
+    keep_alive: float = 60.0
 
     def client_environment(self, url: str, arn: str | None = None) -> dict[str, str]:
         """The variables that point boto3, the AWS CLI and the proxy at an emulator at ``url``."""
@@ -188,6 +192,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         max_sessions=int(settings.get("max_sessions", EmulatorConfig.max_sessions)),
         max_skew_seconds=float(settings.get("max_skew_seconds", EmulatorConfig.max_skew_seconds)),
         reap_interval=float(settings.get("reap_interval", EmulatorConfig.reap_interval)),
+        keep_alive=float(settings.get("keep_alive", EmulatorConfig.keep_alive)),
     )
 
 

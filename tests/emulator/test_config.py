@@ -83,3 +83,9 @@ def test_cli_env_and_errors() -> None:
     assert missing.returncode == 2 and "not found" in missing.stderr
     taken = run("serve", "--host", "192.0.2.1", "--port", "1")  # an address this machine lacks
     assert taken.returncode == 2 and "cannot bind" in taken.stderr
+
+
+def test_idle_connections_stay_open_as_long_as_aws_keeps_them(tmp_path: Path) -> None:
+    assert parse_config({"runtimes": [MINIMAL]}, tmp_path).keep_alive == 60
+    shorter = parse_config({"emulator": {"keep_alive": 5}, "runtimes": [MINIMAL]}, tmp_path)
+    assert shorter.keep_alive == 5
