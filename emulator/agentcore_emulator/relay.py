@@ -12,7 +12,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
 from agentcore_emulator.config import FaultSpec
-from agentcore_emulator.sessions import RuntimeSession, SessionClock
+from agentcore_emulator.sessions import INSTANCE_EXIT_WAIT, RuntimeSession, SessionClock
 from mcp_agentcore_proxy.aws_errors import RuntimeClientError
 from mcp_agentcore_proxy.sse import SseDecoder
 
@@ -49,6 +49,28 @@ def _mint_mcp_session_id() -> str:
     return uuid.uuid4().hex
 
 
+async def _send(
+    client: httpx.AsyncClient,
+    session: RuntimeSession,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> httpx.Response:
+    """The instance's answer, headers only; a failure is the container's (424)."""
+    try:
+        return await client.send(
+            client.build_request("POST", url, content=body, headers=headers), stream=True
+        )
+    except httpx.HTTPError as exc:
+        refused = isinstance(exc, httpx.ConnectError)
+        if refused and await session.instance.exited(INSTANCE_EXIT_WAIT):
+            # Nothing reached it (a crash a moment ago): a new instance may take the call.
+            raise InstanceExited(session.session_id) from exc
+        logger.warning("instance of session %s did not answer: %r", session.session_id, exc)
+        session.broken = True
+        raise RuntimeClientError(RUNTIME_ERROR.format(502)) from exc
+
+
 async def relay(
     client: httpx.AsyncClient,
     session: RuntimeSession,
@@ -73,19 +95,10 @@ async def relay(
             headers["Mcp-Session-Id"] = forwarded_mcp
     session.active_calls += 1
     try:
-        upstream = await client.send(
-            client.build_request(
-                "POST", session.instance.base_url + path, content=body, headers=headers
-            ),
-            stream=True,
-        )
-    except httpx.HTTPError as exc:
+        upstream = await _send(client, session, session.instance.base_url + path, body, headers)
+    except BaseException:
         session.active_calls -= 1
-        if isinstance(exc, httpx.ConnectError) and await session.instance.exited(1.0):
-            # Nothing reached it (a crash a moment ago): a new instance may take the call.
-            raise InstanceExited(session.session_id) from exc
-        logger.warning("instance of session %s did not answer: %r", session.session_id, exc)
-        raise RuntimeClientError(RUNTIME_ERROR.format(502)) from exc
+        raise
     if upstream.status_code >= 400:
         await upstream.aread()
         await upstream.aclose()
@@ -114,6 +127,9 @@ async def relay(
         )
     try:
         payload = await upstream.aread()
+    except httpx.HTTPError:
+        session.broken = True
+        raise
     finally:
         await upstream.aclose()
         session.active_calls -= 1
@@ -121,6 +137,17 @@ async def relay(
     return Response(
         payload, status_code=upstream.status_code, media_type=content_type, headers=answer_headers
     )
+
+
+async def _marking_breaks(
+    chunks: AsyncIterator[bytes], session: RuntimeSession
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except httpx.HTTPError:
+        session.broken = True  # the instance may be dying: the next call checks first
+        raise
 
 
 async def _events(
@@ -131,7 +158,7 @@ async def _events(
     # As browsers decode an event stream: a byte that is not UTF-8 becomes U+FFFD, and
     # the stream goes on (the relay must never die of the content it relays).
     try:
-        async for chunk in upstream.aiter_raw():
+        async for chunk in _marking_breaks(upstream.aiter_raw(), session):
             for data in decoder.feed(chunk):
                 if cut_after is not None and sent >= cut_after:
                     raise StreamCut(f"stream cut after {sent} event(s) (injected fault)")

@@ -18,6 +18,11 @@ from mcp_agentcore_proxy.aws_errors import ServiceQuotaExceededException
 logger = logging.getLogger(__name__)
 
 
+# How long a call waits to see whether a suspect instance is ending: its guard exits right
+# after the command, but a loaded machine can take a while to reap it.
+INSTANCE_EXIT_WAIT = 5.0
+
+
 class SessionClock:
     """Monotonic time that tests may move forward, to expire sessions without waiting."""
 
@@ -44,6 +49,9 @@ class RuntimeSession:
     mcp_session_id: str | None = None
     stateful: bool = False
     active_calls: int = 0
+    # An answer broke off at the transport: the instance may be dying (its guard exits a
+    # moment after the command), so the next call first waits to see.
+    broken: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def expired(self, now: float) -> str | None:
@@ -93,6 +101,9 @@ class SessionRegistry:
         """The live session for this id, starting a fresh instance if there is none."""
         key = (spec.name, session_id)
         session = self._sessions.get(key)
+        if session is not None and session.broken:
+            session.broken = False
+            await session.instance.exited(INSTANCE_EXIT_WAIT)
         if session is not None and not session.instance.alive:
             logger.warning("instance of session %s had exited; replacing it", session_id)
             await self._end(key, "crashed")
