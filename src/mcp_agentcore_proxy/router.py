@@ -99,7 +99,6 @@ class Router:
         self._backlog = 0
         _spawn(self._send_notifications)
         _spawn(self._dispatch_waiting)
-        self._closing = False
 
     @property
     def replays(self) -> int:
