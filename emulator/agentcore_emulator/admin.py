@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agentcore_emulator.config import ConfigError, FaultSpec
-from agentcore_emulator.state import emulator_of
+from agentcore_emulator.wire import emulator_of
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

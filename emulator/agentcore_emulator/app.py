@@ -26,15 +26,13 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        emulator.moto.start()
+        await emulator.open()
         reaper = asyncio.ensure_future(emulator.sessions.run_reaper(config.reap_interval))
         try:
             yield
         finally:
             reaper.cancel()
-            await emulator.sessions.stop_all()
-            await emulator.client.aclose()
-            emulator.moto.stop()
+            await emulator.close()
 
     app = Starlette(
         routes=ROUTES,

@@ -1,38 +1,36 @@
-"""STS and the AgentCore control plane, served by moto (in this process, on loopback)."""
+"""STS and the AgentCore control plane, served by moto's WSGI app inside this process."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
+from typing import Any
 
-import httpx
-from moto.server import ThreadedMotoServer
 from starlette.responses import Response
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from agentcore_emulator.config import EmulatorConfig
 
 logger = logging.getLogger(__name__)
 
-# Hop-by-hop or recomputed headers that must not be copied between the two servers.
-_DROPPED = {"host", "content-length", "transfer-encoding", "connection", "server", "date"}
+# Hop-by-hop or recomputed headers, never copied from moto's answer.
+_DROPPED = {"content-length", "transfer-encoding", "connection", "server", "date"}
 
 
 class MotoServices:
-    """A moto server that answers every AWS API the emulator does not model itself."""
+    """moto's app, answering every AWS API the emulator does not model itself."""
 
     def __init__(self, config: EmulatorConfig) -> None:
         self._config = config
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.base_url = ""
+        self._app: Any = None
 
     def start(self) -> None:
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.base_url = f"http://{host}:{port}"
-        self._register_runtimes()
+        # Imported here: moto loads its service index on first use, which takes a while.
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    def stop(self) -> None:
-        self._server.stop()
+        self._app = DomainDispatcherApplication(create_backend_app)
+        self._register_runtimes()
 
     def _register_runtimes(self) -> None:
         """Make the control plane list the configured runtimes, with the data plane's ARNs."""
@@ -66,23 +64,25 @@ class MotoServices:
             runtime.agent_runtime_arn = spec.arn
             backend.agent_runtimes[spec.runtime_id] = runtime
 
-    async def forward(
-        self,
-        client: httpx.AsyncClient,
-        method: str,
-        path_and_query: str,
-        headers: Mapping[str, str],
-        body: bytes,
+    async def call(
+        self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
-        """Send a verified request to moto and return its answer unchanged."""
-        upstream = await client.request(
-            method,
-            self.base_url + path_and_query,
-            content=body,
-            headers={k: v for k, v in headers.items() if k.lower() not in _DROPPED},
+        """Answer a verified request with moto (in a worker thread: moto blocks)."""
+        status, answer_headers, content = await asyncio.to_thread(
+            self._call, method, raw_path, query, headers, body
         )
-        return Response(
-            upstream.content,
-            status_code=upstream.status_code,
-            headers={k: v for k, v in upstream.headers.items() if k.lower() not in _DROPPED},
-        )
+        return Response(content, status_code=status, headers=answer_headers)
+
+    def _call(
+        self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        environ = EnvironBuilder(
+            method=method,
+            path=raw_path,
+            query_string=query,
+            headers=list(headers.items()),
+            data=body,
+        ).get_environ()
+        chunks, status, answer_headers = run_wsgi_app(self._app, environ, buffered=True)
+        kept = {k: v for k, v in answer_headers.items() if k.lower() not in _DROPPED}
+        return int(status.split(" ", 1)[0]), kept, b"".join(chunks)

@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import logging
 import shlex
+import signal
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 from agentcore_emulator.admin import is_loopback
 from agentcore_emulator.config import ConfigError, EmulatorConfig, load_config
@@ -49,12 +51,23 @@ def env_lines(config: EmulatorConfig, url: str, runtime: str | None = None) -> l
     return lines
 
 
-async def _serve(config: EmulatorConfig, sock: socket.socket, url: str, log_level: str) -> None:
+async def _serve(
+    config: EmulatorConfig, sock: socket.socket, url: str, log_level: str
+) -> int | None:
+    """Serve until a signal; the signal that stopped the server, if one did."""
     import uvicorn
 
     from agentcore_emulator.app import build_app
+    from agentcore_emulator.protocol import with_header_timeout
 
-    server = uvicorn.Server(
+    class Server(uvicorn.Server):
+        stopped_by: int | None = None
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            self.stopped_by = sig
+            super().handle_exit(sig, frame)
+
+    server = Server(
         uvicorn.Config(
             build_app(config, url),
             log_config=None,  # our logging, on stderr; uvicorn's access log would use stdout
@@ -62,6 +75,7 @@ async def _serve(config: EmulatorConfig, sock: socket.socket, url: str, log_leve
             log_level=log_level.lower(),
             timeout_graceful_shutdown=5,
             timeout_keep_alive=int(config.keep_alive),
+            http=with_header_timeout(config.header_timeout),
         )
     )
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))
@@ -71,6 +85,7 @@ async def _serve(config: EmulatorConfig, sock: socket.socket, url: str, log_leve
         # One line on stdout once requests are served: scripts wait for it.
         print(f"{READY} {url}", flush=True)
     await serving
+    return server.stopped_by
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for quiet in ("botocore", "boto3", "urllib3", "httpx", "httpcore", "werkzeug", "sse_starlette"):
+    for quiet in ("botocore", "boto3", "urllib3", "aiohttp", "werkzeug", "sse_starlette"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
     if not is_loopback(args.host):
         print(
@@ -110,5 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     host, port = sock.getsockname()[:2]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-    asyncio.run(_serve(config, sock, url, args.log_level))
-    return 0
+    try:
+        stopped_by = asyncio.run(_serve(config, sock, url, args.log_level))
+    except KeyboardInterrupt:
+        # uvicorn shut down gracefully, then re-raised the SIGINT, which asyncio turns into
+        # a KeyboardInterrupt unless serving ended first: either way, exit as Ctrl-C does.
+        stopped_by = signal.SIGINT
+    return 128 + stopped_by if stopped_by else 0

@@ -96,6 +96,9 @@ class EmulatorConfig:
     # minute (60 s is the load balancers' default; not confirmable offline); uvicorn's
     # own 5 s would make clients race the close far more often than AWS does.
     keep_alive: float = 60.0
+    # Seconds a request has to finish its headers; past them the connection is closed
+    # (a client that connects and stalls would otherwise hold its connection forever).
+    header_timeout: float = 10.0
 
     def client_environment(self, url: str, arn: str | None = None) -> dict[str, str]:
         """The variables that point boto3, the AWS CLI and the proxy at an emulator at ``url``."""
@@ -193,6 +196,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         max_skew_seconds=float(settings.get("max_skew_seconds", EmulatorConfig.max_skew_seconds)),
         reap_interval=float(settings.get("reap_interval", EmulatorConfig.reap_interval)),
         keep_alive=float(settings.get("keep_alive", EmulatorConfig.keep_alive)),
+        header_timeout=float(settings.get("header_timeout", EmulatorConfig.header_timeout)),
     )
 
 

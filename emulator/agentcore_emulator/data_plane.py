@@ -13,13 +13,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agentcore_emulator import bedrock
-from agentcore_emulator.relay import RUNTIME_ERROR, SESSION_HEADER, InstanceExited, relay
-from agentcore_emulator.state import DATA_PLANE, emulator_of, raw_target
-from agentcore_emulator.wire import note, request_id_of
-from mcp_agentcore_proxy.aws_errors import (
+from agentcore_emulator.exceptions import (
     ResourceNotFoundException,
     RuntimeClientError,
     ValidationException,
+)
+from agentcore_emulator.relay import RUNTIME_ERROR, SESSION_HEADER, InstanceExited, relay
+from agentcore_emulator.state import DATA_PLANE
+from agentcore_emulator.wire import (
+    emulator_of,
+    note,
+    raw_target,
+    request_id_of,
+    signed_request_of,
 )
 
 logger = logging.getLogger("agentcore_emulator")
@@ -53,7 +59,7 @@ async def invocations(request: Request) -> Response:
     body = await request.body()
     method = _method_of(body)
     note(request, runtime=request.path_params["arn"].rsplit("/", 1)[-1], method=method)
-    await emulator.verify(request, body, DATA_PLANE)
+    emulator.verify(signed_request_of(request, body), DATA_PLANE)
     if request.method != "POST":
         raise HTTPException(405, headers={"Allow": "POST"})
     spec = emulator.runtimes.resolve(
@@ -103,7 +109,7 @@ async def invocations(request: Request) -> Response:
 async def stop_runtime_session(request: Request) -> Response:
     """StopRuntimeSession: end the session's instance now."""
     emulator = emulator_of(request)
-    await emulator.verify(request, await request.body(), DATA_PLANE)
+    emulator.verify(signed_request_of(request, await request.body()), DATA_PLANE)
     spec = emulator.runtimes.resolve(
         request.path_params["arn"], request.query_params.get("accountId")
     )
@@ -118,18 +124,12 @@ async def aws_services(request: Request) -> Response:
     """Any other AWS call: dispatched by the service of its SigV4 credential scope."""
     emulator = emulator_of(request)
     body = await request.body()
-    verified = await emulator.verify(request, body)
+    verified = emulator.verify(signed_request_of(request, body))
     path = request.url.path
     if verified.scope.service == "bedrock":
         if not path.endswith("/converse"):
             raise ValidationException(f"The emulator answers Converse only, not {path}")
         model_id = path.removeprefix("/model/").removesuffix("/converse")
         return JSONResponse(bedrock.converse(model_id, body, emulator.converse_error))
-    raw, query = raw_target(request)
-    return await emulator.moto.forward(
-        emulator.client,
-        request.method,
-        raw + (f"?{query}" if query else ""),
-        request.headers,
-        body,
-    )
+    raw_path, query = raw_target(request)
+    return await emulator.moto.call(request.method, raw_path, query, request.headers, body)

@@ -13,11 +13,11 @@ import sys
 import time
 from collections.abc import Mapping
 
-import httpx
+import aiohttp
 
 from agentcore_emulator import guard
 from agentcore_emulator.config import RuntimeSpec
-from mcp_agentcore_proxy.aws_errors import RuntimeClientError
+from agentcore_emulator.exceptions import RuntimeClientError
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +73,7 @@ class RuntimeInstance:
         return True
 
     @classmethod
-    async def start(
-        cls, spec: RuntimeSpec, env: Mapping[str, str], client: httpx.AsyncClient
-    ) -> RuntimeInstance:
+    async def start(cls, spec: RuntimeSpec, env: Mapping[str, str]) -> RuntimeInstance:
         """Start a process and wait until it serves; 424 if it does not in time."""
         port = free_port()
         process_env = {**os.environ, **spec.env, **env, "PORT": str(port), "HOST": "127.0.0.1"}
@@ -98,33 +96,35 @@ class RuntimeInstance:
         )
         instance = cls(spec, port, process)
         try:
-            await instance._wait_ready(client)
+            await instance._wait_ready()
         except BaseException:
             await instance.stop()
             raise
         logger.info("started %s instance pid=%d port=%d", spec.name, process.pid, port)
         return instance
 
-    async def _wait_ready(self, client: httpx.AsyncClient) -> None:
+    async def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.spec.start_timeout
-        while time.monotonic() < deadline:
-            if not self.alive:
-                raise RuntimeClientError(
-                    f"Runtime process exited with code {self.process.returncode} during "
-                    f"initialization. Please check your CloudWatch logs for more information."
-                )
-            if not self.spec.faults.fail_start and await self._ready(client):
-                return
-            await asyncio.sleep(0.05)
+        timeout = aiohttp.ClientTimeout(total=1.0)
+        async with aiohttp.ClientSession(timeout=timeout) as client:
+            while time.monotonic() < deadline:
+                if not self.alive:
+                    raise RuntimeClientError(
+                        f"Runtime process exited with code {self.process.returncode} during "
+                        f"initialization. Please check your CloudWatch logs for more information."
+                    )
+                if not self.spec.faults.fail_start and await self._ready(client):
+                    return
+                await asyncio.sleep(0.05)
         raise RuntimeClientError(INIT_TIMEOUT_MESSAGE.format(int(self.spec.start_timeout)))
 
-    async def _ready(self, client: httpx.AsyncClient) -> bool:
+    async def _ready(self, client: aiohttp.ClientSession) -> bool:
         if self.spec.protocol == "HTTP":
             try:
-                response = await client.get(f"{self.base_url}/ping", timeout=1.0)
-            except httpx.HTTPError:
+                async with client.get(f"{self.base_url}/ping") as response:
+                    return response.status == 200
+            except (aiohttp.ClientError, TimeoutError):
                 return False
-            return response.status_code == 200
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", self.port)
         except OSError:

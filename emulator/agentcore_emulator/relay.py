@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator, Mapping
 
-import httpx
+import aiohttp
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
 from agentcore_emulator.config import FaultSpec
+from agentcore_emulator.exceptions import RuntimeClientError
 from agentcore_emulator.sessions import INSTANCE_EXIT_WAIT, RuntimeSession, SessionClock
-from mcp_agentcore_proxy.aws_errors import RuntimeClientError
 from mcp_agentcore_proxy.sse import SseDecoder
 
 logger = logging.getLogger(__name__)
@@ -45,24 +44,18 @@ class InstanceExited(Exception):
     """The instance refused the connection because its process has just ended."""
 
 
-def _mint_mcp_session_id() -> str:
-    return uuid.uuid4().hex
-
-
 async def _send(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     session: RuntimeSession,
     url: str,
     body: bytes,
     headers: Mapping[str, str],
-) -> httpx.Response:
+) -> aiohttp.ClientResponse:
     """The instance's answer, headers only; a failure is the container's (424)."""
     try:
-        return await client.send(
-            client.build_request("POST", url, content=body, headers=headers), stream=True
-        )
-    except httpx.HTTPError as exc:
-        refused = isinstance(exc, httpx.ConnectError)
+        return await client.post(url, data=body, headers=headers)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        refused = isinstance(exc, aiohttp.ClientConnectorError)
         if refused and await session.instance.exited(INSTANCE_EXIT_WAIT):
             # Nothing reached it (a crash a moment ago): a new instance may take the call.
             raise InstanceExited(session.session_id) from exc
@@ -72,7 +65,7 @@ async def _send(
 
 
 async def relay(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     session: RuntimeSession,
     body: bytes,
     caller_headers: Mapping[str, str],
@@ -84,36 +77,32 @@ async def relay(
     spec = session.spec
     if faults.latency:
         await asyncio.sleep(faults.latency)
-    path = "/mcp" if spec.protocol == "MCP" else "/invocations"
+    mcp = spec.protocol == "MCP"
     headers = {k: v for k, v in caller_headers.items() if k.lower() in FORWARDED_HEADERS}
     headers[SESSION_HEADER] = session.session_id
     headers[REQUEST_ID_HEADER] = request_id
     caller_mcp = caller_headers.get("mcp-session-id")
-    if spec.protocol == "MCP":
-        forwarded_mcp = caller_mcp if session.stateful else (session.mcp_session_id or caller_mcp)
-        if forwarded_mcp:
-            headers["Mcp-Session-Id"] = forwarded_mcp
-    session.active_calls += 1
+    if mcp and (forwarded_mcp := session.mcp_session_for_instance(caller_mcp)):
+        headers["Mcp-Session-Id"] = forwarded_mcp
+    session.call_started()
     try:
-        upstream = await _send(client, session, session.instance.base_url + path, body, headers)
+        upstream = await _send(
+            client,
+            session,
+            session.instance.base_url + ("/mcp" if mcp else "/invocations"),
+            body,
+            headers,
+        )
     except BaseException:
-        session.active_calls -= 1
+        session.call_ended(clock())
         raise
-    if upstream.status_code >= 400:
-        await upstream.aread()
-        await upstream.aclose()
-        session.active_calls -= 1
-        session.last_used = clock()
-        raise RuntimeClientError(RUNTIME_ERROR.format(upstream.status_code))
+    if upstream.status >= 400:
+        upstream.release()
+        session.call_ended(clock())
+        raise RuntimeClientError(RUNTIME_ERROR.format(upstream.status))
     answer_headers = {SESSION_HEADER: session.session_id, "x-amzn-RequestId": request_id}
-    if spec.protocol == "MCP":
-        server_mcp = upstream.headers.get("mcp-session-id")
-        if server_mcp:
-            session.stateful = True  # the server keeps sessions: its ids rule
-            session.mcp_session_id = server_mcp
-        elif session.mcp_session_id is None:
-            session.mcp_session_id = caller_mcp or _mint_mcp_session_id()
-        mcp_id = server_mcp or (caller_mcp if session.stateful else session.mcp_session_id)
+    if mcp:
+        mcp_id = session.mcp_session_for_caller(caller_mcp, upstream.headers.get("mcp-session-id"))
         if mcp_id:
             answer_headers["Mcp-Session-Id"] = mcp_id
         if "mcp-protocol-version" in upstream.headers:
@@ -123,42 +112,45 @@ async def relay(
         return EventSourceResponse(
             _events(upstream, session, clock, faults.cut_after_events),
             headers=answer_headers,
-            status_code=upstream.status_code,
+            status_code=upstream.status,
         )
     try:
-        payload = await upstream.aread()
-    except httpx.HTTPError:
+        payload = await upstream.read()
+    except aiohttp.ClientError:
         session.broken = True
         raise
     finally:
-        await upstream.aclose()
-        session.active_calls -= 1
-        session.last_used = clock()
+        upstream.release()
+        session.call_ended(clock())
     return Response(
-        payload, status_code=upstream.status_code, media_type=content_type, headers=answer_headers
+        payload, status_code=upstream.status, media_type=content_type, headers=answer_headers
     )
 
 
-async def _marking_breaks(
-    chunks: AsyncIterator[bytes], session: RuntimeSession
+async def _chunks(
+    upstream: aiohttp.ClientResponse, session: RuntimeSession
 ) -> AsyncIterator[bytes]:
+    """The answer's bytes as they arrive; a break marks the session suspect."""
     try:
-        async for chunk in chunks:
+        async for chunk in upstream.content.iter_any():
             yield chunk
-    except httpx.HTTPError:
+    except aiohttp.ClientError:
         session.broken = True  # the instance may be dying: the next call checks first
         raise
 
 
 async def _events(
-    upstream: httpx.Response, session: RuntimeSession, clock: SessionClock, cut_after: int | None
+    upstream: aiohttp.ClientResponse,
+    session: RuntimeSession,
+    clock: SessionClock,
+    cut_after: int | None,
 ) -> AsyncIterator[ServerSentEvent]:
     decoder = SseDecoder()
     sent = 0
     # As browsers decode an event stream: a byte that is not UTF-8 becomes U+FFFD, and
     # the stream goes on (the relay must never die of the content it relays).
     try:
-        async for chunk in _marking_breaks(upstream.aiter_raw(), session):
+        async for chunk in _chunks(upstream, session):
             for data in decoder.feed(chunk):
                 if cut_after is not None and sent >= cut_after:
                     raise StreamCut(f"stream cut after {sent} event(s) (injected fault)")
@@ -167,6 +159,5 @@ async def _events(
         for data in decoder.close():
             yield ServerSentEvent(data=data.decode("utf-8", "replace"), event="message")
     finally:
-        await upstream.aclose()
-        session.active_calls -= 1
-        session.last_used = clock()
+        upstream.release()  # an unfinished answer closes its connection rather than pool it
+        session.call_ended(clock())

@@ -8,13 +8,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from agentcore_emulator.config import FaultSpec, RuntimeSpec
-from mcp_agentcore_proxy.aws_errors import (
+from agentcore_emulator.exceptions import (
     ERROR_CLASSES,
-    AwsError,
     ResourceNotFoundException,
     ThrottlingException,
     ValidationException,
 )
+from mcp_agentcore_proxy.aws_errors import AwsError
 
 
 class RuntimeRegistry:

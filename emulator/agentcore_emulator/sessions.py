@@ -9,11 +9,9 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-import httpx
-
 from agentcore_emulator.config import RuntimeSpec
+from agentcore_emulator.exceptions import ServiceQuotaExceededException
 from agentcore_emulator.instances import RuntimeInstance
-from mcp_agentcore_proxy.aws_errors import ServiceQuotaExceededException
 
 logger = logging.getLogger(__name__)
 
@@ -62,18 +60,45 @@ class RuntimeSession:
             return "idle timeout"
         return None
 
+    def call_started(self) -> None:
+        self.active_calls += 1
+
+    def call_ended(self, now: float) -> None:
+        """One call is over (answered, failed or cut): the idle timeout counts from now."""
+        self.active_calls -= 1
+        self.last_used = now
+
+    def mcp_session_for_instance(self, caller: str | None) -> str | None:
+        """The ``Mcp-Session-Id`` the instance gets, given the caller's."""
+        if self.stateful:
+            return caller  # the server keeps sessions: the caller speaks for itself
+        return self.mcp_session_id or caller
+
+    def mcp_session_for_caller(self, caller: str | None, server: str | None) -> str | None:
+        """Learn from the instance's answer; the ``Mcp-Session-Id`` the caller gets back.
+
+        A server that answers with its own id keeps sessions, and its ids rule. For a
+        stateless one, AgentCore mints an id on the first answer and keeps it (or keeps the
+        caller's), so a client can always send one back.
+        """
+        if server:
+            self.stateful = True
+            self.mcp_session_id = server
+            return server
+        if self.mcp_session_id is None:
+            self.mcp_session_id = caller or uuid.uuid4().hex
+        return caller if self.stateful else self.mcp_session_id
+
 
 class SessionRegistry:
     """All live runtime sessions, keyed by (runtime, session id)."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
         instance_env: Callable[[RuntimeSpec, str], Mapping[str, str]],
         max_sessions: int,
         clock: SessionClock | None = None,
     ) -> None:
-        self._client = client
         self._instance_env = instance_env
         self._max_sessions = max_sessions
         self.clock = clock or SessionClock()
@@ -123,9 +148,7 @@ class SessionRegistry:
         return await asyncio.shield(task)
 
     async def _start(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession:
-        instance = await RuntimeInstance.start(
-            spec, self._instance_env(spec, session_id), self._client
-        )
+        instance = await RuntimeInstance.start(spec, self._instance_env(spec, session_id))
         now = self.clock()
         session = RuntimeSession(spec, session_id, instance, created_at=now, last_used=now)
         self._sessions[(spec.name, session_id)] = session

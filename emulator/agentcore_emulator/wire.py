@@ -17,9 +17,35 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentcore_emulator.errors import error_response, new_request_id, query_error_response
-from mcp_agentcore_proxy.aws_errors import AwsError, InternalServerException, ValidationException
+from agentcore_emulator.exceptions import InternalServerException, ValidationException
+from agentcore_emulator.sigv4 import SignedRequest
+from agentcore_emulator.state import Emulator
+from mcp_agentcore_proxy.aws_errors import AwsError
 
 logger = logging.getLogger("agentcore_emulator")
+
+
+def emulator_of(request: Request) -> Emulator:
+    """The Emulator serving a request."""
+    return request.app.state.emulator  # type: ignore[no-any-return]
+
+
+def raw_target(request: Request) -> tuple[str, str]:
+    """Path and query exactly as sent: SigV4 signs them undecoded (a %2F stays a %2F)."""
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    return raw_path.decode("latin-1"), request.scope.get("query_string", b"").decode("latin-1")
+
+
+def signed_request_of(request: Request, body: bytes) -> SignedRequest:
+    """What SigV4 covers of a request, as it came off the wire."""
+    raw_path, query = raw_target(request)
+    return SignedRequest(
+        method=request.method,
+        raw_path=raw_path,
+        query=query,
+        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
+        body=body,
+    )
 
 
 def request_id_of(request: Request) -> str:
@@ -115,15 +141,20 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            fields = " ".join(f"{k}={v}" for k, v in state.get("log_fields", {}).items())
-            logger.info(
-                "%s %s %s%s %.0fms",
-                scope["method"],
-                scope["path"][:120],
-                status,
-                f" {fields}" if fields else "",
-                (time.monotonic() - started) * 1000,
-            )
+            if logger.isEnabledFor(logging.INFO):
+                self._log(scope, status, state.get("log_fields", {}), started)
+
+    @staticmethod
+    def _log(scope: Scope, status: int | str, log_fields: dict[str, Any], started: float) -> None:
+        fields = " ".join(f"{k}={v}" for k, v in log_fields.items())
+        logger.info(
+            "%s %s %s%s %.0fms",
+            scope["method"],
+            scope["path"][:120],
+            status,
+            f" {fields}" if fields else "",
+            (time.monotonic() - started) * 1000,
+        )
 
 
 def _too_large(limit: int) -> AwsError:

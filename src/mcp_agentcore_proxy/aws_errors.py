@@ -1,28 +1,11 @@
-"""The AWS errors of the AgentCore data plane, modelled once.
+"""The AWS errors of the AgentCore data plane, modelled once: code, HTTP status, message.
 
-The emulator raises these to answer like AWS; the proxy builds them from a botocore
-``ClientError`` to turn them into JSON-RPC errors. HTTP statuses come from botocore's
-``bedrock-agentcore`` service model, so they cannot drift from what boto3 expects. The
-authentication errors are not in the model (AWS returns them for every JSON service),
-so their statuses are the one table kept here.
-
-    AwsError
-    ├── ValidationException               400
-    ├── ServiceQuotaExceededException     402
-    ├── AccessDeniedException             403
-    ├── ResourceNotFoundException         404
-    ├── UnauthorizedException             401  (StopRuntimeSession)
-    ├── RetryableConflictException        409  (retryable)
-    ├── ConflictException                 409  (StopRuntimeSession)
-    ├── RuntimeClientError                424
-    ├── ThrottlingException               429  (retryable)
-    ├── InternalServerException           500  (retryable)
-    └── AuthenticationError               403
-        ├── MissingAuthenticationTokenException
-        ├── IncompleteSignatureException
-        ├── InvalidSignatureException
-        ├── UnrecognizedClientException
-        └── ExpiredTokenException
+The emulator raises them (its subclasses, one per code, are in
+``agentcore_emulator.exceptions``) to answer like AWS; the proxy builds them from a
+botocore ``ClientError`` to turn them into JSON-RPC errors. HTTP statuses come from
+botocore's ``bedrock-agentcore`` service model, so they cannot drift from what boto3
+expects. The authentication errors are not in the model (AWS returns them for every JSON
+service), so their statuses are the one table kept here.
 """
 
 from __future__ import annotations
@@ -120,107 +103,5 @@ class AwsError(Exception):
     def from_response(
         cls, code: str, message: str, status: int, request_id: str | None = None
     ) -> AwsError:
-        """Build the most specific subclass for an error parsed off the wire."""
-        error_class = ERROR_CLASSES.get(code, AwsError)
-        return error_class(message, code=code, status=status, request_id=request_id)
-
-
-class ValidationException(AwsError):
-    code = "ValidationException"
-
-    @classmethod
-    def for_field(cls, name: str, problem: str) -> ValidationException:
-        """A FieldValidationFailed error naming one field, as AWS reports it."""
-        message = (
-            f"1 validation error detected: Value at '{name}' failed to satisfy constraint: "
-            f"{problem}"
-        )
-        return cls(
-            message,
-            fields={
-                "reason": "FieldValidationFailed",
-                "fieldList": [{"name": name, "message": problem}],
-            },
-        )
-
-
-class ServiceQuotaExceededException(AwsError):
-    code = "ServiceQuotaExceededException"
-
-
-class AccessDeniedException(AwsError):
-    code = "AccessDeniedException"
-
-
-class ResourceNotFoundException(AwsError):
-    code = "ResourceNotFoundException"
-
-
-class RetryableConflictException(AwsError):
-    code = "RetryableConflictException"
-
-
-class ConflictException(AwsError):
-    code = "ConflictException"
-
-
-class UnauthorizedException(AwsError):
-    code = "UnauthorizedException"
-
-
-class RuntimeClientError(AwsError):
-    code = "RuntimeClientError"
-
-
-class ThrottlingException(AwsError):
-    code = "ThrottlingException"
-
-
-class InternalServerException(AwsError):
-    code = "InternalServerException"
-
-
-class AuthenticationError(AwsError):
-    """The request's credentials or signature were refused."""
-
-
-class MissingAuthenticationTokenException(AuthenticationError):
-    code = "MissingAuthenticationTokenException"
-
-
-class IncompleteSignatureException(AuthenticationError):
-    code = "IncompleteSignatureException"
-
-
-class InvalidSignatureException(AuthenticationError):
-    code = "InvalidSignatureException"
-
-
-class UnrecognizedClientException(AuthenticationError):
-    code = "UnrecognizedClientException"
-
-
-class ExpiredTokenException(AuthenticationError):
-    code = "ExpiredTokenException"
-
-
-ERROR_CLASSES: dict[str, type[AwsError]] = {
-    cls.code: cls
-    for cls in (
-        ValidationException,
-        ServiceQuotaExceededException,
-        AccessDeniedException,
-        ResourceNotFoundException,
-        RetryableConflictException,
-        ConflictException,
-        UnauthorizedException,
-        RuntimeClientError,
-        ThrottlingException,
-        InternalServerException,
-        MissingAuthenticationTokenException,
-        IncompleteSignatureException,
-        InvalidSignatureException,
-        UnrecognizedClientException,
-        ExpiredTokenException,
-    )
-}
+        """An error parsed off the wire."""
+        return cls(message, code=code, status=status, request_id=request_id)

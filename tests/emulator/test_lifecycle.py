@@ -9,12 +9,11 @@ import uuid
 from collections.abc import Iterator
 
 import anyio
-import httpx
 import pytest
 
 from agentcore_emulator.config import load_config
+from agentcore_emulator.exceptions import ServiceQuotaExceededException
 from agentcore_emulator.sessions import SessionRegistry
-from mcp_agentcore_proxy.aws_errors import ServiceQuotaExceededException
 from tests.harness import TEST_CONFIG, Emulator, isolated_aws_env
 
 
@@ -22,17 +21,16 @@ def test_sessions_past_the_quota_are_refused_until_one_ends() -> None:
     spec = next(s for s in load_config(TEST_CONFIG).runtimes if s.name == "http_agent")
 
     async def scenario() -> None:
-        async with httpx.AsyncClient() as client:
-            registry = SessionRegistry(client, lambda spec, sid: isolated_aws_env(), max_sessions=1)
-            try:
-                first = await registry.acquire(spec, "a" * 40)
-                with pytest.raises(ServiceQuotaExceededException):
-                    await registry.acquire(spec, "b" * 40)
-                assert await registry.acquire(spec, "a" * 40) is first  # its own session is fine
-                await registry.stop(spec, "a" * 40)
-                assert (await registry.acquire(spec, "b" * 40)).instance.alive
-            finally:
-                await registry.stop_all()
+        registry = SessionRegistry(lambda spec, sid: isolated_aws_env(), max_sessions=1)
+        try:
+            first = await registry.acquire(spec, "a" * 40)
+            with pytest.raises(ServiceQuotaExceededException):
+                await registry.acquire(spec, "b" * 40)
+            assert await registry.acquire(spec, "a" * 40) is first  # its own session is fine
+            await registry.stop(spec, "a" * 40)
+            assert (await registry.acquire(spec, "b" * 40)).instance.alive
+        finally:
+            await registry.stop_all()
 
     anyio.run(scenario)
 
@@ -61,6 +59,14 @@ def test_stopping_the_emulator_stops_every_instance() -> None:
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
     assert emulator.process.returncode == -signal.SIGTERM
     assert not any(_alive(pid) for pid in pids)
+
+
+def test_ctrl_c_stops_the_emulator_quietly() -> None:
+    emulator = Emulator()
+    emulator.process.send_signal(signal.SIGINT)
+    assert emulator.process.wait(30) == 128 + signal.SIGINT
+    emulator.stop()
+    assert "Traceback" not in emulator.stderr()
 
 
 PROCESSES_CONFIG = TEST_CONFIG.with_name("emulator-processes.toml")

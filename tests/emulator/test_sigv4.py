@@ -5,15 +5,15 @@ from datetime import timedelta
 
 import pytest
 
-from agentcore_emulator.sigv4 import Credential, SignedRequest, verify_sigv4
-from mcp_agentcore_proxy.aws_errors import (
-    AwsError,
+from agentcore_emulator.exceptions import (
     ExpiredTokenException,
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
+from agentcore_emulator.sigv4 import Credential, SignedRequest, verify_sigv4
+from mcp_agentcore_proxy.aws_errors import AwsError
 from tests.emulator.sigv4_vectors import (
     ACCESS_KEY,
     REGION,

@@ -8,8 +8,9 @@ from urllib.parse import quote
 import httpx
 from starlette.requests import Request
 
+from agentcore_emulator.exceptions import ERROR_CLASSES
 from agentcore_emulator.wire import on_unexpected
-from mcp_agentcore_proxy.aws_errors import ERROR_CLASSES, modelled_error_status
+from mcp_agentcore_proxy.aws_errors import modelled_error_status
 from tests.harness import Emulator, signed_call
 
 

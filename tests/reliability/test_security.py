@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
-from urllib.parse import quote
+import socket
+from collections.abc import Callable, Iterator
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -249,3 +250,55 @@ def test_an_expired_sts_token_is_an_sts_error(emulator: Emulator) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         sts.get_caller_identity()
     assert caught.value.response["Error"]["Code"] == "ExpiredToken"
+
+
+@pytest.fixture(scope="module")
+def impatient_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    config = tmp_path_factory.mktemp("impatient") / "emulator.toml"
+    config.write_text("[emulator]\nheader_timeout = 0.5\n")
+    emulator = Emulator(config)
+    yield emulator
+    emulator.stop()
+
+
+def _connect(emulator: Emulator) -> socket.socket:
+    parts = urlsplit(emulator.url)
+    # The bound only keeps a failing test from hanging: the emulator closes far sooner.
+    return socket.create_connection((parts.hostname, parts.port), timeout=30)
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [b"", b"POST /runtimes/x/invocations HTTP/1.1\r\n", b"GET /_emulator/health HTTP/1.1\r\nHo"],
+    ids=["nothing", "request line only", "half a header"],
+)
+def test_a_connection_that_never_finishes_its_headers_is_closed(
+    impatient_emulator: Emulator, opening: bytes
+) -> None:
+    with _connect(impatient_emulator) as stalled:
+        stalled.sendall(opening)
+        # Meanwhile the emulator serves others.
+        assert impatient_emulator.admin.get("/_emulator/health").status_code == 200
+        assert _closed_by_peer(stalled)
+
+
+def test_a_kept_alive_connection_stalling_on_its_next_request_is_closed(
+    impatient_emulator: Emulator,
+) -> None:
+    host = urlsplit(impatient_emulator.url).netloc
+    with _connect(impatient_emulator) as sock:
+        sock.sendall(f"GET /_emulator/health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200")
+        sock.sendall(b"GET /_emulator/health HTTP/1.1\r\n")  # and never the rest
+        while not _closed_by_peer(sock):  # the rest of the first answer's body, then the close
+            pass
