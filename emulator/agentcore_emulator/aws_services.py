@@ -55,7 +55,11 @@ class MotoServices:
                 },
                 environment_variables=dict(spec.env) or None,
                 authorizer_configuration=None,
-                request_header_configuration=None,
+                request_header_configuration=(
+                    {"requestHeaderAllowlist": list(spec.request_headers)}
+                    if spec.request_headers
+                    else None
+                ),
                 tags=None,
             )
             # moto mints its own id and ARN; ours must be the ones the data plane answers to.

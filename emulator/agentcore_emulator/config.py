@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from agentcore_emulator.headers import check_allowlist
+
 _NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PROTOCOLS = ("MCP", "HTTP")
@@ -74,6 +76,11 @@ class RuntimeSpec:
     # How a container's error reaches the caller: AWS's 424 RuntimeClientError, or (as one
     # third party reports for MCP runtimes) HTTP 200 with a JSON-RPC error -32010.
     container_errors: str = "aws"
+    # The request-header allowlist: headers the container gets besides AgentCore's own.
+    request_headers: tuple[str, ...] = ()
+    # Principals allowed InvokeAgentRuntimeForUser (the runtime user id header): "*" for
+    # any; a role's ARN covers its assumed-role sessions.
+    invoke_for_user: tuple[str, ...] = ("*",)
     faults: FaultSpec = field(default_factory=FaultSpec)
 
     def with_faults(self, faults: FaultSpec) -> RuntimeSpec:
@@ -99,6 +106,11 @@ class EmulatorConfig:
     # Seconds a request has to finish its headers; past them the connection is closed
     # (a client that connects and stalls would otherwise hold its connection forever).
     header_timeout: float = 10.0
+
+    @property
+    def principal(self) -> str:
+        """Who the static key pair is, in AWS's words."""
+        return f"arn:aws:iam::{self.account}:user/agentcore-emulator"
 
     def client_environment(self, url: str, arn: str | None = None) -> dict[str, str]:
         """The variables that point boto3, the AWS CLI and the proxy at an emulator at ``url``."""
@@ -136,6 +148,15 @@ def _command(raw: object, where: str) -> tuple[str, ...]:
     return (head, *raw[1:])
 
 
+def _strings(
+    data: Mapping[str, Any], key: str, where: str, default: tuple[str, ...]
+) -> tuple[str, ...]:
+    raw = data.get(key, list(default))
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    return tuple(raw)
+
+
 def _runtime(
     data: Mapping[str, Any], index: int, base: Path, region: str, account: str
 ) -> RuntimeSpec:
@@ -156,6 +177,10 @@ def _runtime(
     env = data.get("env", {})
     if not isinstance(env, dict):
         raise ConfigError(f"{where}: env must be a table")
+    try:
+        request_headers = check_allowlist(_strings(data, "request_headers", where, ()), False)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.request_headers: {exc}") from None
     runtime_id = runtime_id_for(name)
     return RuntimeSpec(
         name=name,
@@ -169,6 +194,8 @@ def _runtime(
         max_lifetime=lifetime,
         start_timeout=float(data.get("start_timeout", 60)),
         container_errors=container_errors,
+        request_headers=request_headers,
+        invoke_for_user=_strings(data, "invoke_for_user", where, ("*",)),
         faults=FaultSpec.from_mapping(data.get("faults", {}), f"{where}.faults"),
     )
 

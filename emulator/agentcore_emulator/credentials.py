@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from agentcore_emulator.sigv4 import Credential
@@ -30,12 +31,7 @@ class CredentialStore:
         for credential in self._sts_credentials():
             if credential.access_key == access_key:
                 if access_key in self._expired:
-                    return Credential(
-                        credential.access_key,
-                        credential.secret_key,
-                        credential.session_token,
-                        _EXPIRED,
-                    )
+                    return replace(credential, expires_at=_EXPIRED)
                 return credential
         return None
 
@@ -51,4 +47,5 @@ class CredentialStore:
                         secret_key=role.secret_access_key,
                         session_token=role.session_token,
                         expires_at=role.expiration.replace(tzinfo=UTC),
+                        principal=role.arn,
                     )

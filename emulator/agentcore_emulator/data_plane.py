@@ -12,12 +12,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from agentcore_emulator import bedrock
+from agentcore_emulator import bedrock, headers
+from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.exceptions import (
+    AccessDeniedException,
     ResourceNotFoundException,
     RuntimeClientError,
     ValidationException,
 )
+from agentcore_emulator.headers import USER_ID_HEADER
 from agentcore_emulator.relay import RUNTIME_ERROR, SESSION_HEADER, InstanceExited, relay
 from agentcore_emulator.state import DATA_PLANE
 from agentcore_emulator.wire import (
@@ -53,18 +56,42 @@ def _runtime_session_id(request: Request, required: bool) -> str | None:
     return session_id
 
 
+def _check_invoke_for_user(spec: RuntimeSpec, principal: str | None) -> None:
+    """Sending a runtime user id needs InvokeAgentRuntimeForUser, as in AgentCore."""
+    allowed = spec.invoke_for_user
+    who = principal or "anonymous"
+    if "*" in allowed or who in allowed or _assumed_from(who) in allowed:
+        return
+    raise AccessDeniedException(
+        f"User: {who} is not authorized to perform: "
+        f"bedrock-agentcore:InvokeAgentRuntimeForUser on resource: {spec.arn} because no "
+        f"identity-based policy allows the bedrock-agentcore:InvokeAgentRuntimeForUser action"
+    )
+
+
+def _assumed_from(principal: str) -> str | None:
+    """``arn:aws:sts::A:assumed-role/R/S`` came from role ``arn:aws:iam::A:role/R``."""
+    head, _, rest = principal.partition(":assumed-role/")
+    if not rest:
+        return None
+    return f"{head.replace(':sts:', ':iam:')}:role/{rest.split('/')[0]}"
+
+
 async def invocations(request: Request) -> Response:
     """InvokeAgentRuntime: route to the session's instance, starting one if needed."""
     emulator = emulator_of(request)
     body = await request.body()
     method = _method_of(body)
     note(request, runtime=request.path_params["arn"].rsplit("/", 1)[-1], method=method)
-    emulator.verify(signed_request_of(request, body), DATA_PLANE)
+    verified = emulator.verify(signed_request_of(request, body), DATA_PLANE)
     if request.method != "POST":
         raise HTTPException(405, headers={"Allow": "POST"})
     spec = emulator.runtimes.resolve(
         request.path_params["arn"], request.query_params.get("accountId")
     )
+    if USER_ID_HEADER in request.headers:
+        _check_invoke_for_user(spec, verified.credential.principal)
+    forwarded = headers.forwarded(request.headers, spec.request_headers)
     session_id = _runtime_session_id(request, required=False)
     mcp_session_id = request.headers.get("mcp-session-id")
     if session_id is None and mcp_session_id:
@@ -80,7 +107,8 @@ async def invocations(request: Request) -> Response:
             emulator.client,
             session,
             body,
-            request.headers,
+            forwarded,
+            mcp_session_id,
             request_id_of(request),
             emulator.sessions.clock,
             spec.faults,  # the runtime's current faults, switched while serving

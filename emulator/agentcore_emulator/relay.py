@@ -19,18 +19,6 @@ logger = logging.getLogger(__name__)
 
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 REQUEST_ID_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id"
-# What AgentCore passes from the caller to the container (never Authorization).
-FORWARDED_HEADERS = (
-    "content-type",
-    "accept",
-    "mcp-protocol-version",
-    "mcp-method",
-    "mcp-name",
-    "x-amzn-trace-id",
-    "traceparent",
-    "tracestate",
-    "baggage",
-)
 RUNTIME_ERROR = (
     "Received error ({}) from runtime. Please check your CloudWatch logs for more information."
 )
@@ -68,20 +56,21 @@ async def relay(
     client: aiohttp.ClientSession,
     session: RuntimeSession,
     body: bytes,
-    caller_headers: Mapping[str, str],
+    forwarded: Mapping[str, str],
+    caller_mcp: str | None,
     request_id: str,
     clock: SessionClock,
     faults: FaultSpec,
 ) -> Response:
-    """POST the payload to the instance; return its answer as AgentCore would."""
+    """POST the payload to the instance; return its answer as AgentCore would.
+
+    ``forwarded`` are the caller's headers that reach the container (``headers``).
+    """
     spec = session.spec
     if faults.latency:
         await asyncio.sleep(faults.latency)
     mcp = spec.protocol == "MCP"
-    headers = {k: v for k, v in caller_headers.items() if k.lower() in FORWARDED_HEADERS}
-    headers[SESSION_HEADER] = session.session_id
-    headers[REQUEST_ID_HEADER] = request_id
-    caller_mcp = caller_headers.get("mcp-session-id")
+    headers = {**forwarded, SESSION_HEADER: session.session_id, REQUEST_ID_HEADER: request_id}
     if mcp and (forwarded_mcp := session.mcp_session_for_instance(caller_mcp)):
         headers["Mcp-Session-Id"] = forwarded_mcp
     session.call_started()

@@ -39,6 +39,7 @@ class Credential:
     secret_key: str
     session_token: str | None = None
     expires_at: datetime | None = None
+    principal: str | None = None  # the ARN AWS would name in an AccessDenied message
 
 
 @dataclass(frozen=True)

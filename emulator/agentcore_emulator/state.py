@@ -38,7 +38,8 @@ class Emulator:
         self.config = config
         self.base_url = base_url
         self.runtimes = RuntimeRegistry(config.runtimes, config.account)
-        self.credentials = CredentialStore([Credential(config.access_key, config.secret_key)])
+        static = Credential(config.access_key, config.secret_key, principal=config.principal)
+        self.credentials = CredentialStore([static])
         self.sessions = SessionRegistry(self.instance_env, config.max_sessions, clock)
         self.moto = MotoServices(config)
         self.converse_error: str | None = None
