@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from mcp_agentcore_proxy.errors import ConfigurationError
+from mcp_agentcore_proxy.trace import TraceContext
 
 _ARN_RE = re.compile(
     r"^arn:(?P<partition>aws(?:-cn|-us-gov|-iso(?:-[bef])?)?):bedrock-agentcore:"
@@ -68,6 +69,17 @@ class ProxyConfig:
     shutdown_grace: float = 10.0
     keep_sessions: bool = False
     log_level: str = "WARNING"
+    # Sent on every invocation (AgentCore forwards those its allowlist names).
+    headers: tuple[tuple[str, str], ...] = ()
+    runtime_user_id: str | None = None
+    # The proxy's own trace context, for messages that carry none.
+    traceparent: str | None = None
+    tracestate: str | None = None
+    baggage: str | None = None
+
+    @property
+    def trace(self) -> TraceContext:
+        return TraceContext(self.traceparent, self.tracestate, self.baggage)
 
     @property
     def stop_sessions_on_exit(self) -> bool:

@@ -76,6 +76,7 @@ def run(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:
         session_ids.current,
         config.max_concurrency,
         session_done=stops.stop if stop_each else lambda _: None,
+        trace=config.trace,
     )
     try:
         for line in read_lines(stdin, router.admit):

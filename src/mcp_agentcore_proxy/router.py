@@ -49,6 +49,7 @@ from mcp_agentcore_proxy.redaction import redact
 from mcp_agentcore_proxy.runtime import InvokeHeaders, Runtime, Streaming
 from mcp_agentcore_proxy.stdio import LineWriter
 from mcp_agentcore_proxy.threads import start_daemon
+from mcp_agentcore_proxy.trace import NO_TRACE, TraceContext
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +79,10 @@ class Router:
         runtime_session_id: Callable[[], str],
         max_concurrency: int = 32,
         session_done: Callable[[str], None] = lambda _: None,
+        trace: TraceContext = NO_TRACE,
     ) -> None:
         self._runtime = runtime
+        self._trace = trace
         self._writer = writer
         self._runtime_session_id = runtime_session_id
         self._session_done = session_done
@@ -396,6 +399,7 @@ class Router:
             mcp_protocol_version=protocol,
             mcp_method=method,
             mcp_name=name,
+            trace=self._trace.for_params(message.params),
         )
         try:
             return session_id, self._runtime.invoke(message.raw, headers, on_sent)

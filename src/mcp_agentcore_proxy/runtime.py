@@ -31,6 +31,7 @@ from mcp_agentcore_proxy.errors import (
     StreamInterruptedError,
 )
 from mcp_agentcore_proxy.sse import SseDecoder
+from mcp_agentcore_proxy.trace import NO_TRACE, TraceContext
 
 if TYPE_CHECKING:
     from mcp_agentcore_proxy.config import ProxyConfig
@@ -50,7 +51,8 @@ _SSO_ERRORS: tuple[type[Exception], ...] = (
     botocore.exceptions.SSOTokenLoadError,
 )
 # Headers the proxy derives from a message; the rest come from the session.
-_DERIVED_HEADERS = ("mcpMethod", "mcpName")
+# Taken from the client's messages: one that cannot be a header is left off, not an error.
+_DERIVED_HEADERS = ("mcpMethod", "mcpName", "traceParent", "traceState", "baggage")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class InvokeHeaders:
     mcp_protocol_version: str | None = None
     mcp_method: str | None = None
     mcp_name: str | None = None
+    trace: TraceContext = NO_TRACE
 
 
 class Streaming(Protocol):
@@ -309,7 +312,16 @@ class AgentCoreRuntime:
     def _new_client(self) -> Any:
         client = self._client_factory()
         client.meta.events.register(f"before-send.bedrock-agentcore.{INVOKE}", self._track_body)
+        if self._config.headers:
+            # Before signing, so SigV4 covers them as it covers the modelled ones.
+            client.meta.events.register(
+                f"before-sign.bedrock-agentcore.{INVOKE}", self._add_headers
+            )
         return client
+
+    def _add_headers(self, request: Any, **_: Any) -> None:
+        for name, value in self._config.headers:
+            request.headers[name] = value
 
     def reset_client(self) -> None:
         """Build a new client, so credentials are looked up again."""
@@ -361,6 +373,10 @@ class AgentCoreRuntime:
             "mcpProtocolVersion": headers.mcp_protocol_version,
             "mcpMethod": headers.mcp_method,
             "mcpName": headers.mcp_name,
+            "runtimeUserId": self._config.runtime_user_id,
+            "traceParent": headers.trace.traceparent,
+            "traceState": headers.trace.tracestate,
+            "baggage": headers.trace.baggage,
         }
         for name, value in optional.items():
             if name not in self._limits:

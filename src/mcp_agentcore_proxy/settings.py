@@ -15,6 +15,11 @@ from typing import Any
 
 from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
 from mcp_agentcore_proxy.errors import ConfigurationError
+from mcp_agentcore_proxy.header_rules import (
+    MAX_ALLOWLIST,
+    MAX_ALLOWLISTED_VALUE,
+    allowlist_problem,
+)
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -69,6 +74,47 @@ def _text(raw: str) -> str:
     return raw.strip()
 
 
+def _header_value(limit: int) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = _text(raw)
+        if not (value.isascii() and value.isprintable()) or len(value) > limit:
+            raise ValueError(f"expected printable ASCII, at most {limit} characters")
+        return value
+
+    return parse
+
+
+# Headers the proxy sets itself, each from its own source.
+_OWN_HEADERS = ("mcp-", "traceparent", "tracestate", "baggage")
+
+
+def _headers(raw: str) -> tuple[tuple[str, str], ...]:
+    """``NAME=VALUE`` (or ``NAME: VALUE``) lines; AgentCore's rules for custom headers."""
+    headers: dict[str, tuple[str, str]] = {}
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        cut = min((i for i in (line.find("="), line.find(":")) if i > 0), default=-1)
+        if cut < 0:
+            raise ValueError(f"header {number}: expected NAME=VALUE")
+        name, value = line[:cut].strip(), line[cut + 1 :].strip()
+        problem = allowlist_problem(name, jwt_authorizer=False)
+        if problem is None and name.lower().startswith(_OWN_HEADERS):
+            problem = f"{name!r} is set by the proxy itself"
+        if problem:
+            raise ValueError(problem)
+        if not (value.isascii() and value.isprintable()):
+            raise ValueError(f"the value of {name} must be printable ASCII")
+        if len(value) > MAX_ALLOWLISTED_VALUE:
+            raise ValueError(f"the value of {name} is over {MAX_ALLOWLISTED_VALUE} bytes")
+        if name.lower() in headers:
+            raise ValueError(f"{name} is given twice")
+        headers[name.lower()] = (name, value)
+    if len(headers) > MAX_ALLOWLIST:
+        raise ValueError(f"at most {MAX_ALLOWLIST} headers (AgentCore forwards no more)")
+    return tuple(headers.values())
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting: the ``ProxyConfig`` field it fills and how users set it."""
@@ -79,6 +125,8 @@ class Setting:
     parse: Callable[[str], Any]
     help: str
     switch: bool = False  # a flag without a value, which means true
+    secret: bool = False  # may hold a secret: an error never repeats the value
+    repeatable: bool = False  # a flag given once per value; its values parsed as lines
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -181,6 +229,32 @@ SETTINGS: tuple[Setting, ...] = (
         switch=True,
     ),
     Setting(
+        "headers",
+        "--header",
+        ("AGENTCORE_HEADERS",),
+        _headers,
+        "NAME=VALUE sent on every invocation; repeat the flag, or one per line in the "
+        "variable (the runtime's request-header allowlist decides what reaches it)",
+        repeatable=True,
+        secret=True,
+    ),
+    Setting(
+        "runtime_user_id",
+        "--runtime-user-id",
+        ("AGENTCORE_RUNTIME_USER_ID",),
+        _header_value(1024),
+        "the end user the runtime acts for (needs bedrock-agentcore:InvokeAgentRuntimeForUser)",
+    ),
+    Setting(
+        "traceparent",
+        "--traceparent",
+        ("TRACEPARENT",),
+        _header_value(128),
+        "W3C trace context for messages that carry none in _meta",
+    ),
+    Setting("tracestate", "--tracestate", ("TRACESTATE",), _header_value(512), "W3C tracestate"),
+    Setting("baggage", "--baggage", ("BAGGAGE",), _header_value(8192), "W3C baggage"),
+    Setting(
         "log_level",
         "--log-level",
         ("LOG_LEVEL",),
@@ -223,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(
                 setting.flag, dest=setting.field, action="store_const", const="true", help=text
             )
+        elif setting.repeatable:
+            parser.add_argument(
+                setting.flag, dest=setting.field, metavar="VALUE", action="append", help=text
+            )
         else:
             parser.add_argument(setting.flag, dest=setting.field, metavar="VALUE", help=text)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -235,6 +313,8 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ProxyConfig:
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         source, raw = setting.flag, args[setting.field]
+        if isinstance(raw, list):
+            raw = "\n".join(raw)
         if raw is None:
             source, raw = next(
                 ((name, env[name]) for name in setting.variables if env.get(name, "").strip()),
@@ -247,7 +327,8 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ProxyConfig:
         except ConfigurationError:
             raise
         except ValueError as exc:
-            raise ConfigurationError(f"{source}={raw!r} is not valid: {exc}") from None
+            shown = source if setting.secret else f"{source}={raw!r}"
+            raise ConfigurationError(f"{shown} is not valid: {exc}") from None
     if "agent_arn" not in values:
         raise ConfigurationError("Set AGENTCORE_AGENT_ARN (or AGENT_ARN) to the runtime's ARN")
     values.setdefault("region", values["agent_arn"].region)

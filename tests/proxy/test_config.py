@@ -147,3 +147,52 @@ def test_a_flag_wins_over_its_variable() -> None:
         {"AGENTCORE_AGENT_ARN": ARN, "AGENTCORE_READ_TIMEOUT": "99"},
     )
     assert config.read_timeout == 5.0 and config.keep_sessions
+
+
+def test_headers_come_from_repeated_flags_or_lines_of_the_variable() -> None:
+    env = {"AGENTCORE_AGENT_ARN": ARN}
+    flags = ["--header", "X-Api-Key=a=b", "--header", "X-Tenant-Id: acme:1"]
+    assert parse_config(flags, env).headers == (("X-Api-Key", "a=b"), ("X-Tenant-Id", "acme:1"))
+    lines = {**env, "AGENTCORE_HEADERS": "X-Api-Key=k\n\nX-Tenant-Id=t\n"}
+    assert parse_config([], lines).headers == (("X-Api-Key", "k"), ("X-Tenant-Id", "t"))
+
+
+@pytest.mark.parametrize(
+    ("line", "complaint"),
+    [
+        ("Authorization=s3cret", "JWT authorizer"),
+        ("X-Amz-Date=s3cret", "reserved"),
+        ("X-Amzn-Trace-Id=s3cret", "reserved"),
+        ("Content-Type=s3cret", "restricted"),
+        ("Mcp-Session-Id=s3cret", "set by the proxy"),
+        ("traceparent=s3cret", "set by the proxy"),
+        ("X-Api-Key s3cret", "expected NAME=VALUE"),
+        ("X-Api-Key=s3cret\x01", "printable ASCII"),
+        ("X-Api-Key=" + "s3cret" * 700, "over 4096 bytes"),
+        ("X-Api-Key=s3cret\nx-api-key=s3cret", "twice"),
+        ("\n".join(f"X-H{i}=s3cret" for i in range(21)), "at most 20"),
+    ],
+)
+def test_a_header_agentcore_would_not_forward_is_refused_without_echoing_it(
+    line: str, complaint: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config([], {"AGENTCORE_AGENT_ARN": ARN, "AGENTCORE_HEADERS": line})
+    assert complaint in str(caught.value) and "AGENTCORE_HEADERS" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_trace_context_and_user_id_come_from_the_environment() -> None:
+    config = parse_config(
+        [],
+        {
+            "AGENTCORE_AGENT_ARN": ARN,
+            "TRACEPARENT": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "BAGGAGE": "tenant=acme",
+            "AGENTCORE_RUNTIME_USER_ID": "alice",
+        },
+    )
+    assert config.trace.traceparent and config.trace.baggage == "tenant=acme"
+    assert config.trace.tracestate is None and config.runtime_user_id == "alice"
+    with pytest.raises(ConfigurationError, match="TRACEPARENT"):
+        parse_config([], {"AGENTCORE_AGENT_ARN": ARN, "TRACEPARENT": "0" * 129})
