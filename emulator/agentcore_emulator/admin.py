@@ -152,3 +152,19 @@ async def advance_clock(request: Request) -> Response:
         raise BadRequest('"seconds" must be a number, 0 or more')
     emulator.sessions.clock.advance(float(seconds))
     return JSONResponse({"ended": await emulator.sessions.reap()})
+
+
+async def issue_token(request: Request) -> Response:
+    """A token from the identity provider, for tests: ``expires_in`` may be in the past."""
+    body = await _json_object(request)
+    emulator = emulator_of(request)
+    client = emulator.idp.client(str(body.get("client_id", "")))
+    if client is None:
+        raise BadRequest(f"no OAuth client {body.get('client_id')!r} in the config")
+    expires_in = body.get("expires_in")
+    if expires_in is not None and not isinstance(expires_in, int | float):
+        raise BadRequest("expires_in must be a number of seconds")
+    scopes = body.get("scopes", list(client.scopes))
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise BadRequest("scopes must be a list of strings")
+    return JSONResponse(emulator.idp.issue(client, scopes, expires_in))

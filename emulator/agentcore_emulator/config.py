@@ -60,6 +60,27 @@ def _opt_int(value: object) -> int | None:
 
 
 @dataclass(frozen=True)
+class JwtAuthorizerSpec:
+    """A runtime's customJWTAuthorizer: who may call it with a bearer token."""
+
+    discovery_url: str | None = None  # None: the emulator's own identity provider
+    allowed_audience: tuple[str, ...] = ()
+    allowed_clients: tuple[str, ...] = ()
+    allowed_scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """A client of the emulator's identity provider (client-credentials grant)."""
+
+    client_id: str
+    client_secret: str
+    scopes: tuple[str, ...] = ()
+    audience: str | None = None
+    token_lifetime: float = 3600.0
+
+
+@dataclass(frozen=True)
 class RuntimeSpec:
     """One registered runtime: how to start an instance of it and how it behaves."""
 
@@ -81,6 +102,8 @@ class RuntimeSpec:
     # Principals allowed InvokeAgentRuntimeForUser (the runtime user id header): "*" for
     # any; a role's ARN covers its assumed-role sessions.
     invoke_for_user: tuple[str, ...] = ("*",)
+    # Callers present a bearer token instead of signing with SigV4.
+    jwt_authorizer: JwtAuthorizerSpec | None = None
     faults: FaultSpec = field(default_factory=FaultSpec)
 
     def with_faults(self, faults: FaultSpec) -> RuntimeSpec:
@@ -106,6 +129,7 @@ class EmulatorConfig:
     # Seconds a request has to finish its headers; past them the connection is closed
     # (a client that connects and stalls would otherwise hold its connection forever).
     header_timeout: float = 10.0
+    oauth_clients: tuple[OAuthClient, ...] = ()
 
     @property
     def principal(self) -> str:
@@ -157,6 +181,42 @@ def _strings(
     return tuple(raw)
 
 
+def _jwt_authorizer(raw: object, where: str) -> JwtAuthorizerSpec | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(raw) - {f.name for f in fields(JwtAuthorizerSpec)}
+    if unknown:
+        raise ConfigError(f"{where}: unknown settings {sorted(unknown)}")
+    url = raw.get("discovery_url")
+    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise ConfigError(f"{where}.discovery_url must be an http(s) URL")
+    return JwtAuthorizerSpec(
+        discovery_url=url,
+        allowed_audience=_strings(raw, "allowed_audience", where, ()),
+        allowed_clients=_strings(raw, "allowed_clients", where, ()),
+        allowed_scopes=_strings(raw, "allowed_scopes", where, ()),
+    )
+
+
+def _oauth_client(raw: object, index: int) -> OAuthClient:
+    where = f"oauth_clients[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    client_id, secret = raw.get("client_id"), raw.get("client_secret")
+    if not (isinstance(client_id, str) and client_id and isinstance(secret, str) and secret):
+        raise ConfigError(f"{where}: client_id and client_secret are required")
+    audience = raw.get("audience")
+    return OAuthClient(
+        client_id=client_id,
+        client_secret=secret,
+        scopes=_strings(raw, "scopes", where, ()),
+        audience=str(audience) if audience is not None else None,
+        token_lifetime=float(raw.get("token_lifetime", OAuthClient.token_lifetime)),
+    )
+
+
 def _runtime(
     data: Mapping[str, Any], index: int, base: Path, region: str, account: str
 ) -> RuntimeSpec:
@@ -177,8 +237,10 @@ def _runtime(
     env = data.get("env", {})
     if not isinstance(env, dict):
         raise ConfigError(f"{where}: env must be a table")
+    jwt = _jwt_authorizer(data.get("jwt_authorizer"), f"{where}.jwt_authorizer")
     try:
-        request_headers = check_allowlist(_strings(data, "request_headers", where, ()), False)
+        allowlist = _strings(data, "request_headers", where, ())
+        request_headers = check_allowlist(allowlist, jwt_authorizer=jwt is not None)
     except ValueError as exc:
         raise ConfigError(f"{where}.request_headers: {exc}") from None
     runtime_id = runtime_id_for(name)
@@ -196,6 +258,7 @@ def _runtime(
         container_errors=container_errors,
         request_headers=request_headers,
         invoke_for_user=_strings(data, "invoke_for_user", where, ("*",)),
+        jwt_authorizer=jwt,
         faults=FaultSpec.from_mapping(data.get("faults", {}), f"{where}.faults"),
     )
 
@@ -224,6 +287,9 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         reap_interval=float(settings.get("reap_interval", EmulatorConfig.reap_interval)),
         keep_alive=float(settings.get("keep_alive", EmulatorConfig.keep_alive)),
         header_timeout=float(settings.get("header_timeout", EmulatorConfig.header_timeout)),
+        oauth_clients=tuple(
+            _oauth_client(item, i) for i, item in enumerate(data.get("oauth_clients", []))
+        ),
     )
 
 

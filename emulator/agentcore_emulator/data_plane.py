@@ -21,6 +21,7 @@ from agentcore_emulator.exceptions import (
     ValidationException,
 )
 from agentcore_emulator.headers import USER_ID_HEADER
+from agentcore_emulator.oauth import METHOD_MISMATCH
 from agentcore_emulator.relay import RUNTIME_ERROR, SESSION_HEADER, InstanceExited, relay
 from agentcore_emulator.state import DATA_PLANE
 from agentcore_emulator.wire import (
@@ -56,6 +57,42 @@ def _runtime_session_id(request: Request, required: bool) -> str | None:
     return session_id
 
 
+async def _authorized(request: Request, body: bytes) -> tuple[RuntimeSpec, str | None]:
+    """The runtime a data-plane call names, and who calls it.
+
+    A runtime takes SigV4, or, with a JWT authorizer, a bearer token; each is refused on a
+    runtime of the other kind. A signature is checked before the runtime is looked up, as
+    AWS authenticates before it looks for the resource.
+    """
+    emulator = emulator_of(request)
+    authorization = request.headers.get("authorization")
+    if authorization is None or not authorization.startswith("AWS4-"):
+        try:
+            spec: RuntimeSpec | None = _runtime_of(request)
+        except (ResourceNotFoundException, ValidationException):
+            if authorization is not None:
+                raise
+            spec = None  # unsigned: the missing signature is the answer
+        if spec is not None and spec.jwt_authorizer is not None:
+            claims = await emulator.bearer.verify(
+                emulator.client, spec.jwt_authorizer, authorization
+            )
+            return spec, str(claims.get("sub", ""))
+        if authorization is not None:
+            raise AccessDeniedException(METHOD_MISMATCH)
+    verified = emulator.verify(signed_request_of(request, body), DATA_PLANE)
+    spec = _runtime_of(request)
+    if spec.jwt_authorizer is not None:
+        raise AccessDeniedException(METHOD_MISMATCH)
+    return spec, verified.credential.principal
+
+
+def _runtime_of(request: Request) -> RuntimeSpec:
+    return emulator_of(request).runtimes.resolve(
+        request.path_params["arn"], request.query_params.get("accountId")
+    )
+
+
 def _check_invoke_for_user(spec: RuntimeSpec, principal: str | None) -> None:
     """Sending a runtime user id needs InvokeAgentRuntimeForUser, as in AgentCore."""
     allowed = spec.invoke_for_user
@@ -83,14 +120,11 @@ async def invocations(request: Request) -> Response:
     body = await request.body()
     method = _method_of(body)
     note(request, runtime=request.path_params["arn"].rsplit("/", 1)[-1], method=method)
-    verified = emulator.verify(signed_request_of(request, body), DATA_PLANE)
+    spec, principal = await _authorized(request, body)
     if request.method != "POST":
         raise HTTPException(405, headers={"Allow": "POST"})
-    spec = emulator.runtimes.resolve(
-        request.path_params["arn"], request.query_params.get("accountId")
-    )
     if USER_ID_HEADER in request.headers:
-        _check_invoke_for_user(spec, verified.credential.principal)
+        _check_invoke_for_user(spec, principal)
     forwarded = headers.forwarded(request.headers, spec.request_headers)
     session_id = _runtime_session_id(request, required=False)
     mcp_session_id = request.headers.get("mcp-session-id")
@@ -137,10 +171,7 @@ async def invocations(request: Request) -> Response:
 async def stop_runtime_session(request: Request) -> Response:
     """StopRuntimeSession: end the session's instance now."""
     emulator = emulator_of(request)
-    emulator.verify(signed_request_of(request, await request.body()), DATA_PLANE)
-    spec = emulator.runtimes.resolve(
-        request.path_params["arn"], request.query_params.get("accountId")
-    )
+    spec, _ = await _authorized(request, await request.body())
     session_id = _runtime_session_id(request, required=True)
     if not await emulator.sessions.stop(spec, session_id or ""):
         raise ResourceNotFoundException(f"Session not found: {session_id}")

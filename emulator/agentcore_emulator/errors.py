@@ -27,6 +27,7 @@ def error_response(error: AwsError, request_id: str | None = None) -> Response:
         status_code=error.status,
         media_type="application/json",
         headers={
+            **getattr(error, "headers", {}),
             "x-amzn-ErrorType": error.code,
             "x-amzn-RequestId": request_id or new_request_id(),
         },

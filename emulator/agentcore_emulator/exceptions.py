@@ -21,6 +21,8 @@ AwsError (mcp_agentcore_proxy.aws_errors: the value shared with the proxy)
 
 from __future__ import annotations
 
+from typing import Any
+
 from mcp_agentcore_proxy.aws_errors import AwsError
 
 __all__ = ["ERROR_CLASSES", "AwsError"]
@@ -67,6 +69,10 @@ class ConflictException(AwsError):
 
 class UnauthorizedException(AwsError):
     code = "UnauthorizedException"
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers: dict[str, str] = {}  # the WWW-Authenticate challenge, for a bearer
 
 
 class RuntimeClientError(AwsError):

@@ -15,6 +15,7 @@ import aiohttp
 from agentcore_emulator.aws_services import MotoServices
 from agentcore_emulator.config import EmulatorConfig, RuntimeSpec
 from agentcore_emulator.credentials import CredentialStore
+from agentcore_emulator.oauth import IDP_PATH, BearerCheck, IdentityProvider
 from agentcore_emulator.runtimes import RuntimeRegistry
 from agentcore_emulator.sessions import SessionClock, SessionRegistry
 from agentcore_emulator.sigv4 import Credential, SignedRequest, Verified, verify_sigv4
@@ -42,6 +43,8 @@ class Emulator:
         self.credentials = CredentialStore([static])
         self.sessions = SessionRegistry(self.instance_env, config.max_sessions, clock)
         self.moto = MotoServices(config)
+        self.idp = IdentityProvider(base_url + IDP_PATH, config.oauth_clients)
+        self.bearer = BearerCheck(self.idp)
         self.converse_error: str | None = None
         # The latest invocations, numbered in the order they arrived (for tests).
         self.arrivals: collections.deque[dict[str, str | int]] = collections.deque(maxlen=1000)

@@ -1,0 +1,218 @@
+"""OAuth for runtimes with a JWT authorizer: a small identity provider, and the token check.
+
+The identity provider lets tests and users run OAuth runtimes with no IdP of their own: an
+OpenID discovery document, its JWKS, and a token endpoint for the client-credentials grant,
+issuing RS256 access tokens shaped like Cognito's (``client_id``, ``scope``,
+``token_use``). The check verifies a bearer token against the runtime's authorizer the way
+AgentCore's customJWTAuthorizer does: the signature with a key of the discovery document's
+JWKS (any OIDC provider), the expiry and issuer, then audience, client and scopes.
+Signing and verifying are PyJWT's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import secrets
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiohttp
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from agentcore_emulator.config import JwtAuthorizerSpec, OAuthClient
+from agentcore_emulator.exceptions import AccessDeniedException, UnauthorizedException
+
+IDP_PATH = "/_idp"
+ALGORITHM = "RS256"
+METHOD_MISMATCH = (
+    "Authorization method mismatch. The agent is configured for a different authorization "
+    "method than what was used in your request. Check the agent's authorization "
+    "configuration and try again."
+)
+
+
+class OAuthError(Exception):
+    """A token request refused as RFC 6749 answers it (``error``, HTTP 400 or 401)."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+class IdentityProvider:
+    """The emulator's own OpenID provider, with one RSA key made at start."""
+
+    def __init__(self, issuer: str, clients: Iterable[OAuthClient]) -> None:
+        self.issuer = issuer
+        self._clients = {client.client_id: client for client in clients}
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._kid = secrets.token_hex(8)
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    def discovery(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+            "token_endpoint": f"{self.issuer}/oauth2/token",
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "id_token_signing_alg_values_supported": [ALGORITHM],
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+        }
+
+    def jwks(self) -> dict[str, Any]:
+        public = jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
+        return {"keys": [{**public, "kid": self._kid, "use": "sig", "alg": ALGORITHM}]}
+
+    def token(
+        self,
+        form: Mapping[str, str],
+        basic_auth: str | None,
+        expires_in: float | None = None,
+    ) -> dict[str, Any]:
+        """Answer a client-credentials token request (RFC 6749, section 4.4)."""
+        if form.get("grant_type") != "client_credentials":
+            raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
+        client_id, secret = _client_credentials(form, basic_auth)
+        client = self._clients.get(client_id)
+        if client is None or not secrets.compare_digest(secret, client.client_secret):
+            raise OAuthError("invalid_client", "unknown client or wrong secret", 401)
+        requested = form.get("scope", "").split() or list(client.scopes)
+        if not set(requested) <= set(client.scopes):
+            raise OAuthError("invalid_scope", f"{client_id} may not ask for {requested}")
+        return self.issue(client, requested, expires_in)
+
+    def issue(
+        self, client: OAuthClient, scopes: Iterable[str], expires_in: float | None = None
+    ) -> dict[str, Any]:
+        lifetime = client.token_lifetime if expires_in is None else expires_in
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": client.client_id,
+            "client_id": client.client_id,
+            "token_use": "access",
+            "scope": " ".join(scopes),
+            "iat": now,
+            "exp": now + int(lifetime),
+            "jti": str(uuid.uuid4()),
+        }
+        if client.audience:
+            claims["aud"] = client.audience
+        token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
+        return {"access_token": token, "token_type": "Bearer", "expires_in": int(lifetime)}
+
+    def client(self, client_id: str) -> OAuthClient | None:
+        return self._clients.get(client_id)
+
+
+def _client_credentials(form: Mapping[str, str], basic_auth: str | None) -> tuple[str, str]:
+    if basic_auth and basic_auth.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(basic_auth[6:], validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise OAuthError("invalid_client", "malformed Basic credentials", 401) from None
+        client_id, _, secret = decoded.partition(":")
+        return client_id, secret
+    return form.get("client_id", ""), form.get("client_secret", "")
+
+
+class BearerCheck:
+    """Verifies bearer tokens for runtimes with a JWT authorizer; keys cached per issuer."""
+
+    def __init__(self, own_provider: IdentityProvider) -> None:
+        self._own = own_provider
+        self._keys: dict[str, tuple[str, jwt.PyJWKSet]] = {}
+        self._lock = asyncio.Lock()
+
+    async def verify(
+        self, client: aiohttp.ClientSession, authorizer: JwtAuthorizerSpec, header: str | None
+    ) -> dict[str, Any]:
+        """The token's claims; 401 (or 403 for a SigV4 signature) if it may not call."""
+        if header is not None and header.startswith("AWS4-"):
+            raise AccessDeniedException(METHOD_MISMATCH)
+        scheme, _, token = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise bearer_refused("Missing bearer token", error=None)
+        discovery_url = authorizer.discovery_url or self._own.discovery_url
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            issuer, keys = await self._keys_for(client, discovery_url, kid)
+            key = next((k for k in keys.keys if k.key_id == kid), None)
+            if key is None:
+                raise jwt.InvalidKeyError(f"no key {kid!r} in the issuer's JWKS")
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM, "RS384", "RS512", "ES256", "ES384"],
+                issuer=issuer,
+                options={"verify_aud": False, "require": ["exp", "iss"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise bearer_refused(f"Invalid bearer token: {exc}") from None
+        _check_claims(authorizer, claims)
+        return claims
+
+    async def _keys_for(
+        self, client: aiohttp.ClientSession, discovery_url: str, kid: object
+    ) -> tuple[str, jwt.PyJWKSet]:
+        async with self._lock:
+            cached = self._keys.get(discovery_url)
+            if cached is None or not any(k.key_id == kid for k in cached[1].keys):
+                cached = await _fetch_keys(client, discovery_url)  # a key may have rotated
+                self._keys[discovery_url] = cached
+            return cached
+
+
+async def _fetch_keys(
+    client: aiohttp.ClientSession, discovery_url: str
+) -> tuple[str, jwt.PyJWKSet]:
+    timeout = aiohttp.ClientTimeout(total=10)
+    try:
+        async with client.get(discovery_url, timeout=timeout) as answer:
+            discovery = await answer.json(content_type=None)
+        async with client.get(discovery["jwks_uri"], timeout=timeout) as answer:
+            jwks = await answer.json(content_type=None)
+        return str(discovery["issuer"]), jwt.PyJWKSet.from_dict(jwks)
+    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+        raise jwt.PyJWKClientConnectionError(
+            f"could not read the discovery document {discovery_url}: {exc!r}"
+        ) from exc
+
+
+def _check_claims(authorizer: JwtAuthorizerSpec, claims: Mapping[str, Any]) -> None:
+    audience = claims.get("aud")
+    audiences = {audience} if isinstance(audience, str) else set(audience or ())
+    if authorizer.allowed_audience and not audiences & set(authorizer.allowed_audience):
+        raise bearer_refused("Invalid bearer token: audience not allowed")
+    client = claims.get("client_id") or claims.get("azp")
+    if authorizer.allowed_clients and client not in authorizer.allowed_clients:
+        raise bearer_refused("Invalid bearer token: client not allowed")
+    scopes = set(str(claims.get("scope", "")).split())
+    # Chosen (not confirmable offline): one allowed scope is enough.
+    if authorizer.allowed_scopes and not scopes & set(authorizer.allowed_scopes):
+        raise bearer_refused(
+            "Invalid bearer token: none of the allowed scopes", "insufficient_scope"
+        )
+
+
+def bearer_refused(message: str, error: str | None = "invalid_token") -> UnauthorizedException:
+    """AgentCore's 401 for a missing or bad token, with its ``WWW-Authenticate`` challenge."""
+    challenge = 'Bearer realm="bedrock-agentcore"'
+    if error is not None:
+        description = message.replace('"', "'")
+        challenge += f', error="{error}", error_description="{description}"'
+    refused = UnauthorizedException(message)
+    refused.headers["WWW-Authenticate"] = challenge
+    return refused
