@@ -69,6 +69,10 @@ class ProxyConfig:
     shutdown_grace: float = 10.0
     keep_sessions: bool = False
     log_level: str = "WARNING"
+    # A runtime with a JWT authorizer: a bearer token instead of SigV4 (one source).
+    bearer_token: str | None = None
+    bearer_token_file: str | None = None
+    bearer_token_command: str | None = None
     # Sent on every invocation (AgentCore forwards those its allowlist names).
     headers: tuple[tuple[str, str], ...] = ()
     runtime_user_id: str | None = None
@@ -76,6 +80,10 @@ class ProxyConfig:
     traceparent: str | None = None
     tracestate: str | None = None
     baggage: str | None = None
+
+    @property
+    def uses_bearer(self) -> bool:
+        return bool(self.bearer_token or self.bearer_token_file or self.bearer_token_command)
 
     @property
     def trace(self) -> TraceContext:

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import botocore
 import botocore.config
 import botocore.credentials
 import botocore.session
@@ -83,6 +84,8 @@ class AwsSessionFactory:
             "bedrock-agentcore",
             region_name=cfg.region,
             config=botocore.config.Config(
+                # A runtime with a JWT authorizer refuses SigV4: the bearer goes instead.
+                signature_version=botocore.UNSIGNED if cfg.uses_bearer else None,
                 read_timeout=cfg.read_timeout,
                 connect_timeout=cfg.connect_timeout,
                 # A slot frees when the response is written, a little before its stream

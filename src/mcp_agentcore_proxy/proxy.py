@@ -12,9 +12,15 @@ from types import FrameType
 from typing import BinaryIO
 
 from mcp_agentcore_proxy import jsonrpc
+from mcp_agentcore_proxy.bearer import BearerTokens
 from mcp_agentcore_proxy.config import ProxyConfig, SessionMode
 from mcp_agentcore_proxy.errors import INTERNAL_ERROR, ProxyError
-from mcp_agentcore_proxy.identity import AwsSessionFactory, IdentityCheck, sso_hint
+from mcp_agentcore_proxy.identity import (
+    AwsSessionFactory,
+    CallerIdentity,
+    IdentityCheck,
+    sso_hint,
+)
 from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.runtime import AgentCoreRuntime
 from mcp_agentcore_proxy.sessions import RuntimeSessionIds, SessionStops
@@ -45,7 +51,7 @@ def _in_background(name: str, work: Callable[[], None]) -> threading.Thread:
     return start_daemon(work, name=name)
 
 
-def _log_identity(identity: IdentityCheck, config: ProxyConfig) -> None:
+def _log_identity(identity: Callable[[], CallerIdentity], config: ProxyConfig) -> None:
     try:
         logger.info("ready: runtime %s as %s", config.agent_arn.arn, identity().arn)
     except ProxyError as exc:
@@ -61,12 +67,16 @@ def run(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:
         signal.signal(signal.SIGINT, _raise_stop)
     writer = LineWriter(stdout)
     factory = AwsSessionFactory(config)
-    identity = IdentityCheck(factory)
+    bearer = BearerTokens.from_config(config)
+    # With a bearer token the caller is the token's subject, and STS is never asked.
+    identity: Callable[[], CallerIdentity] = (
+        bearer.identity if bearer is not None else IdentityCheck(factory)
+    )
     # Identity mode needs the caller for its session id; the other modes never wait on
     # STS, and look it up only to log it.
     if config.session_mode is SessionMode.IDENTITY or logger.isEnabledFor(logging.INFO):
         _in_background("identity", lambda: _log_identity(identity, config))
-    runtime = AgentCoreRuntime(config, factory.agentcore_client, sso_hint(config))
+    runtime = AgentCoreRuntime(config, factory.agentcore_client, sso_hint(config), bearer=bearer)
     session_ids = RuntimeSessionIds(config, identity)
     stops = SessionStops(runtime.stop_session)
     stop_each = session_ids.per_request and config.stop_sessions_on_exit

@@ -17,6 +17,9 @@ _SECRET_PATTERNS = (
         ),
         r"\1<redacted>",
     ),
+    # OAuth: a bearer token anywhere, and anything shaped like a JWT.
+    (re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]+", re.I), r"\1<redacted>"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "<redacted-jwt>"),
 )
 
 

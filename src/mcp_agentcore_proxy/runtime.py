@@ -34,6 +34,7 @@ from mcp_agentcore_proxy.sse import SseDecoder
 from mcp_agentcore_proxy.trace import NO_TRACE, TraceContext
 
 if TYPE_CHECKING:
+    from mcp_agentcore_proxy.bearer import BearerTokens
     from mcp_agentcore_proxy.config import ProxyConfig
 
 logger = logging.getLogger(__name__)
@@ -292,8 +293,10 @@ class AgentCoreRuntime:
         client_factory: Callable[[], Any],
         sso_hint: str,
         clock: Callable[[], float] = time.monotonic,
+        bearer: BearerTokens | None = None,
     ) -> None:
         self._config = config
+        self._bearer = bearer
         self._clock = clock
         self._client_factory = client_factory
         self._sso_hint = sso_hint
@@ -312,12 +315,20 @@ class AgentCoreRuntime:
     def _new_client(self) -> Any:
         client = self._client_factory()
         client.meta.events.register(f"before-send.bedrock-agentcore.{INVOKE}", self._track_body)
+        if self._bearer is not None:
+            client.meta.events.register("before-send.bedrock-agentcore", self._add_bearer)
         if self._config.headers:
             # Before signing, so SigV4 covers them as it covers the modelled ones.
             client.meta.events.register(
                 f"before-sign.bedrock-agentcore.{INVOKE}", self._add_headers
             )
         return client
+
+    def _add_bearer(self, request: Any, **_: Any) -> None:
+        assert self._bearer is not None
+        token = self._bearer.current()
+        self._sending.bearer = token
+        request.headers["Authorization"] = f"Bearer {token}"
 
     def _add_headers(self, request: Any, **_: Any) -> None:
         for name, value in self._config.headers:
@@ -397,6 +408,9 @@ class AgentCoreRuntime:
                 break
             except RuntimeServiceError as exc:
                 self._release_connection_slot()
+                if self._refused_bearer(exc) and not refreshed:
+                    refreshed = True
+                    continue  # once, with the token its source gave anew
                 if exc.aws_error.code in CREDENTIAL_ERROR_CODES and not refreshed:
                     logger.warning(
                         "credentials refused (%s); looking them up again", exc.aws_error.code
@@ -431,6 +445,16 @@ class AgentCoreRuntime:
             body=response["response"],
             on_done=self._release_connection_slot,
         )
+
+    def _refused_bearer(self, exc: RuntimeServiceError) -> bool:
+        """Whether the runtime refused our bearer token and its source has another."""
+        if self._bearer is None or exc.aws_error.status != 401:
+            return False
+        refused = getattr(self._sending, "bearer", None)
+        if refused is None or not self._bearer.refresh(refused):
+            return False
+        logger.warning("bearer token refused; using the one %s gives now", self._bearer.source)
+        return True
 
     def _backoff(self, exc: Exception, attempt: int) -> None:
         throttled = isinstance(exc, RuntimeServiceError) and exc.aws_error.status == 429

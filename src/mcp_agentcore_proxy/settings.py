@@ -229,6 +229,28 @@ SETTINGS: tuple[Setting, ...] = (
         switch=True,
     ),
     Setting(
+        "bearer_token",
+        "--bearer-token",
+        ("AGENTCORE_BEARER_TOKEN",),
+        _text,
+        "an OAuth access token for a runtime with a JWT authorizer (sent instead of SigV4)",
+        secret=True,
+    ),
+    Setting(
+        "bearer_token_file",
+        "--bearer-token-file",
+        ("AGENTCORE_BEARER_TOKEN_FILE",),
+        _text,
+        "a file holding the token, read again when the runtime refuses it",
+    ),
+    Setting(
+        "bearer_token_command",
+        "--bearer-token-command",
+        ("AGENTCORE_BEARER_TOKEN_COMMAND",),
+        _text,
+        "a command that prints a token, run again when the runtime refuses it",
+    ),
+    Setting(
         "headers",
         "--header",
         ("AGENTCORE_HEADERS",),
@@ -329,6 +351,14 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ProxyConfig:
         except ValueError as exc:
             shown = source if setting.secret else f"{source}={raw!r}"
             raise ConfigurationError(f"{shown} is not valid: {exc}") from None
+    sources = [
+        f for f in ("bearer_token", "bearer_token_file", "bearer_token_command") if f in values
+    ]
+    if len(sources) > 1:
+        raise ConfigurationError(
+            "Set only one of AGENTCORE_BEARER_TOKEN, AGENTCORE_BEARER_TOKEN_FILE and "
+            "AGENTCORE_BEARER_TOKEN_COMMAND"
+        )
     if "agent_arn" not in values:
         raise ConfigurationError("Set AGENTCORE_AGENT_ARN (or AGENT_ARN) to the runtime's ARN")
     values.setdefault("region", values["agent_arn"].region)

@@ -196,3 +196,11 @@ def test_trace_context_and_user_id_come_from_the_environment() -> None:
     assert config.trace.tracestate is None and config.runtime_user_id == "alice"
     with pytest.raises(ConfigurationError, match="TRACEPARENT"):
         parse_config([], {"AGENTCORE_AGENT_ARN": ARN, "TRACEPARENT": "0" * 129})
+
+
+def test_one_bearer_token_source_at_most() -> None:
+    env = {"AGENTCORE_AGENT_ARN": ARN, "AGENTCORE_BEARER_TOKEN": "t0ken"}
+    assert parse_config([], env).uses_bearer
+    with pytest.raises(ConfigurationError, match="only one of") as caught:
+        parse_config([], {**env, "AGENTCORE_BEARER_TOKEN_FILE": "/tmp/token"})
+    assert "t0ken" not in str(caught.value)

@@ -18,6 +18,12 @@ def test_redact_removes_signatures_credentials_and_tokens() -> None:
         assert secret not in cleaned
 
 
+def test_redact_removes_bearer_tokens_and_anything_shaped_like_a_jwt() -> None:
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl"
+    cleaned = redact(f"sent Bearer opaque-t0ken; server said: invalid token {jwt}")
+    assert "opaque-t0ken" not in cleaned and "eyJzdWIiOiJhIn0" not in cleaned
+
+
 def test_botocore_stays_quiet_at_debug_and_our_lines_are_redacted() -> None:
     stream = io.StringIO()
     root = logging.getLogger()
