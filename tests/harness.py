@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime
 import json
 import queue
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -37,10 +39,22 @@ def isolated_aws_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 class Emulator(EmulatorProcess):
     """The test suite's emulator, with helpers for its admin endpoints and its log."""
 
-    def __init__(self, config: Path = TEST_CONFIG) -> None:
+    def __init__(
+        self,
+        config: Path = TEST_CONFIG,
+        args: Sequence[str] = (),
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.log = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)  # noqa: SIM115
-        super().__init__(config, log_level="DEBUG", stderr=self.log, cwd=ROOT)
-        self.admin = httpx.Client(base_url=self.url, timeout=30)
+        super().__init__(
+            config,
+            log_level="DEBUG",
+            stderr=self.log,
+            cwd=ROOT,
+            args=args,
+            ssl_context=ssl_context,
+        )
+        self.admin = httpx.Client(base_url=self.url, timeout=30, verify=ssl_context or True)
 
     def env(self, runtime: str = "demo_server") -> dict[str, str]:
         """What ``agentcore-emulator env`` exports, for a given runtime."""

@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     serve.add_argument("--config", type=Path, help="runtimes file (default: the demo server)")
     serve.add_argument("--log-level", default="INFO")
+    serve.add_argument(
+        "--tls-cert", type=Path, help="serve HTTPS with this PEM certificate (chain)"
+    )
+    serve.add_argument("--tls-key", type=Path, help="its private key (default: in --tls-cert)")
     env = commands.add_parser("env", help="print shell exports that point AWS tools here")
     env.add_argument("--host", default="127.0.0.1")
     env.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -52,7 +56,11 @@ def env_lines(config: EmulatorConfig, url: str, runtime: str | None = None) -> l
 
 
 async def _serve(
-    config: EmulatorConfig, sock: socket.socket, url: str, log_level: str
+    config: EmulatorConfig,
+    sock: socket.socket,
+    url: str,
+    log_level: str,
+    tls: tuple[Path, Path | None] | None = None,
 ) -> int | None:
     """Serve until a signal; the signal that stopped the server, if one did."""
     import uvicorn
@@ -76,6 +84,8 @@ async def _serve(
             timeout_graceful_shutdown=5,
             timeout_keep_alive=int(config.keep_alive),
             http=with_header_timeout(config.header_timeout),
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
         )
     )
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))
@@ -124,9 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"agentcore-emulator: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
     host, port = sock.getsockname()[:2]
-    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+    if tls and not all(path is None or path.is_file() for path in tls):
+        print("agentcore-emulator: --tls-cert and --tls-key must be files", file=sys.stderr)
+        return 2
+    scheme = "https" if tls else "http"
+    url = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
     try:
-        stopped_by = asyncio.run(_serve(config, sock, url, args.log_level))
+        stopped_by = asyncio.run(_serve(config, sock, url, args.log_level, tls))
     except KeyboardInterrupt:
         # uvicorn shut down gracefully, then re-raised the SIGINT, which asyncio turns into
         # a KeyboardInterrupt unless serving ended first: either way, exit as Ctrl-C does.

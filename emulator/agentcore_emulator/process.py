@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -47,6 +48,8 @@ class EmulatorProcess:
         log_level: str = "WARNING",
         stderr: IO[bytes] | None = None,
         cwd: Path | None = None,
+        args: Sequence[str] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         from agentcore_emulator.config import load_config
 
@@ -55,6 +58,7 @@ class EmulatorProcess:
         command += ["--log-level", log_level]
         if config is not None:
             command += ["--config", str(config)]
+        command += list(args)
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=stderr, env=clean_environment(), cwd=cwd
         )
@@ -64,7 +68,8 @@ class EmulatorProcess:
             self.stop()
             raise RuntimeError(f"the emulator did not start (it printed {line!r})")
         self.url = line.split(READY, 1)[1].strip()
-        with urllib.request.urlopen(f"{self.url}/_emulator/health", timeout=30) as answer:  # noqa: S310
+        health = f"{self.url}/_emulator/health"
+        with urllib.request.urlopen(health, timeout=30, context=ssl_context) as answer:  # noqa: S310
             runtimes = json.load(answer)["runtimes"]
         self.arns: dict[str, str] = {r["name"]: r["arn"] for r in runtimes}
 

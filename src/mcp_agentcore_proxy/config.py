@@ -62,6 +62,7 @@ class ProxyConfig:
     profile: str | None = None
     read_timeout: float = 900.0  # AgentCore's limit for a synchronous request
     connect_timeout: float = 10.0
+    ca_bundle: str | None = None  # None: botocore's own (certifi)
     sts_timeout: float = 5.0
     idle_connection_timeout: float = 4.0
     max_concurrency: int = 32

@@ -110,6 +110,10 @@ class ConnectFailedError(RuntimeUnreachableError):
     """No connection was made: nothing reached the runtime, so resending is safe."""
 
 
+class TlsError(RuntimeUnreachableError):
+    """The endpoint's certificate was not trusted: resending cannot help."""
+
+
 class ReadTimedOutError(RuntimeUnreachableError):
     """The request was sent and nothing came back in time; it may be running."""
 

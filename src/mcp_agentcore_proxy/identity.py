@@ -52,6 +52,8 @@ class AwsSessionFactory:
     def session(self) -> botocore.session.Session:
         base = botocore.session.Session(profile=self._config.profile)
         base.set_config_variable("region", self._config.region)  # for the role's STS calls too
+        if self._config.ca_bundle:
+            base.set_config_variable("ca_bundle", self._config.ca_bundle)  # every client
         if self._config.assume_role_arn:
             self._assume_role(base, self._config.assume_role_arn)
         return base

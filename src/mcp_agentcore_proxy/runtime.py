@@ -29,6 +29,7 @@ from mcp_agentcore_proxy.errors import (
     RuntimeServiceError,
     RuntimeUnreachableError,
     StreamInterruptedError,
+    TlsError,
 )
 from mcp_agentcore_proxy.sse import SseDecoder
 from mcp_agentcore_proxy.trace import NO_TRACE, TraceContext
@@ -228,12 +229,22 @@ def translate_errors(operation: str, sso_hint: str) -> Iterator[None]:
         raise RuntimeServiceError(
             AwsError(str(exc), code="ValidationException"), operation
         ) from exc
+    except botocore.exceptions.SSLError as exc:
+        raise TlsError(
+            f"TLS certificate verification failed for {operation}: {exc}. Behind a TLS-"
+            f"inspecting proxy or with your own CA, set AWS_CA_BUNDLE (or --ca-bundle) to a "
+            f"PEM file with that CA"
+        ) from exc
+    except botocore.exceptions.ProxyConnectionError as exc:
+        raise ConnectFailedError(
+            f"Cannot reach the endpoint for {operation} through the HTTP(S) proxy: {exc}. "
+            f"Check HTTPS_PROXY and NO_PROXY"
+        ) from exc
     except botocore.exceptions.ReadTimeoutError as exc:
         raise ReadTimedOutError(f"{operation} timed out waiting for an answer: {exc}") from exc
     except (
         botocore.exceptions.EndpointConnectionError,
         botocore.exceptions.ConnectTimeoutError,
-        botocore.exceptions.ProxyConnectionError,
     ) as exc:
         raise ConnectFailedError(f"Cannot reach the endpoint for {operation}: {exc}") from exc
     except botocore.exceptions.HTTPClientError as exc:

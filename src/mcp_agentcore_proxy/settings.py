@@ -11,6 +11,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
@@ -72,6 +73,13 @@ def _text(raw: str) -> str:
     if not raw.strip():
         raise ValueError("expected a value")
     return raw.strip()
+
+
+def _existing_file(raw: str) -> str:
+    path = Path(_text(raw)).expanduser()
+    if not path.is_file():
+        raise ValueError("expected the path of a readable file")
+    return str(path)
 
 
 def _header_value(limit: int) -> Callable[[str], str]:
@@ -183,6 +191,13 @@ SETTINGS: tuple[Setting, ...] = (
         ("AGENTCORE_CONNECT_TIMEOUT",),
         _seconds(0, allow_zero=False),
         "seconds to wait for a connection",
+    ),
+    Setting(
+        "ca_bundle",
+        "--ca-bundle",
+        ("AWS_CA_BUNDLE",),
+        _existing_file,
+        "a PEM file of the CAs to trust, for every call (a TLS-inspecting proxy's CA)",
     ),
     Setting(
         "sts_timeout",

@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -204,3 +205,12 @@ def test_one_bearer_token_source_at_most() -> None:
     with pytest.raises(ConfigurationError, match="only one of") as caught:
         parse_config([], {**env, "AGENTCORE_BEARER_TOKEN_FILE": "/tmp/token"})
     assert "t0ken" not in str(caught.value)
+
+
+def test_a_ca_bundle_must_be_a_file(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    env = {"AGENTCORE_AGENT_ARN": ARN}
+    assert parse_config(["--ca-bundle", str(bundle)], env).ca_bundle == str(bundle)
+    with pytest.raises(ConfigurationError, match="AWS_CA_BUNDLE"):
+        parse_config([], {**env, "AWS_CA_BUNDLE": str(tmp_path / "missing.pem")})
