@@ -20,4 +20,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mcp_agentcore_proxy.proxy import run
 
     configure_logging(config.log_level)
+    if config.transport == "streamable-http":
+        try:
+            from mcp_agentcore_proxy.http_serve import serve
+        except ImportError as exc:
+            print(
+                f"mcp-agentcore-proxy: the Streamable HTTP front end needs the [http] extra "
+                f"({exc.name} is missing): install 'mcp-agentcore-proxy[http]'",
+                file=sys.stderr,
+            )
+            return 2
+        return serve(config)
     return run(config, sys.stdin.buffer, sys.stdout.buffer)

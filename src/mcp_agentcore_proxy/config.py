@@ -70,6 +70,10 @@ class ProxyConfig:
     shutdown_grace: float = 10.0
     keep_sessions: bool = False
     log_level: str = "WARNING"
+    # How clients reach the proxy: its stdin/stdout, or MCP's Streamable HTTP on a port.
+    transport: str = "stdio"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8808
     # A runtime with a JWT authorizer: a bearer token instead of SigV4 (one source).
     bearer_token: str | None = None
     bearer_token_file: str | None = None

@@ -24,7 +24,7 @@ from mcp_agentcore_proxy.identity import (
 from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.runtime import AgentCoreRuntime
 from mcp_agentcore_proxy.sessions import RuntimeSessionIds, SessionStops
-from mcp_agentcore_proxy.stdio import LineWriter, read_lines
+from mcp_agentcore_proxy.stdio import LineWriter, Output, read_lines
 from mcp_agentcore_proxy.threads import start_daemon
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def _exit_now(signum: int, frame: FrameType | None) -> None:
+def exit_now(signum: int, frame: FrameType | None) -> None:
     # A second signal while shutting down: the user wants out, whatever is pending.
     os._exit(128 + signum)
 
@@ -59,6 +59,47 @@ def _log_identity(identity: Callable[[], CallerIdentity], config: ProxyConfig) -
         logger.error("%s", exc)
 
 
+class Forwarding:
+    """What every client of one proxy shares: the runtime, its session ids, their stops."""
+
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config = config
+        factory = AwsSessionFactory(config)
+        bearer = BearerTokens.from_config(config)
+        # With a bearer token the caller is the token's subject, and STS is never asked.
+        identity: Callable[[], CallerIdentity] = (
+            bearer.identity if bearer is not None else IdentityCheck(factory)
+        )
+        # Identity mode needs the caller for its session id; the other modes never wait
+        # on STS, and look it up only to log it.
+        if config.session_mode is SessionMode.IDENTITY or logger.isEnabledFor(logging.INFO):
+            _in_background("identity", lambda: _log_identity(identity, config))
+        self.runtime = AgentCoreRuntime(
+            config, factory.agentcore_client, sso_hint(config), bearer=bearer
+        )
+        self.session_ids = RuntimeSessionIds(config, identity)
+        self.stops = SessionStops(self.runtime.stop_session)
+
+    def router(self, writer: Output) -> Router:
+        """A router for one client, writing its answers to ``writer``."""
+        stop_each = self.session_ids.per_request and self.config.stop_sessions_on_exit
+        return Router(
+            self.runtime,
+            writer,
+            self.session_ids.current,
+            self.config.max_concurrency,
+            session_done=self.stops.stop if stop_each else lambda _: None,
+            trace=self.config.trace,
+        )
+
+    def end_sessions(self, deadline: float) -> None:
+        """Stop the process's one runtime session, if it has one and should; by ``deadline``."""
+        fixed = self.session_ids.fixed()
+        if self.config.stop_sessions_on_exit and fixed is not None:
+            self.stops.stop(fixed)
+        self.stops.wait(deadline)
+
+
 def run(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:
     """Serve until stdin closes or a signal arrives; return the exit status."""
     on_main = threading.current_thread() is threading.main_thread()
@@ -66,28 +107,8 @@ def run(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:
         signal.signal(signal.SIGTERM, _raise_stop)
         signal.signal(signal.SIGINT, _raise_stop)
     writer = LineWriter(stdout)
-    factory = AwsSessionFactory(config)
-    bearer = BearerTokens.from_config(config)
-    # With a bearer token the caller is the token's subject, and STS is never asked.
-    identity: Callable[[], CallerIdentity] = (
-        bearer.identity if bearer is not None else IdentityCheck(factory)
-    )
-    # Identity mode needs the caller for its session id; the other modes never wait on
-    # STS, and look it up only to log it.
-    if config.session_mode is SessionMode.IDENTITY or logger.isEnabledFor(logging.INFO):
-        _in_background("identity", lambda: _log_identity(identity, config))
-    runtime = AgentCoreRuntime(config, factory.agentcore_client, sso_hint(config), bearer=bearer)
-    session_ids = RuntimeSessionIds(config, identity)
-    stops = SessionStops(runtime.stop_session)
-    stop_each = session_ids.per_request and config.stop_sessions_on_exit
-    router = Router(
-        runtime,
-        writer,
-        session_ids.current,
-        config.max_concurrency,
-        session_done=stops.stop if stop_each else lambda _: None,
-        trace=config.trace,
-    )
+    forwarding = Forwarding(config)
+    router = forwarding.router(writer)
     try:
         for line in read_lines(stdin, router.admit):
             router.submit(*line)
@@ -96,9 +117,9 @@ def run(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:
         logger.info("%s received; finishing %d request(s) in flight", stop, router.in_flight())
     finally:
         if on_main:
-            signal.signal(signal.SIGTERM, _exit_now)
-            signal.signal(signal.SIGINT, _exit_now)
-        _shut_down(config, router, writer, session_ids, stops)
+            signal.signal(signal.SIGTERM, exit_now)
+            signal.signal(signal.SIGINT, exit_now)
+        _shut_down(config, router, writer, forwarding)
     return 0
 
 
@@ -106,8 +127,7 @@ def _shut_down(
     config: ProxyConfig,
     router: Router,
     writer: LineWriter,
-    session_ids: RuntimeSessionIds,
-    stops: SessionStops,
+    forwarding: Forwarding,
 ) -> None:
     """Finish within the grace plus EXIT_BUDGET, whatever the runtime or the client do."""
     cut = router.close(time.monotonic() + config.shutdown_grace)
@@ -119,10 +139,7 @@ def _shut_down(
 
     # Writing blocks if the client stopped reading: a daemon thread may be left behind.
     answering = _in_background("answer-cut", answer_cut)
-    fixed = session_ids.fixed()
-    if config.stop_sessions_on_exit and fixed is not None:
-        stops.stop(fixed)
-    stops.wait(budget_end)
+    forwarding.end_sessions(budget_end)
     answering.join(max(0.0, budget_end - time.monotonic()))
     if not writer.close(budget_end - time.monotonic()):
         # A write blocks on a full pipe: Python's own exit would flush stdout and block

@@ -47,7 +47,7 @@ from mcp_agentcore_proxy.recovery import (
 )
 from mcp_agentcore_proxy.redaction import redact
 from mcp_agentcore_proxy.runtime import InvokeHeaders, Runtime, Streaming
-from mcp_agentcore_proxy.stdio import LineWriter
+from mcp_agentcore_proxy.stdio import Output
 from mcp_agentcore_proxy.threads import start_daemon
 from mcp_agentcore_proxy.trace import NO_TRACE, TraceContext
 
@@ -75,7 +75,7 @@ class Router:
     def __init__(
         self,
         runtime: Runtime,
-        writer: LineWriter,
+        writer: Output,
         runtime_session_id: Callable[[], str],
         max_concurrency: int = 32,
         session_done: Callable[[str], None] = lambda _: None,

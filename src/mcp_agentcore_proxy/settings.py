@@ -22,6 +22,7 @@ from mcp_agentcore_proxy.header_rules import (
     allowlist_problem,
 )
 
+TRANSPORTS = ("stdio", "streamable-http")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -49,6 +50,12 @@ def _count(raw: str) -> int:
     if not 1 <= value <= 10_000:
         raise ValueError("expected a whole number from 1 to 10000")
     return value
+
+
+def _port(raw: str) -> int:
+    if not raw.strip().isdigit() or int(raw) > 65535:
+        raise ValueError("expected a port number from 0 to 65535")
+    return int(raw)
 
 
 def _boolean(raw: str) -> bool:
@@ -291,6 +298,22 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("tracestate", "--tracestate", ("TRACESTATE",), _header_value(512), "W3C tracestate"),
     Setting("baggage", "--baggage", ("BAGGAGE",), _header_value(8192), "W3C baggage"),
+    Setting(
+        "transport",
+        "--transport",
+        ("AGENTCORE_TRANSPORT",),
+        _choice(TRANSPORTS),
+        "stdio: one client on stdin/stdout; streamable-http: MCP's Streamable HTTP at "
+        "http://HOST:PORT/mcp for any number of local clients (the [http] extra)",
+    ),
+    Setting(
+        "http_host",
+        "--host",
+        ("AGENTCORE_HTTP_HOST",),
+        _text,
+        "the address the HTTP front end binds (loopback unless you mean otherwise)",
+    ),
+    Setting("http_port", "--port", ("AGENTCORE_HTTP_PORT",), _port, "its port (0: any free)"),
     Setting(
         "log_level",
         "--log-level",

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
+
+
+class Output(Protocol):
+    """Where a router writes its client's messages: stdout, or an HTTP client's streams."""
+
+    def write(self, line: bytes) -> bool: ...
 
 
 class LineWriter:
