@@ -10,39 +10,26 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agentcore_emulator.config import ConfigError, FaultSpec
 from agentcore_emulator.wire import emulator_of
+from mcp_agentcore_proxy.loopback import host_name, is_loopback, is_loopback_origin
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def is_loopback(host: str | None) -> bool:
-    """Whether a host name or address is this machine's loopback."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _refusal(request: Request) -> Response | None:
-    host = urlsplit("//" + request.headers.get("host", "")).hostname
+    host = host_name(request.headers.get("host", ""))
     if not is_loopback(host):
         return JSONResponse({"message": f"admin requests need a loopback Host, not {host!r}"}, 403)
     origin = request.headers.get("origin")
-    if origin is not None and not is_loopback(urlsplit(origin).hostname):
+    if origin is not None and not is_loopback_origin(origin):
         return JSONResponse({"message": f"admin requests from origin {origin!r} are refused"}, 403)
     if request.method in ("POST", "PUT"):
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from agentcore_emulator.admin import is_loopback
 from agentcore_emulator.config import ConfigError, EmulatorConfig, load_config
 from agentcore_emulator.process import READY
+from mcp_agentcore_proxy.loopback import base_url, is_loopback, listening_socket
 
 DEFAULT_PORT = 8765
 
@@ -123,23 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "call it (its admin endpoints still answer loopback only).",
             file=sys.stderr,
         )
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
-    # without it every answer waits ~40 ms for a delayed ACK (Nagle).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-    except OSError as exc:
-        print(f"agentcore-emulator: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 2
-    host, port = sock.getsockname()[:2]
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
     if tls and not all(path is None or path.is_file() for path in tls):
         print("agentcore-emulator: --tls-cert and --tls-key must be files", file=sys.stderr)
         return 2
-    scheme = "https" if tls else "http"
-    url = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
+    try:
+        sock = listening_socket(args.host, args.port)
+    except OSError as exc:
+        print(f"agentcore-emulator: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    url = base_url(sock, "https" if tls else "http")
     try:
         stopped_by = asyncio.run(_serve(config, sock, url, args.log_level, tls))
     except KeyboardInterrupt:

@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
@@ -32,12 +31,12 @@ from starlette.routing import Route
 
 from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.errors import INVALID_REQUEST
+from mcp_agentcore_proxy.loopback import host_name, is_loopback, is_loopback_origin
 from mcp_agentcore_proxy.router import Router
 
 logger = logging.getLogger(__name__)
 
 SESSION_HEADER = "Mcp-Session-Id"
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _BACKLOG = 256  # server messages kept for a client with no stream open
 
 RouterFactory = Callable[["ClientSession"], Router]
@@ -133,15 +132,6 @@ class ClientSession:
                     self._loop.call_soon_threadsafe(stream.put_nowait, None)
 
 
-def is_loopback_origin(origin: str) -> bool:
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and (parts.hostname or "") in LOOPBACK_NAMES
-
-
-def _host_name(host: str) -> str:
-    return urlsplit(f"//{host}").hostname or ""
-
-
 class StreamableHttpFront:
     """The Starlette app of the front end, and its client sessions."""
 
@@ -163,8 +153,8 @@ class StreamableHttpFront:
         origin = request.headers.get("origin")
         if origin is not None and not is_loopback_origin(origin):
             return _error(403, f"Forbidden: requests from {origin} are not accepted")
-        host = _host_name(request.headers.get("host", ""))
-        if not self._allow_any_host and host not in LOOPBACK_NAMES:
+        host = host_name(request.headers.get("host", ""))
+        if not self._allow_any_host and not is_loopback(host):
             return _error(403, "Forbidden: Host is not a loopback name")
         return None
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import signal
-import socket
 import sys
 import time
 from types import FrameType
@@ -14,17 +12,11 @@ from types import FrameType
 import uvicorn
 
 from mcp_agentcore_proxy.config import ProxyConfig
-from mcp_agentcore_proxy.http_front import LOOPBACK_NAMES, StreamableHttpFront
+from mcp_agentcore_proxy.http_front import StreamableHttpFront
+from mcp_agentcore_proxy.loopback import base_url, is_loopback, listening_socket
 from mcp_agentcore_proxy.proxy import EXIT_BUDGET, Forwarding, exit_now
 
 logger = logging.getLogger(__name__)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host in LOOPBACK_NAMES
 
 
 def _stopped(signum: int, frame: FrameType | None) -> None:
@@ -33,26 +25,22 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
 
 def serve(config: ProxyConfig) -> int:
     """Serve MCP's Streamable HTTP until SIGTERM/SIGINT; return the exit status."""
-    loopback = _is_loopback(config.http_host)
+    loopback = is_loopback(config.http_host)
     if not loopback:
         logger.warning(
             "serving on %s, beyond this machine: anyone who reaches it calls your runtime "
             "with your credentials",
             config.http_host,
         )
-    family = socket.AF_INET6 if ":" in config.http_host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((config.http_host, config.http_port))
+        sock = listening_socket(config.http_host, config.http_port)
     except OSError as exc:
         print(
             f"mcp-agentcore-proxy: cannot bind {config.http_host}:{config.http_port}: {exc}",
             file=sys.stderr,
         )
         return 2
-    host, port = sock.getsockname()[:2]
-    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/mcp"
+    url = f"{base_url(sock)}/mcp"
     forwarding = Forwarding(config)
     # Bound beyond loopback, Host names other than loopback ones are the user's choice.
     front = StreamableHttpFront(forwarding.router, config.shutdown_grace, not loopback)

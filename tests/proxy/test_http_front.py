@@ -7,7 +7,8 @@ import json
 from typing import Any, cast
 
 from mcp_agentcore_proxy import jsonrpc
-from mcp_agentcore_proxy.http_front import ClientSession, is_loopback_origin
+from mcp_agentcore_proxy.http_front import ClientSession
+from mcp_agentcore_proxy.loopback import is_loopback_origin
 
 
 def _line(body: dict[str, Any]) -> bytes:
@@ -27,7 +28,9 @@ def test_answers_end_their_stream_and_progress_follows_its_token() -> None:
         session = ClientSession(asyncio.get_running_loop(), lambda _: cast(Any, None))
         first = session.expect(
             jsonrpc.parse_line(
-                _line({"id": 1, "method": "tools/call", "params": {"_meta": {"progressToken": "t"}}})
+                _line(
+                    {"id": 1, "method": "tools/call", "params": {"_meta": {"progressToken": "t"}}}
+                )
             )
         )
         second = session.expect(jsonrpc.parse_line(_line({"id": "1", "method": "ping"})))
