@@ -88,6 +88,7 @@ async def list_sessions(request: Request) -> Response:
             "sessionId": session.session_id,
             "mcpSessionId": session.mcp_session_id,
             "pid": session.instance.process.pid,
+            "port": session.instance.port,
             "stateful": session.stateful,
         }
         for session in emulator.sessions

@@ -10,9 +10,10 @@ import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from agentcore_emulator import bedrock, headers
+from agentcore_emulator import bedrock, eventstream, headers
+from agentcore_emulator.commands import CommandRequest, run_command
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.exceptions import (
     AccessDeniedException,
@@ -177,6 +178,28 @@ async def stop_runtime_session(request: Request) -> Response:
         raise ResourceNotFoundException(f"Session not found: {session_id}")
     logger.info("stopped session %s of %s", session_id, spec.name)
     return JSONResponse({}, headers={SESSION_HEADER: session_id or ""})
+
+
+async def runtime_command(request: Request) -> Response:
+    """InvokeAgentRuntimeCommand: run a shell command in the session's environment."""
+    emulator = emulator_of(request)
+    body = await request.body()
+    spec, _ = await _authorized(request, body)
+    note(request, runtime=spec.name, method="command")
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        raise ValidationException("The request body is not valid JSON") from None
+    command = CommandRequest.parse(parsed)
+    session_id = _runtime_session_id(request, required=False) or emulator.sessions.new_session_id()
+    emulator.runtimes.admit(spec)
+    session = await emulator.sessions.acquire(spec, session_id)
+    note(request, session=session_id)
+    return StreamingResponse(
+        run_command(command, session.instance.environment, spec.cwd),
+        media_type=eventstream.CONTENT_TYPE,
+        headers={SESSION_HEADER: session_id},
+    )
 
 
 async def aws_services(request: Request) -> Response:

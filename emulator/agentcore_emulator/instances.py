@@ -54,10 +54,17 @@ def free_port() -> int:
 class RuntimeInstance:
     """One running server process of a runtime, listening on its own port."""
 
-    def __init__(self, spec: RuntimeSpec, port: int, process: asyncio.subprocess.Process) -> None:
+    def __init__(
+        self,
+        spec: RuntimeSpec,
+        port: int,
+        process: asyncio.subprocess.Process,
+        environment: Mapping[str, str],
+    ) -> None:
         self.spec = spec
         self.port = port
         self.process = process
+        self.environment = environment  # what its process was given: shell commands get it too
         self.base_url = f"http://127.0.0.1:{port}"
 
     @property
@@ -94,7 +101,7 @@ class RuntimeInstance:
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,
         )
-        instance = cls(spec, port, process)
+        instance = cls(spec, port, process, process_env)
         try:
             await instance._wait_ready()
         except BaseException:

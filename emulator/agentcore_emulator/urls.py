@@ -5,7 +5,12 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from agentcore_emulator import admin, idp
-from agentcore_emulator.data_plane import aws_services, invocations, stop_runtime_session
+from agentcore_emulator.data_plane import (
+    aws_services,
+    invocations,
+    runtime_command,
+    stop_runtime_session,
+)
 from agentcore_emulator.oauth import IDP_PATH
 
 
@@ -17,6 +22,7 @@ def _admin(path: str, endpoint: admin.Endpoint, method: str) -> Route:
 ROUTES = [
     Route("/runtimes/{arn:path}/invocations", invocations, methods=["POST", "GET", "DELETE"]),
     Route("/runtimes/{arn:path}/stopruntimesession", stop_runtime_session, methods=["POST"]),
+    Route("/runtimes/{arn:path}/commands", runtime_command, methods=["POST"]),
     Route(f"{IDP_PATH}/.well-known/openid-configuration", idp.discovery, methods=["GET"]),
     Route(f"{IDP_PATH}/.well-known/jwks.json", idp.jwks, methods=["GET"]),
     Route(f"{IDP_PATH}/oauth2/token", idp.token, methods=["POST"]),

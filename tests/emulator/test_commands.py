@@ -1,0 +1,84 @@
+"""InvokeAgentRuntimeCommand, called with boto3 and read from its event stream as boto3 does."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+import botocore.exceptions
+import pytest
+
+from tests.harness import Emulator, signed_call
+
+
+def _run(emulator: Emulator, command: str, session: str | None = None, **body: Any) -> Any:
+    return emulator.client().invoke_agent_runtime_command(
+        agentRuntimeArn=emulator.arns["http_agent"],
+        runtimeSessionId=session or f"command-{uuid.uuid4()}",
+        body={"command": command, **body},
+    )
+
+
+def _events(answer: Any) -> tuple[str, str, dict[str, Any], list[str]]:
+    stdout, stderr, kinds, stop = "", "", [], {}
+    for event in answer["stream"]:
+        chunk = event["chunk"]
+        ((kind, fields),) = chunk.items()
+        kinds.append(kind)
+        stdout += fields.get("stdout", "")
+        stderr += fields.get("stderr", "")
+        if kind == "contentStop":
+            stop = fields
+    return stdout, stderr, stop, kinds
+
+
+def test_a_command_streams_its_output_and_exit_code(emulator: Emulator) -> None:
+    answer = _run(emulator, "echo out; echo err >&2; printf 'caf\\303\\251'; exit 3")
+    assert answer["contentType"] == "application/vnd.amazon.eventstream"
+    stdout, stderr, stop, kinds = _events(answer)
+    assert kinds[0] == "contentStart" and kinds[-1] == "contentStop"
+    assert stdout == "out\ncafé" and stderr == "err\n"
+    assert stop == {"exitCode": 3, "status": "COMPLETED"}
+
+
+def test_a_command_runs_in_the_sessions_environment(emulator: Emulator) -> None:
+    session = f"command-{uuid.uuid4()}"
+    stdout, _, stop, _ = _events(
+        _run(emulator, 'echo "$AGENTCORE_RUNTIME_ARN $PORT"; pwd', session)
+    )
+    arn, port, cwd = stdout.split()
+    assert arn == emulator.arns["http_agent"] and stop["exitCode"] == 0
+    instance = next(s for s in emulator.sessions() if s["sessionId"] == session)
+    assert int(port) == instance["port"]  # the session's own instance: it may call its server
+    assert cwd.endswith("fixtures")
+
+
+def test_a_command_past_its_timeout_is_timed_out_and_ended(emulator: Emulator) -> None:
+    stdout, _, stop, _ = _events(_run(emulator, "echo started; sleep 60", timeout=1))
+    assert stdout == "started\n"
+    assert stop == {"exitCode": -1, "status": "TIMED_OUT"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"command": ""}', "command"),
+        (b'{"timeout": 5}', "command"),
+        (b'{"command": "true", "timeout": 3601}', "timeout"),
+        (b'{"command": "true", "timeout": "5"}', "timeout"),
+    ],
+)
+def test_bad_bodies_are_validation_errors(emulator: Emulator, body: bytes, field: str) -> None:
+    # Signed by hand: boto3 itself refuses some of these before sending.
+    arn = quote(emulator.arns["http_agent"], safe="")
+    answer = signed_call(emulator, "POST", f"/runtimes/{arn}/commands", body)
+    assert answer.status_code == 400
+    assert answer.headers["x-amzn-ErrorType"] == "ValidationException"
+    assert field in answer.json()["message"]
+
+
+def test_boto3_reports_a_refused_command_as_its_error(emulator: Emulator) -> None:
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        _run(emulator, "true", timeout=0)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
