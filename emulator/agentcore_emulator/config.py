@@ -15,7 +15,9 @@ from agentcore_emulator.headers import check_allowlist
 
 _NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-PROTOCOLS = ("MCP", "HTTP")
+PROTOCOLS = ("MCP", "HTTP", "A2A", "AGUI")
+# Where each protocol's container serves (AgentCore's contract; ports are $PORT here).
+DEFAULT_PATHS = {"MCP": "/mcp", "HTTP": "/invocations", "AGUI": "/invocations", "A2A": "/"}
 CONTAINER_ERRORS = ("aws", "jsonrpc")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "demo.toml"
 
@@ -90,6 +92,7 @@ class RuntimeSpec:
     command: tuple[str, ...]
     cwd: Path
     protocol: str = "MCP"
+    path: str = "/mcp"  # where the instance takes invocations (protocolConfiguration.path)
     env: Mapping[str, str] = field(default_factory=dict)
     idle_timeout: float = 900.0
     max_lifetime: float = 28800.0
@@ -227,6 +230,9 @@ def _runtime(
     protocol = str(data.get("protocol", "MCP")).upper()
     if protocol not in PROTOCOLS:
         raise ConfigError(f"{where}: protocol must be one of {PROTOCOLS} (got {protocol!r})")
+    path = str(data.get("path", DEFAULT_PATHS[protocol]))
+    if not path.startswith("/"):
+        raise ConfigError(f"{where}: path must start with '/' (got {path!r})")
     idle = float(data.get("idle_timeout", 900))
     lifetime = float(data.get("max_lifetime", 28800))
     if lifetime < idle:
@@ -251,6 +257,7 @@ def _runtime(
         command=_command(data.get("command"), where),
         cwd=(base / str(data.get("cwd", "."))).resolve(),
         protocol=protocol,
+        path=path,
         env={str(k): str(v) for k, v in env.items()},
         idle_timeout=idle,
         max_lifetime=lifetime,

@@ -180,6 +180,22 @@ async def stop_runtime_session(request: Request) -> Response:
     return JSONResponse({}, headers={SESSION_HEADER: session_id or ""})
 
 
+async def agent_card(request: Request) -> Response:
+    """GetAgentCard: an A2A runtime's card, as its session's instance serves it."""
+    emulator = emulator_of(request)
+    spec, _ = await _authorized(request, await request.body())
+    if spec.protocol != "A2A":
+        raise ValidationException(
+            f"GetAgentCard needs a runtime with the A2A protocol; {spec.name} is {spec.protocol}"
+        )
+    session_id = _runtime_session_id(request, required=False) or emulator.sessions.new_session_id()
+    emulator.runtimes.admit(spec)
+    session = await emulator.sessions.acquire(spec, session_id)
+    note(request, runtime=spec.name, session=session_id, method="agent-card")
+    card = await session.instance.agent_card(emulator.client)
+    return JSONResponse(card, headers={SESSION_HEADER: session_id})
+
+
 async def runtime_command(request: Request) -> Response:
     """InvokeAgentRuntimeCommand: run a shell command in the session's environment."""
     emulator = emulator_of(request)

@@ -12,6 +12,7 @@ import socket
 import sys
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 
@@ -21,6 +22,7 @@ from agentcore_emulator.exceptions import RuntimeClientError
 
 logger = logging.getLogger(__name__)
 
+AGENT_CARD_PATH = "/.well-known/agent-card.json"
 INIT_TIMEOUT_MESSAGE = (
     "Runtime initialization time exceeded. Please make sure that initialization completes in {}s."
 )
@@ -126,9 +128,11 @@ class RuntimeInstance:
         raise RuntimeClientError(INIT_TIMEOUT_MESSAGE.format(int(self.spec.start_timeout)))
 
     async def _ready(self, client: aiohttp.ClientSession) -> bool:
-        if self.spec.protocol == "HTTP":
+        # HTTP and AG-UI containers answer /ping; an A2A one serves its agent card.
+        probe = {"HTTP": "/ping", "AGUI": "/ping", "A2A": AGENT_CARD_PATH}.get(self.spec.protocol)
+        if probe is not None:
             try:
-                async with client.get(f"{self.base_url}/ping") as response:
+                async with client.get(self.base_url + probe) as response:
                     return response.status == 200
             except (aiohttp.ClientError, TimeoutError):
                 return False
@@ -140,6 +144,22 @@ class RuntimeInstance:
         with contextlib.suppress(OSError):
             await writer.wait_closed()
         return True
+
+    async def agent_card(self, client: aiohttp.ClientSession) -> dict[str, Any]:
+        """The agent card an A2A instance serves; 424 if it serves none."""
+        try:
+            async with client.get(self.base_url + AGENT_CARD_PATH) as response:
+                if response.status == 200:
+                    card = await response.json(content_type=None)
+                    if isinstance(card, dict):
+                        return card
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            status = 502
+        raise RuntimeClientError(
+            f"Received error ({status}) from runtime. Please check your CloudWatch logs for "
+            "more information."
+        )
 
     async def stop(self, grace: float = guard.GRACE) -> None:
         """Stop the instance's whole process group: TERM, then KILL if it lingers."""

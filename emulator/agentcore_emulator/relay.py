@@ -76,11 +76,7 @@ async def relay(
     session.call_started()
     try:
         upstream = await _send(
-            client,
-            session,
-            session.instance.base_url + ("/mcp" if mcp else "/invocations"),
-            body,
-            headers,
+            client, session, session.instance.base_url + spec.path, body, headers
         )
     except BaseException:
         session.call_ended(clock())

@@ -9,6 +9,7 @@ import collections
 import itertools
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import aiohttp
 
@@ -86,7 +87,14 @@ class Emulator:
 
     def instance_env(self, spec: RuntimeSpec, session_id: str) -> dict[str, str]:
         """What an instance sees, as a runtime's execution role would give it."""
-        return {**self.config.client_environment(self.base_url), "AGENTCORE_RUNTIME_ARN": spec.arn}
+        return {
+            **self.config.client_environment(self.base_url),
+            "AGENTCORE_RUNTIME_ARN": spec.arn,
+            # Where callers reach this runtime (an A2A agent card names it).
+            "AGENTCORE_RUNTIME_URL": (
+                f"{self.base_url}/runtimes/{quote(spec.arn, safe='')}/invocations/"
+            ),
+        }
 
     def verify(
         self, signed: SignedRequest, services: Collection[str] = SIGNING_SERVICES

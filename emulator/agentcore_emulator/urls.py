@@ -6,6 +6,7 @@ from starlette.routing import Route
 
 from agentcore_emulator import admin, idp
 from agentcore_emulator.data_plane import (
+    agent_card,
     aws_services,
     invocations,
     runtime_command,
@@ -20,7 +21,14 @@ def _admin(path: str, endpoint: admin.Endpoint, method: str) -> Route:
 
 
 ROUTES = [
+    Route(
+        "/runtimes/{arn:path}/invocations/.well-known/agent-card.json",
+        agent_card,
+        methods=["GET"],
+    ),
     Route("/runtimes/{arn:path}/invocations", invocations, methods=["POST", "GET", "DELETE"]),
+    # An A2A agent card names the URL with a slash; clients post to it as named.
+    Route("/runtimes/{arn:path}/invocations/", invocations, methods=["POST", "GET", "DELETE"]),
     Route("/runtimes/{arn:path}/stopruntimesession", stop_runtime_session, methods=["POST"]),
     Route("/runtimes/{arn:path}/commands", runtime_command, methods=["POST"]),
     Route(f"{IDP_PATH}/.well-known/openid-configuration", idp.discovery, methods=["GET"]),

@@ -33,7 +33,7 @@ def test_config_resolves_paths_and_python(tmp_path: Path) -> None:
     ("data", "complaint"),
     [
         ({"runtimes": [{**MINIMAL, "name": "has-hyphen"}]}, "name must match"),
-        ({"runtimes": [{**MINIMAL, "protocol": "A2A"}]}, "protocol must be"),
+        ({"runtimes": [{**MINIMAL, "protocol": "GRPC"}]}, "protocol must be"),
         ({"runtimes": [{**MINIMAL, "command": "python -m server"}]}, "command must be"),
         ({"runtimes": [{**MINIMAL, "idle_timeout": 100, "max_lifetime": 50}]}, "max_lifetime"),
         ({"runtimes": [{**MINIMAL, "env": ["A"]}]}, "env must be a table"),
@@ -89,3 +89,18 @@ def test_idle_connections_stay_open_as_long_as_aws_keeps_them(tmp_path: Path) ->
     assert parse_config({"runtimes": [MINIMAL]}, tmp_path).keep_alive == 60
     shorter = parse_config({"emulator": {"keep_alive": 5}, "runtimes": [MINIMAL]}, tmp_path)
     assert shorter.keep_alive == 5
+
+
+@pytest.mark.parametrize(
+    ("protocol", "path"),
+    [("MCP", "/mcp"), ("HTTP", "/invocations"), ("AGUI", "/invocations"), ("A2A", "/")],
+)
+def test_each_protocol_has_agentcores_path_and_it_may_be_overridden(
+    protocol: str, path: str, tmp_path: Path
+) -> None:
+    runtime = {**MINIMAL, "protocol": protocol}
+    assert parse_config({"runtimes": [runtime]}, tmp_path).runtimes[0].path == path
+    moved = parse_config({"runtimes": [{**runtime, "path": "/agent"}]}, tmp_path)
+    assert moved.runtimes[0].path == "/agent"
+    with pytest.raises(ConfigError, match="path must start"):
+        parse_config({"runtimes": [{**runtime, "path": "agent"}]}, tmp_path)
