@@ -17,6 +17,7 @@ _NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PROTOCOLS = ("MCP", "HTTP", "A2A", "AGUI")
 # Where each protocol's container serves (AgentCore's contract; ports are $PORT here).
+LIFECYCLE_BOUNDS = (60, 1_209_600)  # seconds: idle timeout and max lifetime, 1 min to 14 days
 DEFAULT_PATHS = {"MCP": "/mcp", "HTTP": "/invocations", "AGUI": "/invocations", "A2A": "/"}
 CONTAINER_ERRORS = ("aws", "jsonrpc")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "demo.toml"
@@ -97,6 +98,8 @@ class RuntimeSpec:
     idle_timeout: float = 900.0
     max_lifetime: float = 28800.0
     start_timeout: float = 60.0
+    # AgentCore's rate limit per endpoint (25 requests per second); None: no limit.
+    requests_per_second: float | None = 25.0
     # How a container's error reaches the caller: AWS's 424 RuntimeClientError, or (as one
     # third party reports for MCP runtimes) HTTP 200 with a JSON-RPC error -32010.
     container_errors: str = "aws"
@@ -132,6 +135,9 @@ class EmulatorConfig:
     # Seconds a request has to finish its headers; past them the connection is closed
     # (a client that connects and stalls would otherwise hold its connection forever).
     header_timeout: float = 10.0
+    # AgentCore's time limits: a synchronous answer, then a stream, in seconds.
+    request_timeout: float = 900.0
+    stream_timeout: float = 3600.0
     oauth_clients: tuple[OAuthClient, ...] = ()
 
     @property
@@ -221,7 +227,12 @@ def _oauth_client(raw: object, index: int) -> OAuthClient:
 
 
 def _runtime(
-    data: Mapping[str, Any], index: int, base: Path, region: str, account: str
+    data: Mapping[str, Any],
+    index: int,
+    base: Path,
+    region: str,
+    account: str,
+    default_rate: float = 25.0,
 ) -> RuntimeSpec:
     where = f"runtimes[{index}]"
     name = data.get("name")
@@ -235,8 +246,17 @@ def _runtime(
         raise ConfigError(f"{where}: path must start with '/' (got {path!r})")
     idle = float(data.get("idle_timeout", 900))
     lifetime = float(data.get("max_lifetime", 28800))
+    for key, value in (("idle_timeout", idle), ("max_lifetime", lifetime)):
+        if not LIFECYCLE_BOUNDS[0] <= value <= LIFECYCLE_BOUNDS[1]:
+            raise ConfigError(
+                f"{where}: {key} must be between {LIFECYCLE_BOUNDS[0]} and "
+                f"{LIFECYCLE_BOUNDS[1]} seconds (AgentCore's bounds)"
+            )
     if lifetime < idle:
         raise ConfigError(f"{where}: max_lifetime must be at least idle_timeout")
+    rate = float(data.get("requests_per_second", default_rate))
+    if rate < 0:
+        raise ConfigError(f"{where}: requests_per_second must be 0 (no limit) or more")
     container_errors = str(data.get("container_errors", "aws"))
     if container_errors not in CONTAINER_ERRORS:
         raise ConfigError(f"{where}: container_errors must be one of {CONTAINER_ERRORS}")
@@ -263,6 +283,7 @@ def _runtime(
         max_lifetime=lifetime,
         start_timeout=float(data.get("start_timeout", 60)),
         container_errors=container_errors,
+        requests_per_second=rate or None,
         request_headers=request_headers,
         invoke_for_user=_strings(data, "invoke_for_user", where, ("*",)),
         jwt_authorizer=jwt,
@@ -277,8 +298,10 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
     account = str(settings.get("account", EmulatorConfig.account))
     if not re.fullmatch(r"[0-9]{12}", account):
         raise ConfigError("emulator.account must be 12 digits")
+    default_rate = float(settings.get("requests_per_second", RuntimeSpec.requests_per_second or 0))
     runtimes = tuple(
-        _runtime(item, i, base, region, account) for i, item in enumerate(data.get("runtimes", []))
+        _runtime(item, i, base, region, account, default_rate)
+        for i, item in enumerate(data.get("runtimes", []))
     )
     names = [r.name for r in runtimes]
     if len(set(names)) != len(names):
@@ -294,6 +317,8 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         reap_interval=float(settings.get("reap_interval", EmulatorConfig.reap_interval)),
         keep_alive=float(settings.get("keep_alive", EmulatorConfig.keep_alive)),
         header_timeout=float(settings.get("header_timeout", EmulatorConfig.header_timeout)),
+        request_timeout=float(settings.get("request_timeout", EmulatorConfig.request_timeout)),
+        stream_timeout=float(settings.get("stream_timeout", EmulatorConfig.stream_timeout)),
         oauth_clients=tuple(
             _oauth_client(item, i) for i, item in enumerate(data.get("oauth_clients", []))
         ),

@@ -23,7 +23,13 @@ from agentcore_emulator.exceptions import (
 )
 from agentcore_emulator.headers import USER_ID_HEADER
 from agentcore_emulator.oauth import METHOD_MISMATCH
-from agentcore_emulator.relay import RUNTIME_ERROR, SESSION_HEADER, InstanceExited, relay
+from agentcore_emulator.relay import (
+    RUNTIME_ERROR,
+    SESSION_HEADER,
+    InstanceExited,
+    TimeLimits,
+    relay,
+)
 from agentcore_emulator.state import DATA_PLANE
 from agentcore_emulator.wire import (
     emulator_of,
@@ -147,6 +153,7 @@ async def invocations(request: Request) -> Response:
             request_id_of(request),
             emulator.sessions.clock,
             spec.faults,  # the runtime's current faults, switched while serving
+            TimeLimits(emulator.config.request_timeout, emulator.config.stream_timeout),
         )
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
 import aiohttp
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -22,6 +23,20 @@ REQUEST_ID_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id"
 RUNTIME_ERROR = (
     "Received error ({}) from runtime. Please check your CloudWatch logs for more information."
 )
+
+
+TOO_SLOW = (
+    "Runtime did not respond within {}s, the limit for a synchronous request. Please check "
+    "your CloudWatch logs for more information."
+)
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """AgentCore's time limits: 15 minutes for a synchronous answer, 60 for a stream."""
+
+    request: float = 900.0
+    stream: float = 3600.0
 
 
 class StreamCut(Exception):
@@ -61,6 +76,7 @@ async def relay(
     request_id: str,
     clock: SessionClock,
     faults: FaultSpec,
+    limits: TimeLimits = TimeLimits(),
 ) -> Response:
     """POST the payload to the instance; return its answer as AgentCore would.
 
@@ -74,12 +90,16 @@ async def relay(
     if mcp and (forwarded_mcp := session.mcp_session_for_instance(caller_mcp)):
         headers["Mcp-Session-Id"] = forwarded_mcp
     session.call_started()
+    deadline = asyncio.get_running_loop().time() + limits.request
     try:
-        upstream = await _send(
-            client, session, session.instance.base_url + spec.path, body, headers
-        )
-    except BaseException:
+        async with asyncio.timeout_at(deadline):
+            upstream = await _send(
+                client, session, session.instance.base_url + spec.path, body, headers
+            )
+    except BaseException as exc:
         session.call_ended(clock())
+        if isinstance(exc, TimeoutError):
+            raise RuntimeClientError(TOO_SLOW.format(int(limits.request))) from None
         raise
     if upstream.status >= 400:
         upstream.release()
@@ -95,12 +115,15 @@ async def relay(
     content_type = upstream.headers.get("content-type", "application/json")
     if content_type.startswith("text/event-stream"):
         return EventSourceResponse(
-            _events(upstream, session, clock, faults.cut_after_events),
+            _events(upstream, session, clock, faults.cut_after_events, limits.stream),
             headers=answer_headers,
             status_code=upstream.status,
         )
     try:
-        payload = await upstream.read()
+        async with asyncio.timeout_at(deadline):
+            payload = await upstream.read()
+    except TimeoutError:
+        raise RuntimeClientError(TOO_SLOW.format(int(limits.request))) from None
     except aiohttp.ClientError:
         session.broken = True
         raise
@@ -129,13 +152,28 @@ async def _events(
     session: RuntimeSession,
     clock: SessionClock,
     cut_after: int | None,
+    limit: float,
 ) -> AsyncIterator[ServerSentEvent]:
     decoder = SseDecoder()
     sent = 0
+    deadline = asyncio.get_running_loop().time() + limit
     # As browsers decode an event stream: a byte that is not UTF-8 becomes U+FFFD, and
     # the stream goes on (the relay must never die of the content it relays).
     try:
-        async for chunk in _chunks(upstream, session):
+        chunks = _chunks(upstream, session)
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await anext(chunks, None)
+            except TimeoutError:
+                # Chosen: the stream ends where AgentCore's limit falls (the caller sees
+                # an answer that stops short), and the instance keeps running.
+                logger.warning(
+                    "stream of session %s ended at the %gs limit", session.session_id, limit
+                )
+                return
+            if chunk is None:
+                break
             for data in decoder.feed(chunk):
                 if cut_after is not None and sent >= cut_after:
                     raise StreamCut(f"stream cut after {sent} event(s) (injected fault)")

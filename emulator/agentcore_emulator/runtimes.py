@@ -64,7 +64,8 @@ class RuntimeRegistry:
             self._specs[spec.name] = spec.with_faults(faults)
             code = spec.faults.fail_code
             raise ERROR_CLASSES.get(code, AwsError)(f"Injected {code}", code=code)
-        limit = spec.faults.throttle_per_second
+        limits = [spec.faults.throttle_per_second, spec.requests_per_second]
+        limit = min((value for value in limits if value is not None), default=None)
         if limit is None:
             return
         now = time.monotonic() if now is None else now

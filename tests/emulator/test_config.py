@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from agentcore_emulator.cli import env_lines
 from agentcore_emulator.config import ConfigError, load_config, parse_config, runtime_id_for
+from agentcore_emulator.exceptions import ThrottlingException
+from agentcore_emulator.runtimes import RuntimeRegistry
 from tests.harness import TEST_CONFIG, isolated_aws_env
 
 MINIMAL = {"name": "svc", "command": ["python", "-m", "server"]}
@@ -104,3 +107,27 @@ def test_each_protocol_has_agentcores_path_and_it_may_be_overridden(
     assert moved.runtimes[0].path == "/agent"
     with pytest.raises(ConfigError, match="path must start"):
         parse_config({"runtimes": [{**runtime, "path": "agent"}]}, tmp_path)
+
+
+def test_agentcores_lifecycle_bounds_and_rate_limit(tmp_path: Path) -> None:
+    spec = parse_config({"runtimes": [MINIMAL]}, tmp_path).runtimes[0]
+    assert spec.requests_per_second == 25  # AgentCore's, unless configured
+    unlimited = {"emulator": {"requests_per_second": 0}, "runtimes": [MINIMAL]}
+    assert parse_config(unlimited, tmp_path).runtimes[0].requests_per_second is None
+    own = {"runtimes": [{**MINIMAL, "requests_per_second": 2}]}
+    assert parse_config(own, tmp_path).runtimes[0].requests_per_second == 2
+    for key, value in (("idle_timeout", 59), ("max_lifetime", 1_209_601)):
+        with pytest.raises(ConfigError, match=f"{key} must be between 60 and 1209600"):
+            parse_config({"runtimes": [{**MINIMAL, key: value}]}, tmp_path)
+
+
+def test_past_the_rate_calls_are_throttled_for_the_rest_of_that_second() -> None:
+    spec = replace(
+        parse_config({"runtimes": [MINIMAL]}, Path(".")).runtimes[0], requests_per_second=2
+    )
+    registry = RuntimeRegistry([spec], "123456789012")
+    registry.admit(spec, now=10.0)
+    registry.admit(spec, now=10.5)
+    with pytest.raises(ThrottlingException, match="Rate exceeded"):
+        registry.admit(spec, now=10.9)
+    registry.admit(spec, now=11.0)  # the first call has left the window
