@@ -80,7 +80,9 @@ async def _serve(
             build_app(config, url),
             log_config=None,  # our logging, on stderr; uvicorn's access log would use stdout
             access_log=False,
-            log_level=log_level.lower(),
+            # uvicorn's WebSocket protocol traces each upgrade's headers (Authorization
+            # included) at DEBUG: its loggers never go below INFO.
+            log_level=max(logging.INFO, logging.getLevelNamesMapping()[log_level.upper()]),
             timeout_graceful_shutdown=5,
             timeout_keep_alive=int(config.keep_alive),
             http=with_header_timeout(config.header_timeout),

@@ -34,7 +34,7 @@ class FaultSpec:
     throttle_per_second: float | None = None  # past this rate: 429 ThrottlingException
     latency: float = 0.0  # seconds added before each answer
     cut_after_events: int | None = None  # end the SSE stream abruptly after K events
-    fail_start: bool = False  # instances never become ready
+    fail_start: bool = False  # instances never become ready (the 424 comes at once)
     fail_next: int = 0  # answer the next N calls with fail_code, before the instance sees them
     fail_code: str = "InternalServerException"
 

@@ -9,7 +9,7 @@ import json
 import logging
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from agentcore_emulator import bedrock, eventstream, headers
@@ -52,9 +52,19 @@ def _method_of(body: bytes) -> str:
     return str(message.get("method", "response")) if isinstance(message, dict) else "?"
 
 
-def _runtime_session_id(request: Request, required: bool) -> str | None:
+def session_id_from(request: HTTPConnection) -> str | None:
+    """A WebSocket's runtime session id: its header, or the query parameter of that name
+    (a browser cannot set headers on a WebSocket; a presigned URL carries it)."""
+    return _runtime_session_id(request, required=False, in_query=True)
+
+
+def _runtime_session_id(
+    request: HTTPConnection, required: bool, in_query: bool = False
+) -> str | None:
     """The runtime session id header, checked as AgentCore's model bounds it."""
     session_id = request.headers.get(SESSION_HEADER)
+    if session_id is None and in_query:
+        session_id = request.query_params.get(SESSION_HEADER)
     if (session_id is None and required) or (
         session_id is not None and not 33 <= len(session_id) <= 256
     ):
@@ -64,7 +74,7 @@ def _runtime_session_id(request: Request, required: bool) -> str | None:
     return session_id
 
 
-async def _authorized(request: Request, body: bytes) -> tuple[RuntimeSpec, str | None]:
+async def authorized(request: HTTPConnection, body: bytes) -> tuple[RuntimeSpec, str | None]:
     """The runtime a data-plane call names, and who calls it.
 
     A runtime takes SigV4, or, with a JWT authorizer, a bearer token; each is refused on a
@@ -94,7 +104,7 @@ async def _authorized(request: Request, body: bytes) -> tuple[RuntimeSpec, str |
     return spec, verified.credential.principal
 
 
-def _runtime_of(request: Request) -> RuntimeSpec:
+def _runtime_of(request: HTTPConnection) -> RuntimeSpec:
     return emulator_of(request).runtimes.resolve(
         request.path_params["arn"], request.query_params.get("accountId")
     )
@@ -127,7 +137,7 @@ async def invocations(request: Request) -> Response:
     body = await request.body()
     method = _method_of(body)
     note(request, runtime=request.path_params["arn"].rsplit("/", 1)[-1], method=method)
-    spec, principal = await _authorized(request, body)
+    spec, principal = await authorized(request, body)
     if request.method != "POST":
         raise HTTPException(405, headers={"Allow": "POST"})
     if USER_ID_HEADER in request.headers:
@@ -179,7 +189,7 @@ async def invocations(request: Request) -> Response:
 async def stop_runtime_session(request: Request) -> Response:
     """StopRuntimeSession: end the session's instance now."""
     emulator = emulator_of(request)
-    spec, _ = await _authorized(request, await request.body())
+    spec, _ = await authorized(request, await request.body())
     session_id = _runtime_session_id(request, required=True)
     if not await emulator.sessions.stop(spec, session_id or ""):
         raise ResourceNotFoundException(f"Session not found: {session_id}")
@@ -190,7 +200,7 @@ async def stop_runtime_session(request: Request) -> Response:
 async def agent_card(request: Request) -> Response:
     """GetAgentCard: an A2A runtime's card, as its session's instance serves it."""
     emulator = emulator_of(request)
-    spec, _ = await _authorized(request, await request.body())
+    spec, _ = await authorized(request, await request.body())
     if spec.protocol != "A2A":
         raise ValidationException(
             f"GetAgentCard needs a runtime with the A2A protocol; {spec.name} is {spec.protocol}"
@@ -207,7 +217,7 @@ async def runtime_command(request: Request) -> Response:
     """InvokeAgentRuntimeCommand: run a shell command in the session's environment."""
     emulator = emulator_of(request)
     body = await request.body()
-    spec, _ = await _authorized(request, body)
+    spec, _ = await authorized(request, body)
     note(request, runtime=spec.name, method="command")
     try:
         parsed = json.loads(body) if body else None

@@ -115,6 +115,9 @@ class RuntimeInstance:
     async def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.spec.start_timeout
         timeout = aiohttp.ClientTimeout(total=1.0)
+        if self.spec.faults.fail_start:
+            # The injected fault: never ready. Answered at once, as the timeout would be.
+            raise RuntimeClientError(INIT_TIMEOUT_MESSAGE.format(int(self.spec.start_timeout)))
         async with aiohttp.ClientSession(timeout=timeout) as client:
             while time.monotonic() < deadline:
                 if not self.alive:
@@ -122,7 +125,7 @@ class RuntimeInstance:
                         f"Runtime process exited with code {self.process.returncode} during "
                         f"initialization. Please check your CloudWatch logs for more information."
                     )
-                if not self.spec.faults.fail_start and await self._ready(client):
+                if await self._ready(client):
                     return
                 await asyncio.sleep(0.05)
         raise RuntimeClientError(INIT_TIMEOUT_MESSAGE.format(int(self.spec.start_timeout)))

@@ -40,6 +40,10 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         if self._deadline is not None and self.cycle is not self._awaited_after:
             self._disarm()
 
+    def handle_websocket_upgrade(self) -> None:
+        self._disarm()  # the connection is a WebSocket's now, with its own keep-alive
+        super().handle_websocket_upgrade()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)

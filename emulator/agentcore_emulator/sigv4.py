@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
@@ -269,8 +269,7 @@ def _check_skew(amz_date: str, signed_at: datetime, now: datetime, max_skew: tim
         )
 
 
-def _check_token(request: SignedRequest, credential: Credential, now: datetime) -> None:
-    token = request.header("x-amz-security-token")
+def _check_token(token: str | None, credential: Credential, now: datetime) -> None:
     if credential.session_token is None:
         if token is not None:
             raise UnrecognizedClientException(
@@ -325,16 +324,110 @@ def verify_sigv4(
             f"Credential should be scoped to correct service: '{scope.service}'."
         )
     _check_skew(amz_date, signed_at, now, max_skew)
-    credential = lookup(scope.access_key)
+    token = request.header("x-amz-security-token")
+    return _check_signature(request, lookup, auth, amz_date, token, now)
+
+
+def _check_signature(
+    request: SignedRequest,
+    lookup: Callable[[str], Credential | None],
+    auth: Authorization,
+    amz_date: str,
+    token: str | None,
+    now: datetime,
+) -> Verified:
+    credential = lookup(auth.scope.access_key)
     if credential is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
-    _check_token(request, credential, now)
+    _check_token(token, credential, now)
     creq = canonical_request(request, auth.signed_headers)
-    sts = string_to_sign(amz_date, scope, creq)
-    expected = signature(credential.secret_key, scope, sts)
+    sts = string_to_sign(amz_date, auth.scope, creq)
+    expected = signature(credential.secret_key, auth.scope, sts)
     if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
         raise InvalidSignatureException(
             f"{_SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n"
             f"'{creq}'\n\nThe String-to-Sign should have been\n'{sts}'\n"
         )
-    return Verified(credential=credential, scope=scope)
+    return Verified(credential=credential, scope=auth.scope)
+
+
+def is_presigned(request: SignedRequest) -> bool:
+    """Whether the signature travels in the query string (a presigned URL)."""
+    return request.header("authorization") is None and "X-Amz-Signature=" in request.query
+
+
+def verify_presigned(
+    request: SignedRequest,
+    lookup: Callable[[str], Credential | None],
+    *,
+    now: datetime,
+    region: str | None = None,
+    services: Collection[str] | None = None,
+    max_expires: int = 300,
+    max_skew: timedelta = timedelta(minutes=5),
+) -> Verified:
+    """Check a presigned URL's signature (SigV4 in the query), valid ``max_expires`` at most."""
+    params: dict[str, str] = {}
+    kept: list[str] = []
+    for item in request.query.split("&"):
+        key, _, value = item.partition("=")
+        params[unquote(key)] = unquote(value)
+        if unquote(key) != "X-Amz-Signature":
+            kept.append(item)
+    missing = [
+        name
+        for name in (
+            "X-Amz-Algorithm",
+            "X-Amz-Credential",
+            "X-Amz-Date",
+            "X-Amz-Expires",
+            "X-Amz-SignedHeaders",
+            "X-Amz-Signature",
+        )
+        if not params.get(name)
+    ]
+    if missing:
+        raise IncompleteSignatureException(
+            " ".join(f"AWS query-string parameters must include '{name}'." for name in missing)
+        )
+    header = (
+        f"{params['X-Amz-Algorithm']} Credential={params['X-Amz-Credential']}, "
+        f"SignedHeaders={params['X-Amz-SignedHeaders']}, Signature={params['X-Amz-Signature']}"
+    )
+    auth = parse_authorization(header)
+    amz_date = params["X-Amz-Date"]
+    try:
+        signed_at = _parse_amz_date(amz_date)
+        expires = int(params["X-Amz-Expires"])
+    except ValueError:
+        raise IncompleteSignatureException(
+            "X-Amz-Date must be ISO-8601 basic format and X-Amz-Expires a number of seconds."
+        ) from None
+    if not 1 <= expires <= max_expires:
+        raise InvalidSignatureException(
+            f"X-Amz-Expires must be between 1 and {max_expires} seconds (got {expires})."
+        )
+    if "host" not in auth.signed_headers:
+        raise InvalidSignatureException("'Host' must be a 'SignedHeader' in the AWS query.")
+    if auth.scope.date != amz_date[:8]:
+        raise InvalidSignatureException("Date in Credential scope does not match X-Amz-Date.")
+    if region is not None and auth.scope.region != region:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to a valid region: '{auth.scope.region}' "
+            f"(expected '{region}')."
+        )
+    if services is not None and auth.scope.service not in services:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to correct service: '{auth.scope.service}'."
+        )
+    if signed_at > now + max_skew:
+        raise InvalidSignatureException(f"Signature not yet current: {amz_date}.")
+    if now > signed_at + timedelta(seconds=expires):
+        raise InvalidSignatureException(
+            f"Signature expired: {amz_date} + {expires}s is now earlier than "
+            f"{now.strftime(_AMZ_DATE)}."
+        )
+    unsigned = replace(request, query="&".join(kept))
+    return _check_signature(
+        unsigned, lookup, auth, amz_date, params.get("X-Amz-Security-Token"), now
+    )

@@ -19,7 +19,14 @@ from agentcore_emulator.credentials import CredentialStore
 from agentcore_emulator.oauth import IDP_PATH, BearerCheck, IdentityProvider
 from agentcore_emulator.runtimes import RuntimeRegistry
 from agentcore_emulator.sessions import SessionClock, SessionRegistry
-from agentcore_emulator.sigv4 import Credential, SignedRequest, Verified, verify_sigv4
+from agentcore_emulator.sigv4 import (
+    Credential,
+    SignedRequest,
+    Verified,
+    is_presigned,
+    verify_presigned,
+    verify_sigv4,
+)
 
 # Instances are uvicorn servers that close idle connections after 5 s: a request sent
 # just then is lost ("Server disconnected"). Expiring ours sooner means the instance never
@@ -99,7 +106,20 @@ class Emulator:
     def verify(
         self, signed: SignedRequest, services: Collection[str] = SIGNING_SERVICES
     ) -> Verified:
-        """Check a request's SigV4 signature, scoped to one of ``services`` (the route's)."""
+        """Check a request's SigV4 signature, scoped to one of ``services`` (the route's).
+
+        In its headers, or in the query of a presigned URL (valid 300 s at most, as
+        AgentCore's WebSocket URLs are).
+        """
+        if is_presigned(signed):
+            return verify_presigned(
+                signed,
+                self.credentials,
+                now=datetime.now(UTC),
+                region=self.config.region,
+                services=services,
+                max_skew=timedelta(seconds=self.config.max_skew_seconds),
+            )
         return verify_sigv4(
             signed,
             self.credentials,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from agentcore_emulator import admin, idp
 from agentcore_emulator.data_plane import (
@@ -13,6 +13,7 @@ from agentcore_emulator.data_plane import (
     stop_runtime_session,
 )
 from agentcore_emulator.oauth import IDP_PATH
+from agentcore_emulator.ws import runtime_ws
 
 
 def _admin(path: str, endpoint: admin.Endpoint, method: str) -> Route:
@@ -31,6 +32,7 @@ ROUTES = [
     Route("/runtimes/{arn:path}/invocations/", invocations, methods=["POST", "GET", "DELETE"]),
     Route("/runtimes/{arn:path}/stopruntimesession", stop_runtime_session, methods=["POST"]),
     Route("/runtimes/{arn:path}/commands", runtime_command, methods=["POST"]),
+    WebSocketRoute("/runtimes/{arn:path}/ws", runtime_ws),
     Route(f"{IDP_PATH}/.well-known/openid-configuration", idp.discovery, methods=["GET"]),
     Route(f"{IDP_PATH}/.well-known/jwks.json", idp.jwks, methods=["GET"]),
     Route(f"{IDP_PATH}/oauth2/token", idp.token, methods=["POST"]),

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,22 +25,22 @@ from mcp_agentcore_proxy.aws_errors import AwsError
 logger = logging.getLogger("agentcore_emulator")
 
 
-def emulator_of(request: Request) -> Emulator:
+def emulator_of(request: HTTPConnection) -> Emulator:
     """The Emulator serving a request."""
     return request.app.state.emulator  # type: ignore[no-any-return]
 
 
-def raw_target(request: Request) -> tuple[str, str]:
+def raw_target(request: HTTPConnection) -> tuple[str, str]:
     """Path and query exactly as sent: SigV4 signs them undecoded (a %2F stays a %2F)."""
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     return raw_path.decode("latin-1"), request.scope.get("query_string", b"").decode("latin-1")
 
 
-def signed_request_of(request: Request, body: bytes) -> SignedRequest:
-    """What SigV4 covers of a request, as it came off the wire."""
+def signed_request_of(request: HTTPConnection, body: bytes) -> SignedRequest:
+    """What SigV4 covers of a request (or a WebSocket's upgrade), as it came off the wire."""
     raw_path, query = raw_target(request)
     return SignedRequest(
-        method=request.method,
+        method=request.scope.get("method", "GET"),
         raw_path=raw_path,
         query=query,
         headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
@@ -48,12 +48,12 @@ def signed_request_of(request: Request, body: bytes) -> SignedRequest:
     )
 
 
-def request_id_of(request: Request) -> str:
+def request_id_of(request: HTTPConnection) -> str:
     """The id the middleware gave this request (x-amzn-RequestId)."""
     return str(request.scope.get("state", {}).get("request_id") or new_request_id())
 
 
-def note(request: Request, **fields: object) -> None:
+def note(request: HTTPConnection, **fields: object) -> None:
     """Add fields to the request's access-log line."""
     request.scope.setdefault("state", {}).setdefault("log_fields", {}).update(fields)
 
