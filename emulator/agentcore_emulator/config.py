@@ -138,6 +138,7 @@ class EmulatorConfig:
     # AgentCore's time limits: a synchronous answer, then a stream, in seconds.
     request_timeout: float = 900.0
     stream_timeout: float = 3600.0
+    max_chunk_bytes: int = 10_000_000  # per streamed event
     oauth_clients: tuple[OAuthClient, ...] = ()
 
     @property
@@ -319,6 +320,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         header_timeout=float(settings.get("header_timeout", EmulatorConfig.header_timeout)),
         request_timeout=float(settings.get("request_timeout", EmulatorConfig.request_timeout)),
         stream_timeout=float(settings.get("stream_timeout", EmulatorConfig.stream_timeout)),
+        max_chunk_bytes=int(settings.get("max_chunk_bytes", EmulatorConfig.max_chunk_bytes)),
         oauth_clients=tuple(
             _oauth_client(item, i) for i, item in enumerate(data.get("oauth_clients", []))
         ),

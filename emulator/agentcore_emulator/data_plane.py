@@ -27,7 +27,7 @@ from agentcore_emulator.relay import (
     RUNTIME_ERROR,
     SESSION_HEADER,
     InstanceExited,
-    TimeLimits,
+    RelayLimits,
     relay,
 )
 from agentcore_emulator.state import DATA_PLANE
@@ -163,7 +163,11 @@ async def invocations(request: Request) -> Response:
             request_id_of(request),
             emulator.sessions.clock,
             spec.faults,  # the runtime's current faults, switched while serving
-            TimeLimits(emulator.config.request_timeout, emulator.config.stream_timeout),
+            RelayLimits(
+                emulator.config.request_timeout,
+                emulator.config.stream_timeout,
+                emulator.config.max_chunk_bytes,
+            ),
         )
 
     try:

@@ -32,11 +32,13 @@ TOO_SLOW = (
 
 
 @dataclass(frozen=True)
-class TimeLimits:
-    """AgentCore's time limits: 15 minutes for a synchronous answer, 60 for a stream."""
+class RelayLimits:
+    """AgentCore's limits on an answer: 15 minutes for a synchronous one, 60 for a stream,
+    10 MB per streamed chunk (an event, here)."""
 
     request: float = 900.0
     stream: float = 3600.0
+    chunk: int = 10_000_000
 
 
 class StreamCut(Exception):
@@ -76,7 +78,7 @@ async def relay(
     request_id: str,
     clock: SessionClock,
     faults: FaultSpec,
-    limits: TimeLimits = TimeLimits(),
+    limits: RelayLimits = RelayLimits(),
 ) -> Response:
     """POST the payload to the instance; return its answer as AgentCore would.
 
@@ -115,7 +117,7 @@ async def relay(
     content_type = upstream.headers.get("content-type", "application/json")
     if content_type.startswith("text/event-stream"):
         return EventSourceResponse(
-            _events(upstream, session, clock, faults.cut_after_events, limits.stream),
+            _events(upstream, session, clock, faults.cut_after_events, limits),
             headers=answer_headers,
             status_code=upstream.status,
         )
@@ -152,11 +154,11 @@ async def _events(
     session: RuntimeSession,
     clock: SessionClock,
     cut_after: int | None,
-    limit: float,
+    limits: RelayLimits,
 ) -> AsyncIterator[ServerSentEvent]:
     decoder = SseDecoder()
     sent = 0
-    deadline = asyncio.get_running_loop().time() + limit
+    deadline = asyncio.get_running_loop().time() + limits.stream
     # As browsers decode an event stream: a byte that is not UTF-8 becomes U+FFFD, and
     # the stream goes on (the relay must never die of the content it relays).
     try:
@@ -169,7 +171,7 @@ async def _events(
                 # Chosen: the stream ends where AgentCore's limit falls (the caller sees
                 # an answer that stops short), and the instance keeps running.
                 logger.warning(
-                    "stream of session %s ended at the %gs limit", session.session_id, limit
+                    "stream of session %s ended at the %gs limit", session.session_id, limits.stream
                 )
                 return
             if chunk is None:
@@ -177,6 +179,15 @@ async def _events(
             for data in decoder.feed(chunk):
                 if cut_after is not None and sent >= cut_after:
                     raise StreamCut(f"stream cut after {sent} event(s) (injected fault)")
+                if len(data) > limits.chunk:
+                    # Chosen (not confirmable offline): the stream ends before the event.
+                    logger.warning(
+                        "stream of session %s ended: an event of %d bytes is past the %d limit",
+                        session.session_id,
+                        len(data),
+                        limits.chunk,
+                    )
+                    return
                 sent += 1
                 yield ServerSentEvent(data=data.decode("utf-8", "replace"), event="message")
         for data in decoder.close():

@@ -10,7 +10,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from agentcore_emulator.config import RuntimeSpec
-from agentcore_emulator.exceptions import ServiceQuotaExceededException
+from agentcore_emulator.exceptions import (
+    RetryableConflictException,
+    ServiceQuotaExceededException,
+)
 from agentcore_emulator.instances import RuntimeInstance
 
 logger = logging.getLogger(__name__)
@@ -104,6 +107,7 @@ class SessionRegistry:
         self.clock = clock or SessionClock()
         self._sessions: dict[tuple[str, str], RuntimeSession] = {}
         self._starting: dict[tuple[str, str], asyncio.Task[RuntimeSession]] = {}
+        self._stopping: set[tuple[str, str]] = set()
         self.started = 0
 
     def __len__(self) -> int:
@@ -123,8 +127,16 @@ class SessionRegistry:
         return str(uuid.uuid4())
 
     async def acquire(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession:
-        """The live session for this id, starting a fresh instance if there is none."""
+        """The live session for this id, starting a fresh instance if there is none.
+
+        A session being stopped cannot take a call: 409 RetryableConflictException, which
+        clients retry (chosen: the conflict AgentCore's model names as retryable).
+        """
         key = (spec.name, session_id)
+        if key in self._stopping:
+            raise RetryableConflictException(
+                f"Runtime session {session_id} is being stopped; retry the request"
+            )
         session = self._sessions.get(key)
         if session is not None and session.broken:
             session.broken = False
@@ -164,7 +176,11 @@ class SessionRegistry:
         if session is None:
             return False
         logger.info("ending session %s of %s: %s", key[1], key[0], reason)
-        await session.instance.stop()
+        self._stopping.add(key)
+        try:
+            await session.instance.stop()
+        finally:
+            self._stopping.discard(key)
         return True
 
     async def reap(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -12,7 +13,7 @@ import anyio
 import pytest
 
 from agentcore_emulator.config import load_config
-from agentcore_emulator.exceptions import ServiceQuotaExceededException
+from agentcore_emulator.exceptions import RetryableConflictException, ServiceQuotaExceededException
 from agentcore_emulator.sessions import SessionRegistry
 from tests.harness import TEST_CONFIG, Emulator, isolated_aws_env
 
@@ -196,3 +197,23 @@ def test_a_byte_that_is_not_utf8_does_not_end_the_relayed_stream(
     ]
     assert b'"data":"\xef\xbf\xbd"' in events[0]  # U+FFFD in place of the bad byte
     assert events[1] == b'{"jsonrpc": "2.0", "id": 7, "result": {}}'
+
+
+def test_a_call_to_a_session_being_stopped_is_a_retryable_conflict() -> None:
+    spec = next(s for s in load_config(TEST_CONFIG).runtimes if s.name == "http_agent")
+
+    async def scenario() -> None:
+        registry = SessionRegistry(lambda spec, sid: isolated_aws_env(), max_sessions=2)
+        try:
+            await registry.acquire(spec, "a" * 40)
+            stopping = asyncio.ensure_future(registry.stop(spec, "a" * 40))
+            await asyncio.sleep(0)  # the stop has begun: it waits for the process to end
+            with pytest.raises(RetryableConflictException) as conflict:
+                await registry.acquire(spec, "a" * 40)
+            assert conflict.value.status == 409 and conflict.value.retryable
+            assert await stopping
+            assert (await registry.acquire(spec, "a" * 40)).instance.alive  # then a new one
+        finally:
+            await registry.stop_all()
+
+    asyncio.run(scenario())

@@ -15,6 +15,7 @@ CONFIG = """
 [emulator]
 request_timeout = 1
 stream_timeout = 1
+max_chunk_bytes = 1000
 
 [[runtimes]]
 name = "json_server"
@@ -82,3 +83,17 @@ def test_a_stream_ends_at_the_stream_limit(hasty: Emulator) -> None:
     )
     assert b'"result"' not in body  # the stream stopped short of the answer
     assert "ended at the 1s limit" in hasty.stderr()
+
+
+def test_a_streamed_event_past_the_chunk_limit_ends_the_stream(hasty: Emulator) -> None:
+    session = f"limits-{uuid.uuid4()}"
+    _call(hasty, "sse_server", session, 0, "initialize", INITIALIZE_PARAMS)
+    small = _call(
+        hasty, "sse_server", session, 1, "tools/call", {"name": "blob", "arguments": {"size": 10}}
+    )
+    assert b'"result"' in small
+    big = _call(
+        hasty, "sse_server", session, 2, "tools/call", {"name": "blob", "arguments": {"size": 5000}}
+    )
+    assert b'"result"' not in big
+    assert "past the 1000 limit" in hasty.stderr()
