@@ -111,16 +111,8 @@ class Emulator:
         In its headers, or in the query of a presigned URL (valid 300 s at most, as
         AgentCore's WebSocket URLs are).
         """
-        if is_presigned(signed):
-            return verify_presigned(
-                signed,
-                self.credentials,
-                now=datetime.now(UTC),
-                region=self.config.region,
-                services=services,
-                max_skew=timedelta(seconds=self.config.max_skew_seconds),
-            )
-        return verify_sigv4(
+        check = verify_presigned if is_presigned(signed) else verify_sigv4
+        return check(
             signed,
             self.credentials,
             now=datetime.now(UTC),
