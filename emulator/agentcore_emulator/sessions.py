@@ -168,15 +168,20 @@ class SessionRegistry:
         return session
 
     async def stop(self, spec: RuntimeSpec, session_id: str) -> bool:
-        """End a session now; False if there was none."""
-        return await self._end((spec.name, session_id), "stopped")
+        """End a session now; False if there was none.
 
-    async def _end(self, key: tuple[str, str], reason: str) -> bool:
+        Calls for it while it stops are refused (409), so none races the stop it asked
+        for; after an idle or lifetime expiry, a call simply starts a fresh instance.
+        """
+        return await self._end((spec.name, session_id), "stopped", refuse_calls=True)
+
+    async def _end(self, key: tuple[str, str], reason: str, refuse_calls: bool = False) -> bool:
         session = self._sessions.pop(key, None)
         if session is None:
             return False
         logger.info("ending session %s of %s: %s", key[1], key[0], reason)
-        self._stopping.add(key)
+        if refuse_calls:
+            self._stopping.add(key)
         try:
             await session.instance.stop()
         finally:

@@ -217,3 +217,22 @@ def test_a_call_to_a_session_being_stopped_is_a_retryable_conflict() -> None:
             await registry.stop_all()
 
     asyncio.run(scenario())
+
+
+def test_a_call_while_an_idle_session_is_reaped_starts_a_fresh_instance() -> None:
+    spec = next(s for s in load_config(TEST_CONFIG).runtimes if s.name == "http_agent")
+
+    async def scenario() -> None:
+        registry = SessionRegistry(lambda spec, sid: isolated_aws_env(), max_sessions=2)
+        try:
+            old = await registry.acquire(spec, "a" * 40)
+            registry.clock.advance(spec.idle_timeout)
+            reaping = asyncio.ensure_future(registry.reap())
+            await asyncio.sleep(0)  # the reaper has begun stopping the idle instance
+            fresh = await registry.acquire(spec, "a" * 40)  # no conflict: nobody asked to stop
+            assert fresh is not old and fresh.instance.alive
+            assert await reaping == 1
+        finally:
+            await registry.stop_all()
+
+    asyncio.run(scenario())
