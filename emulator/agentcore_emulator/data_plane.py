@@ -24,7 +24,6 @@ from agentcore_emulator.exceptions import (
 from agentcore_emulator.headers import USER_ID_HEADER
 from agentcore_emulator.oauth import METHOD_MISMATCH
 from agentcore_emulator.relay import (
-    RUNTIME_ERROR,
     SESSION_HEADER,
     InstanceExited,
     RelayLimits,
@@ -179,7 +178,7 @@ async def invocations(request: Request) -> Response:
         try:
             return await forward()  # nothing reached the old instance: a new one takes it
         except InstanceExited:
-            raise RuntimeClientError(RUNTIME_ERROR.format(502)) from None
+            raise RuntimeClientError.from_container(502) from None
     except RuntimeClientError as exc:
         if spec.container_errors != "jsonrpc":
             raise

@@ -78,6 +78,14 @@ class UnauthorizedException(AwsError):
 class RuntimeClientError(AwsError):
     code = "RuntimeClientError"
 
+    @classmethod
+    def from_container(cls, status: int) -> RuntimeClientError:
+        """AgentCore's 424 for a container that answered ``status`` (or none: 502)."""
+        return cls(
+            f"Received error ({status}) from runtime. Please check your CloudWatch logs for "
+            "more information."
+        )
+
 
 class ThrottlingException(AwsError):
     code = "ThrottlingException"

@@ -159,10 +159,7 @@ class RuntimeInstance:
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, ValueError):
             status = 502
-        raise RuntimeClientError(
-            f"Received error ({status}) from runtime. Please check your CloudWatch logs for "
-            "more information."
-        )
+        raise RuntimeClientError.from_container(status)
 
     async def stop(self, grace: float = guard.GRACE) -> None:
         """Stop the instance's whole process group: TERM, then KILL if it lingers."""

@@ -20,10 +20,6 @@ logger = logging.getLogger(__name__)
 
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 REQUEST_ID_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id"
-RUNTIME_ERROR = (
-    "Received error ({}) from runtime. Please check your CloudWatch logs for more information."
-)
-
 
 TOO_SLOW = (
     "Runtime did not respond within {}s, the limit for a synchronous request. Please check "
@@ -66,7 +62,7 @@ async def _send(
             raise InstanceExited(session.session_id) from exc
         logger.warning("instance of session %s did not answer: %r", session.session_id, exc)
         session.broken = True
-        raise RuntimeClientError(RUNTIME_ERROR.format(502)) from exc
+        raise RuntimeClientError.from_container(502) from exc
 
 
 async def relay(
@@ -106,7 +102,7 @@ async def relay(
     if upstream.status >= 400:
         upstream.release()
         session.call_ended(clock())
-        raise RuntimeClientError(RUNTIME_ERROR.format(upstream.status))
+        raise RuntimeClientError.from_container(upstream.status)
     answer_headers = {SESSION_HEADER: session.session_id, "x-amzn-RequestId": request_id}
     if mcp:
         mcp_id = session.mcp_session_for_caller(caller_mcp, upstream.headers.get("mcp-session-id"))

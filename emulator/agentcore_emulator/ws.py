@@ -14,11 +14,12 @@ import contextlib
 import logging
 
 import aiohttp
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from agentcore_emulator import headers
 from agentcore_emulator.data_plane import authorized, session_id_from
 from agentcore_emulator.errors import error_response
+from agentcore_emulator.exceptions import RuntimeClientError
 from agentcore_emulator.relay import REQUEST_ID_HEADER, SESSION_HEADER
 from agentcore_emulator.sessions import RuntimeSession
 from agentcore_emulator.wire import emulator_of, note, request_id_of
@@ -52,14 +53,10 @@ async def runtime_ws(websocket: WebSocket) -> None:
         ) as upstream:
             await websocket.accept(headers=[(SESSION_HEADER.encode(), session_id.encode())])
             await _pump(websocket, upstream, session)
-    except (aiohttp.ClientError, aiohttp.WSServerHandshakeError) as exc:
+    except aiohttp.ClientError as exc:  # a refused handshake included
         logger.warning("instance of session %s refused its WebSocket: %r", session_id, exc)
-        if websocket.client_state.name == "CONNECTING":
-            error = AwsError(
-                "Received error (502) from runtime. Please check your CloudWatch logs for more "
-                "information.",
-                code="RuntimeClientError",
-            )
+        if websocket.client_state is WebSocketState.CONNECTING:
+            error = RuntimeClientError.from_container(502)
             await websocket.send_denial_response(error_response(error, request_id_of(websocket)))
     finally:
         session.call_ended(emulator.sessions.clock())

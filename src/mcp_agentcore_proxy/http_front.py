@@ -47,10 +47,6 @@ def _error(status: int, message: str, code: int = INVALID_REQUEST) -> Response:
     return JSONResponse(body, status_code=status)
 
 
-def _key(value: object) -> str:
-    return jsonrpc.id_key(value)
-
-
 class ClientSession:
     """One HTTP client: its router, and the streams its messages come back on."""
 
@@ -74,16 +70,16 @@ class ClientSession:
     def expect(self, message: jsonrpc.Message) -> asyncio.Queue[bytes | None]:
         """The stream a request's answer (and its progress) will come on."""
         stream: asyncio.Queue[bytes | None] = asyncio.Queue()
-        key = _key(message.id)
+        key = jsonrpc.id_key(message.id)
         self._answers[key] = stream
         meta = message.params.get("_meta")
         token = meta.get("progressToken") if isinstance(meta, dict) else None
         if token is not None:
-            self._tokens[_key(token)] = key
+            self._tokens[jsonrpc.id_key(token)] = key
         return stream
 
     def forget(self, message: jsonrpc.Message) -> None:
-        self._answers.pop(_key(message.id), None)
+        self._answers.pop(jsonrpc.id_key(message.id), None)
 
     def open_general(self) -> asyncio.Queue[bytes | None] | None:
         """The GET stream; None if one is already open."""
@@ -106,7 +102,7 @@ class ClientSession:
         if not isinstance(message, dict):
             return
         if "method" not in message and "id" in message:  # a response ends its stream
-            stream = self._answers.pop(_key(message["id"]), None)
+            stream = self._answers.pop(jsonrpc.id_key(message["id"]), None)
             if stream is not None:
                 stream.put_nowait(line)
                 stream.put_nowait(None)
@@ -116,7 +112,11 @@ class ClientSession:
             return
         params = message.get("params")
         token = params.get("progressToken") if isinstance(params, dict) else None
-        owner = self._answers.get(self._tokens.get(_key(token), "")) if token is not None else None
+        owner = (
+            self._answers.get(self._tokens.get(jsonrpc.id_key(token), ""))
+            if token is not None
+            else None
+        )
         target = owner or self._general or next(iter(self._answers.values()), None)
         if target is not None:
             target.put_nowait(line)
