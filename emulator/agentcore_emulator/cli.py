@@ -80,6 +80,9 @@ async def _serve(
             build_app(config, url),
             log_config=None,  # our logging, on stderr; uvicorn's access log would use stdout
             access_log=False,
+            # Callers reach the emulator directly: X-Forwarded-* from a local client is not
+            # trusted to rewrite who called (and that is a middleware less per request).
+            proxy_headers=False,
             # uvicorn's WebSocket protocol traces each upgrade's headers (Authorization
             # included) at DEBUG: its loggers never go below INFO.
             log_level=max(logging.INFO, logging.getLevelNamesMapping()[log_level.upper()]),

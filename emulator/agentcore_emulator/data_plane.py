@@ -90,9 +90,7 @@ async def authorized(request: HTTPConnection, body: bytes) -> tuple[RuntimeSpec,
                 raise
             spec = None  # unsigned: the missing signature is the answer
         if spec is not None and spec.jwt_authorizer is not None:
-            claims = await emulator.bearer.verify(
-                emulator.client, spec.jwt_authorizer, authorization
-            )
+            claims = await emulator.bearer.verify(emulator.web, spec.jwt_authorizer, authorization)
             return spec, str(claims.get("sub", ""))
         if authorization is not None:
             raise AccessDeniedException(METHOD_MISMATCH)
@@ -154,7 +152,6 @@ async def invocations(request: Request) -> Response:
     async def forward() -> Response:
         session = await emulator.sessions.acquire(spec, session_id)
         return await relay(
-            emulator.client,
             session,
             body,
             forwarded,
@@ -212,7 +209,7 @@ async def agent_card(request: Request) -> Response:
     emulator.runtimes.admit(spec)
     session = await emulator.sessions.acquire(spec, session_id)
     note(request, runtime=spec.name, session=session_id, method="agent-card")
-    card = await session.instance.agent_card(emulator.client)
+    card = await session.instance.agent_card()
     return JSONResponse(card, headers={SESSION_HEADER: session_id})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -14,15 +15,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
 from agentcore_emulator import guard
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.exceptions import RuntimeClientError
+from agentcore_emulator.instance_http import InstanceClient, InstanceHttpError, InstanceResponse
 
 logger = logging.getLogger(__name__)
 
 AGENT_CARD_PATH = "/.well-known/agent-card.json"
+PROBE_TIMEOUT = 1.0  # seconds for a readiness probe or an agent card
 INIT_TIMEOUT_MESSAGE = (
     "Runtime initialization time exceeded. Please make sure that initialization completes in {}s."
 )
@@ -62,10 +63,12 @@ class RuntimeInstance:
         port: int,
         process: asyncio.subprocess.Process,
         environment: Mapping[str, str],
+        client: InstanceClient,
     ) -> None:
         self.spec = spec
         self.port = port
         self.process = process
+        self.client = client
         self.environment = environment  # what its process was given: shell commands get it too
         self.base_url = f"http://127.0.0.1:{port}"
 
@@ -82,7 +85,9 @@ class RuntimeInstance:
         return True
 
     @classmethod
-    async def start(cls, spec: RuntimeSpec, env: Mapping[str, str]) -> RuntimeInstance:
+    async def start(
+        cls, spec: RuntimeSpec, env: Mapping[str, str], client: InstanceClient
+    ) -> RuntimeInstance:
         """Start a process and wait until it serves; 424 if it does not in time."""
         port = free_port()
         process_env = {**os.environ, **spec.env, **env, "PORT": str(port), "HOST": "127.0.0.1"}
@@ -103,7 +108,7 @@ class RuntimeInstance:
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,
         )
-        instance = cls(spec, port, process, process_env)
+        instance = cls(spec, port, process, process_env, client)
         try:
             await instance._wait_ready()
         except BaseException:
@@ -114,31 +119,43 @@ class RuntimeInstance:
 
     async def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.spec.start_timeout
-        timeout = aiohttp.ClientTimeout(total=1.0)
         if self.spec.faults.fail_start:
             # The injected fault: never ready. Answered at once, as the timeout would be.
             raise RuntimeClientError(INIT_TIMEOUT_MESSAGE.format(int(self.spec.start_timeout)))
-        async with aiohttp.ClientSession(timeout=timeout) as client:
-            while time.monotonic() < deadline:
-                if not self.alive:
-                    raise RuntimeClientError(
-                        f"Runtime process exited with code {self.process.returncode} during "
-                        f"initialization. Please check your CloudWatch logs for more information."
-                    )
-                if await self._ready(client):
-                    return
-                await asyncio.sleep(0.05)
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise RuntimeClientError(
+                    f"Runtime process exited with code {self.process.returncode} during "
+                    f"initialization. Please check your CloudWatch logs for more information."
+                )
+            if await self._ready():
+                return
+            await asyncio.sleep(0.05)
         raise RuntimeClientError(INIT_TIMEOUT_MESSAGE.format(int(self.spec.start_timeout)))
 
-    async def _ready(self, client: aiohttp.ClientSession) -> bool:
+    async def request(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> InstanceResponse:
+        """Send a request to the instance; its answer once the headers are in."""
+        return await self.client.request(method, self.port, path, headers, body)
+
+    async def _get(self, path: str) -> tuple[int, bytes]:
+        async with asyncio.timeout(PROBE_TIMEOUT):
+            response = await self.request("GET", path, {})
+            try:
+                return response.status, await response.read()
+            finally:
+                response.release()
+
+    async def _ready(self) -> bool:
         # HTTP and AG-UI containers answer /ping; an A2A one serves its agent card.
         probe = {"HTTP": "/ping", "AGUI": "/ping", "A2A": AGENT_CARD_PATH}.get(self.spec.protocol)
         if probe is not None:
             try:
-                async with client.get(self.base_url + probe) as response:
-                    return response.status == 200
-            except (aiohttp.ClientError, TimeoutError):
+                status, _ = await self._get(probe)
+            except (InstanceHttpError, TimeoutError):
                 return False
+            return status == 200
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", self.port)
         except OSError:
@@ -148,16 +165,15 @@ class RuntimeInstance:
             await writer.wait_closed()
         return True
 
-    async def agent_card(self, client: aiohttp.ClientSession) -> dict[str, Any]:
+    async def agent_card(self) -> dict[str, Any]:
         """The agent card an A2A instance serves; 424 if it serves none."""
         try:
-            async with client.get(self.base_url + AGENT_CARD_PATH) as response:
-                if response.status == 200:
-                    card = await response.json(content_type=None)
-                    if isinstance(card, dict):
-                        return card
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError, ValueError):
+            status, body = await self._get(AGENT_CARD_PATH)
+            if status == 200:
+                card = json.loads(body)
+                if isinstance(card, dict):
+                    return card
+        except (InstanceHttpError, TimeoutError, ValueError):
             status = 502
         raise RuntimeClientError.from_container(status)
 

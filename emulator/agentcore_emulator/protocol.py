@@ -25,20 +25,21 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
-        # The request cycle in progress when the deadline was set: a new one means the
-        # headers of the awaited request are complete.
-        self._awaited_after: object = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
-            self._arm()  # the first bytes of the next request on a kept-alive connection
+        before = self.cycle  # a new cycle means a request's headers are complete
+        idle = before is None or before.response_complete
         super().data_received(data)
-        if self._deadline is not None and self.cycle is not self._awaited_after:
+        if self.cycle is not before:
             self._disarm()
+        elif idle and self._deadline is None and not self.transport.is_closing():
+            # The first bytes of the next request on a kept-alive connection, its headers not
+            # complete. Armed only then: most requests arrive whole, and need no timer.
+            self._arm()
 
     def handle_websocket_upgrade(self) -> None:
         self._disarm()  # the connection is a WebSocket's now, with its own keep-alive
@@ -49,7 +50,6 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def _arm(self) -> None:
-        self._awaited_after = self.cycle
         self._deadline = self.loop.call_later(self.header_timeout, self._overdue)
 
     def _disarm(self) -> None:

@@ -7,12 +7,16 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
-import aiohttp
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
 from agentcore_emulator.config import FaultSpec
 from agentcore_emulator.exceptions import RuntimeClientError
+from agentcore_emulator.instance_http import (
+    InstanceHttpError,
+    InstanceResponse,
+    InstanceUnreachable,
+)
 from agentcore_emulator.sessions import INSTANCE_EXIT_WAIT, RuntimeSession, SessionClock
 from mcp_agentcore_proxy.sse import SseDecoder
 
@@ -46,17 +50,13 @@ class InstanceExited(Exception):
 
 
 async def _send(
-    client: aiohttp.ClientSession,
-    session: RuntimeSession,
-    url: str,
-    body: bytes,
-    headers: Mapping[str, str],
-) -> aiohttp.ClientResponse:
+    session: RuntimeSession, body: bytes, headers: Mapping[str, str]
+) -> InstanceResponse:
     """The instance's answer, headers only; a failure is the container's (424)."""
     try:
-        return await client.post(url, data=body, headers=headers)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        refused = isinstance(exc, aiohttp.ClientConnectorError)
+        return await session.instance.request("POST", session.spec.path, headers, body)
+    except InstanceHttpError as exc:
+        refused = isinstance(exc, InstanceUnreachable)
         if refused and await session.instance.exited(INSTANCE_EXIT_WAIT):
             # Nothing reached it (a crash a moment ago): a new instance may take the call.
             raise InstanceExited(session.session_id) from exc
@@ -66,7 +66,6 @@ async def _send(
 
 
 async def relay(
-    client: aiohttp.ClientSession,
     session: RuntimeSession,
     body: bytes,
     forwarded: Mapping[str, str],
@@ -91,9 +90,7 @@ async def relay(
     deadline = asyncio.get_running_loop().time() + limits.request
     try:
         async with asyncio.timeout_at(deadline):
-            upstream = await _send(
-                client, session, session.instance.base_url + spec.path, body, headers
-            )
+            upstream = await _send(session, body, headers)
     except BaseException as exc:
         session.call_ended(clock())
         if isinstance(exc, TimeoutError):
@@ -122,7 +119,7 @@ async def relay(
             payload = await upstream.read()
     except TimeoutError:
         raise RuntimeClientError(TOO_SLOW.format(int(limits.request))) from None
-    except aiohttp.ClientError:
+    except InstanceHttpError:
         session.broken = True
         raise
     finally:
@@ -133,20 +130,18 @@ async def relay(
     )
 
 
-async def _chunks(
-    upstream: aiohttp.ClientResponse, session: RuntimeSession
-) -> AsyncIterator[bytes]:
+async def _chunks(upstream: InstanceResponse, session: RuntimeSession) -> AsyncIterator[bytes]:
     """The answer's bytes as they arrive; a break marks the session suspect."""
     try:
-        async for chunk in upstream.content.iter_any():
+        async for chunk in upstream.chunks():
             yield chunk
-    except aiohttp.ClientError:
+    except InstanceHttpError:
         session.broken = True  # the instance may be dying: the next call checks first
         raise
 
 
 async def _events(
-    upstream: aiohttp.ClientResponse,
+    upstream: InstanceResponse,
     session: RuntimeSession,
     clock: SessionClock,
     cut_after: int | None,

@@ -14,6 +14,7 @@ from agentcore_emulator.exceptions import (
     RetryableConflictException,
     ServiceQuotaExceededException,
 )
+from agentcore_emulator.instance_http import InstanceClient
 from agentcore_emulator.instances import RuntimeInstance
 
 logger = logging.getLogger(__name__)
@@ -100,9 +101,11 @@ class SessionRegistry:
         self,
         instance_env: Callable[[RuntimeSpec, str], Mapping[str, str]],
         max_sessions: int,
+        client: InstanceClient,
         clock: SessionClock | None = None,
     ) -> None:
         self._instance_env = instance_env
+        self._client = client
         self._max_sessions = max_sessions
         self.clock = clock or SessionClock()
         self._sessions: dict[tuple[str, str], RuntimeSession] = {}
@@ -160,7 +163,8 @@ class SessionRegistry:
         return await asyncio.shield(task)
 
     async def _start(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession:
-        instance = await RuntimeInstance.start(spec, self._instance_env(spec, session_id))
+        env = self._instance_env(spec, session_id)
+        instance = await RuntimeInstance.start(spec, env, self._client)
         now = self.clock()
         session = RuntimeSession(spec, session_id, instance, created_at=now, last_used=now)
         self._sessions[(spec.name, session_id)] = session

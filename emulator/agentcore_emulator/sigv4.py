@@ -136,6 +136,8 @@ def parse_authorization(value: str) -> Authorization:
     return Authorization(scope=scope, signed_headers=signed, signature=fields["Signature"])
 
 
+# A runtime's path and query repeat on every call to it: encoded once, not per request.
+@functools.lru_cache(maxsize=1024)
 def canonical_uri(raw_path: str) -> str:
     """Normalize the path as received (RFC 3986 dot segments, no empty segments), encode once."""
     segments: list[str] = []
@@ -153,6 +155,7 @@ def canonical_uri(raw_path: str) -> str:
     return quote(path, safe="/~")
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_query(query: str) -> str:
     pairs = []
     for item in query.split("&"):

@@ -16,6 +16,11 @@ import aiohttp
 from agentcore_emulator.aws_services import MotoServices
 from agentcore_emulator.config import EmulatorConfig, RuntimeSpec
 from agentcore_emulator.credentials import CredentialStore
+from agentcore_emulator.instance_http import (
+    INSTANCE_CONNECT_TIMEOUT,
+    INSTANCE_KEEPALIVE_EXPIRY,
+    InstanceClient,
+)
 from agentcore_emulator.oauth import IDP_PATH, BearerCheck, IdentityProvider
 from agentcore_emulator.runtimes import RuntimeRegistry
 from agentcore_emulator.sessions import SessionClock, SessionRegistry
@@ -28,11 +33,6 @@ from agentcore_emulator.sigv4 import (
     verify_sigv4,
 )
 
-# Instances are uvicorn servers that close idle connections after 5 s: a request sent
-# just then is lost ("Server disconnected"). Expiring ours sooner means the instance never
-# closes one under a request.
-INSTANCE_KEEPALIVE_EXPIRY = 2.0  # seconds
-INSTANCE_CONNECT_TIMEOUT = 5.0  # seconds; an answer itself may take as long as it takes
 DATA_PLANE = ("bedrock-agentcore",)  # InvokeAgentRuntime, StopRuntimeSession
 # Services whose SigV4 scope the emulator accepts: the data and control planes share a name.
 SIGNING_SERVICES = frozenset({"bedrock-agentcore", "sts", "bedrock"})
@@ -49,7 +49,11 @@ class Emulator:
         self.runtimes = RuntimeRegistry(config.runtimes, config.account)
         static = Credential(config.access_key, config.secret_key, principal=config.principal)
         self.credentials = CredentialStore([static])
-        self.sessions = SessionRegistry(self.instance_env, config.max_sessions, clock)
+        # Every invocation crosses it; aiohttp (``web``) does the rest: WebSockets, OIDC.
+        self.instance_client = InstanceClient()
+        self.sessions = SessionRegistry(
+            self.instance_env, config.max_sessions, self.instance_client, clock
+        )
         self.moto = MotoServices(config)
         self.idp = IdentityProvider(base_url + IDP_PATH, config.oauth_clients)
         self.bearer = BearerCheck(self.idp)
@@ -57,18 +61,18 @@ class Emulator:
         # The latest invocations, numbered in the order they arrived (for tests).
         self.arrivals: collections.deque[dict[str, str | int]] = collections.deque(maxlen=1000)
         self._arrival_numbers = itertools.count(1)
-        self._client: aiohttp.ClientSession | None = None
+        self._web: aiohttp.ClientSession | None = None
 
     @property
-    def client(self) -> aiohttp.ClientSession:
-        """The connection pool to the instances (open while the emulator serves)."""
-        if self._client is None:
+    def web(self) -> aiohttp.ClientSession:
+        """aiohttp, for instances' WebSockets and OIDC discovery (open while serving)."""
+        if self._web is None:
             raise RuntimeError("the emulator is not serving")
-        return self._client
+        return self._web
 
     async def open(self) -> None:
         self.moto.start()
-        self._client = aiohttp.ClientSession(
+        self._web = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=INSTANCE_KEEPALIVE_EXPIRY),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=INSTANCE_CONNECT_TIMEOUT),
             # Only what AgentCore forwards: no User-Agent or Accept-Encoding of our own, so
@@ -79,8 +83,9 @@ class Emulator:
 
     async def close(self) -> None:
         await self.sessions.stop_all()
-        if self._client is not None:
-            await self._client.close()
+        await self.instance_client.close()
+        if self._web is not None:
+            await self._web.close()
 
     def record_arrival(self, spec: RuntimeSpec, session_id: str, method: str) -> None:
         self.arrivals.append(

@@ -48,7 +48,7 @@ async def runtime_ws(websocket: WebSocket) -> None:
     }
     session.call_started()  # an open stream keeps the session from idling out
     try:
-        async with emulator.client.ws_connect(
+        async with emulator.web.ws_connect(
             session.instance.base_url + "/ws", headers=upstream_headers
         ) as upstream:
             await websocket.accept(headers=[(SESSION_HEADER.encode(), session_id.encode())])

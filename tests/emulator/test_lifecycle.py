@@ -14,6 +14,7 @@ import pytest
 
 from agentcore_emulator.config import load_config
 from agentcore_emulator.exceptions import RetryableConflictException, ServiceQuotaExceededException
+from agentcore_emulator.instance_http import InstanceClient
 from agentcore_emulator.sessions import SessionRegistry
 from tests.harness import TEST_CONFIG, Emulator, isolated_aws_env
 
@@ -22,7 +23,7 @@ def test_sessions_past_the_quota_are_refused_until_one_ends() -> None:
     spec = next(s for s in load_config(TEST_CONFIG).runtimes if s.name == "http_agent")
 
     async def scenario() -> None:
-        registry = SessionRegistry(lambda spec, sid: isolated_aws_env(), max_sessions=1)
+        registry = SessionRegistry(lambda spec, sid: isolated_aws_env(), 1, InstanceClient())
         try:
             first = await registry.acquire(spec, "a" * 40)
             with pytest.raises(ServiceQuotaExceededException):
@@ -203,7 +204,7 @@ def test_a_call_to_a_session_being_stopped_is_a_retryable_conflict() -> None:
     spec = next(s for s in load_config(TEST_CONFIG).runtimes if s.name == "http_agent")
 
     async def scenario() -> None:
-        registry = SessionRegistry(lambda spec, sid: isolated_aws_env(), max_sessions=2)
+        registry = SessionRegistry(lambda spec, sid: isolated_aws_env(), 2, InstanceClient())
         try:
             await registry.acquire(spec, "a" * 40)
             stopping = asyncio.ensure_future(registry.stop(spec, "a" * 40))
@@ -223,7 +224,7 @@ def test_a_call_while_an_idle_session_is_reaped_starts_a_fresh_instance() -> Non
     spec = next(s for s in load_config(TEST_CONFIG).runtimes if s.name == "http_agent")
 
     async def scenario() -> None:
-        registry = SessionRegistry(lambda spec, sid: isolated_aws_env(), max_sessions=2)
+        registry = SessionRegistry(lambda spec, sid: isolated_aws_env(), 2, InstanceClient())
         try:
             old = await registry.acquire(spec, "a" * 40)
             registry.clock.advance(spec.idle_timeout)

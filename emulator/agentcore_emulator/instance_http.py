@@ -1,0 +1,315 @@
+"""HTTP/1.1 to the emulator's own instances on loopback: kept-alive connections, answers
+streamed as they arrive.
+
+Every invocation crosses this client, so it does only what the relay needs: one write per
+request, httptools (uvicorn's parser) for the answer, a pool of idle connections per port.
+aiohttp did the same at three times the CPU per call (request objects, multidicts, tracing,
+cookies: nothing an instance on loopback needs), which made it the largest single cost of
+an invocation. No TLS, proxies, redirects, cookies or compression: an instance is a
+process the emulator started, reached at ``127.0.0.1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import AsyncIterator, Mapping
+
+import httptools
+
+HOST = "127.0.0.1"
+# Instances are uvicorn servers that close idle connections after 5 s: a request sent
+# just then is lost ("Server disconnected"). Expiring ours sooner means the instance never
+# closes one under a request.
+INSTANCE_KEEPALIVE_EXPIRY = 2.0  # seconds
+INSTANCE_CONNECT_TIMEOUT = 5.0  # seconds; an answer itself may take as long as it takes
+# Past this much unread answer, reading pauses until the relay catches up (a client of the
+# emulator that reads slowly must not make it buffer an instance's whole stream).
+READ_HIGH_WATER = 1 << 20
+
+
+class InstanceHttpError(Exception):
+    """The instance's answer broke off or was not HTTP."""
+
+
+class InstanceUnreachable(InstanceHttpError):
+    """No connection to the instance: nothing was sent (its process may have ended)."""
+
+
+class InstanceResponse:
+    """An instance's answer: status and headers at once, the body as it arrives."""
+
+    def __init__(self, connection: _Connection) -> None:
+        self._connection = connection
+        self.status = 0
+        # Lower-case names; a repeated header's values joined, as HTTP allows.
+        self.headers: dict[str, str] = {}
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._buffered = 0
+        self._complete = False
+        self._error: InstanceHttpError | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        self._released = False
+
+    async def read(self) -> bytes:
+        """The whole body."""
+        return b"".join([chunk async for chunk in self.chunks()])
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive."""
+        while True:
+            if self._chunks:
+                chunk = self._chunks.popleft()
+                self._buffered -= len(chunk)
+                if self._buffered < READ_HIGH_WATER:
+                    self._connection.resume_reading()
+                yield chunk
+            elif self._error is not None:
+                raise self._error
+            elif self._complete:
+                return
+            else:
+                self._wakeup = asyncio.get_running_loop().create_future()
+                await self._wakeup
+
+    def release(self) -> None:
+        """Done with the answer: its connection goes back to the pool if it was read whole,
+        else it is closed (an unread rest would be taken for the next answer)."""
+        if not self._released:
+            self._released = True
+            self._connection.finished(self, reusable=self._complete and self._error is None)
+
+    # Called by the connection as the parser reads.
+    def _feed(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._buffered += len(chunk)
+        if self._buffered >= READ_HIGH_WATER:
+            self._connection.pause_reading()
+        self._wake()
+
+    def _end(self, error: InstanceHttpError | None = None) -> None:
+        if not self._complete and self._error is None:
+            if error is None:
+                self._complete = True
+            else:
+                self._error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+
+class _Connection(asyncio.Protocol):
+    """One kept-alive connection to an instance; one request at a time."""
+
+    def __init__(self, pool: InstanceClient, port: int) -> None:
+        self._pool = pool
+        self.port = port
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._response: InstanceResponse | None = None
+        self._headers_done: asyncio.Future[InstanceResponse] | None = None
+        self._header_name = ""
+        self._framed = False  # the answer says where it ends (Content-Length or chunked)
+        self._drained: asyncio.Future[None] | None = None
+        self._reading_paused = False
+        self.closed = False
+        self.idle_since = 0.0
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self._response is None:
+            self.close()  # an instance that speaks unasked is not one to reuse
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(InstanceHttpError(f"the instance's answer is not HTTP/1.1: {exc}"))
+            self.close()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._pool.forget(self)
+        if self._response is not None and self._response.status and not self._framed:
+            self._response._end()  # the answer ran to the connection's close, as it said
+        else:
+            reason = f": {exc}" if exc else ""
+            self._fail(InstanceHttpError(f"the instance closed the connection{reason}"))
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._drained = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+        self._drained = None
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        response = self._response
+        assert response is not None
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        known = response.headers.get(key)
+        response.headers[key] = text if known is None else f"{known}, {text}"
+
+    def on_headers_complete(self) -> None:
+        response = self._response
+        assert response is not None
+        response.status = self._parser.get_status_code()
+        self._framed = "content-length" in response.headers or "chunked" in response.headers.get(
+            "transfer-encoding", ""
+        )
+        if self._headers_done is not None and not self._headers_done.done():
+            self._headers_done.set_result(response)
+
+    def on_body(self, body: bytes) -> None:
+        assert self._response is not None
+        self._response._feed(body)
+
+    def on_message_complete(self) -> None:
+        assert self._response is not None
+        self._response._end()
+        if not self._parser.should_keep_alive():
+            self.close()
+
+    # for InstanceClient and InstanceResponse
+    async def send(self, head: bytes, body: bytes) -> InstanceResponse:
+        assert self._transport is not None
+        self._response = InstanceResponse(self)
+        self._headers_done = asyncio.get_running_loop().create_future()
+        self._transport.write(head + body if len(body) < 65536 else head)
+        if len(body) >= 65536:
+            self._transport.write(body)
+        if self._drained is not None:
+            # A large body the instance reads slowly; it may also answer before reading it all.
+            await asyncio.wait((self._drained, self._headers_done), return_when="FIRST_COMPLETED")
+        return await self._headers_done
+
+    def _fail(self, error: InstanceHttpError) -> None:
+        if self._headers_done is not None and not self._headers_done.done():
+            self._headers_done.set_exception(error)
+        elif self._response is not None:
+            self._response._end(error)
+
+    def finished(self, response: InstanceResponse, reusable: bool) -> None:
+        if response is not self._response:
+            return
+        self._response = None
+        self._headers_done = None
+        self.resume_reading()
+        if reusable and not self.closed:
+            self._pool.keep(self)
+        else:
+            self.close()
+
+    def pause_reading(self) -> None:
+        if not self._reading_paused and self._transport is not None:
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._reading_paused and self._transport is not None and not self.closed:
+            self._reading_paused = False
+            self._transport.resume_reading()
+
+    def close(self) -> None:
+        if self._transport is not None and not self.closed:
+            self.closed = True
+            self._transport.close()
+
+
+class InstanceClient:
+    """Requests to instances by port, over kept-alive connections."""
+
+    def __init__(
+        self,
+        keepalive_expiry: float = INSTANCE_KEEPALIVE_EXPIRY,
+        connect_timeout: float = INSTANCE_CONNECT_TIMEOUT,
+    ) -> None:
+        self._keepalive_expiry = keepalive_expiry
+        self._connect_timeout = connect_timeout
+        self._idle: dict[int, list[_Connection]] = {}
+        self._all: set[_Connection] = set()
+
+    async def request(
+        self,
+        method: str,
+        port: int,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes = b"",
+    ) -> InstanceResponse:
+        """Send a request; the answer once its headers are in (release it when done)."""
+        head = _request_head(method, port, path, headers, len(body))
+        connection = self._idle_connection(port) or await self._connect(port)
+        try:
+            return await connection.send(head, body)
+        except BaseException:
+            connection.close()  # cancelled or failed mid-request: never reused
+            raise
+
+    def keep(self, connection: _Connection) -> None:
+        connection.idle_since = time.monotonic()
+        self._idle.setdefault(connection.port, []).append(connection)
+
+    def forget(self, connection: _Connection) -> None:
+        self._all.discard(connection)
+        idle = self._idle.get(connection.port)
+        if idle and connection in idle:
+            idle.remove(connection)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        for connection in list(self._all):
+            connection.close()
+        self._idle.clear()
+
+    def _idle_connection(self, port: int) -> _Connection | None:
+        idle = self._idle.get(port)
+        # Instances (uvicorn) close a connection idle for 5 s; one idle for longer than our
+        # expiry is closed here first, so an instance never closes one under a request.
+        now = time.monotonic()
+        while idle:
+            connection = idle.pop()  # the most recent: the least likely to be closing
+            if not connection.closed and now - connection.idle_since < self._keepalive_expiry:
+                return connection
+            connection.close()
+        return None
+
+    async def _connect(self, port: int) -> _Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                _, connection = await loop.create_connection(
+                    lambda: _Connection(self, port), HOST, port
+                )
+        except (OSError, TimeoutError) as exc:
+            raise InstanceUnreachable(f"cannot connect to {HOST}:{port}: {exc!r}") from exc
+        self._all.add(connection)
+        return connection
+
+
+def _request_head(
+    method: str, port: int, path: str, headers: Mapping[str, str], length: int
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Length: {length}\r\n"]
+    lines += [f"{name}: {value}\r\n" for name, value in headers.items()]
+    lines.append("\r\n")
+    head = "".join(lines)
+    if head.count("\n") != len(lines) + 2 or head.count("\r") != len(lines) + 2:
+        # Headers come off a parsed request, so this cannot happen; if it ever did, a line
+        # break would smuggle a header (or a request) to the instance.
+        raise ValueError("a header name or value holds a line break")
+    return head.encode("latin-1")
