@@ -15,6 +15,7 @@ import asyncio
 import collections
 import time
 from collections.abc import AsyncIterator, Mapping
+from typing import cast
 
 import httptools
 
@@ -120,8 +121,8 @@ class _Connection(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A TCP connection's transport (uvloop's is not an asyncio.Transport subclass).
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         if self._response is None:
