@@ -112,7 +112,10 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._response: InstanceResponse | None = None
         self._headers_done: asyncio.Future[InstanceResponse] | None = None
-        self._header_name = ""
+        # The answer the message being parsed fills: None for an informational (1xx) one,
+        # and for a message nobody asked for, which also makes the connection unusable.
+        self._message: InstanceResponse | None = None
+        self._stray = False
         self._framed = False  # the answer says where it ends (Content-Length or chunked)
         self._drained: asyncio.Future[None] | None = None
         self._reading_paused = False
@@ -133,6 +136,8 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(InstanceHttpError(f"the instance's answer is not HTTP/1.1: {exc}"))
             self.close()
+        if self._stray:
+            self.close()  # a second answer to one request: what follows cannot be trusted
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -157,18 +162,30 @@ class _Connection(asyncio.Protocol):
         self._drained = None
 
     # httptools callbacks
-    def on_header(self, name: bytes, value: bytes) -> None:
+    def on_message_begin(self) -> None:
         response = self._response
-        assert response is not None
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        known = response.headers.get(key)
-        response.headers[key] = text if known is None else f"{known}, {text}"
+        if response is None or response.status:
+            self._message = None
+            self._stray = True
+        else:
+            self._message = response
+            response.headers.clear()  # a 1xx's headers are not the answer's
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if (response := self._message) is not None:
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            known = response.headers.get(key)
+            response.headers[key] = text if known is None else f"{known}, {text}"
 
     def on_headers_complete(self) -> None:
-        response = self._response
-        assert response is not None
-        response.status = self._parser.get_status_code()
+        if (response := self._message) is None:
+            return
+        status = self._parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self._message = None  # informational (103 Early Hints...): the answer follows
+            return
+        response.status = status
         self._framed = "content-length" in response.headers or "chunked" in response.headers.get(
             "transfer-encoding", ""
         )
@@ -176,12 +193,14 @@ class _Connection(asyncio.Protocol):
             self._headers_done.set_result(response)
 
     def on_body(self, body: bytes) -> None:
-        assert self._response is not None
-        self._response._feed(body)
+        if self._message is not None:
+            self._message._feed(body)
 
     def on_message_complete(self) -> None:
-        assert self._response is not None
-        self._response._end()
+        if (response := self._message) is None:
+            return
+        self._message = None
+        response._end()
         if not self._parser.should_keep_alive():
             self.close()
 

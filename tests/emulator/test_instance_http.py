@@ -347,3 +347,38 @@ def test_a_cancelled_request_closes_its_connection() -> None:
                 await call
 
     asyncio.run(scenario())
+
+
+def test_an_informational_answer_is_passed_over() -> None:
+    async def early_hints(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n")
+        writer.write(answer(b"ok", "X-Final: 1"))
+        await writer.drain()
+
+    async def scenario() -> tuple[int, dict[str, str], bytes]:
+        async with Instance(early_hints) as instance, client() as pool:
+            response = await pool.request("POST", instance.port, "/", {}, b"")
+            body = await response.read()
+            response.release()
+            return response.status, response.headers, body
+
+    status, headers, body = asyncio.run(scenario())
+    assert (status, body) == (200, b"ok")
+    assert headers["x-final"] == "1" and "link" not in headers
+
+
+def test_a_second_answer_to_one_request_is_never_taken_for_the_next() -> None:
+    async def answers_twice(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _, body = await read_request(reader)
+        writer.write(answer(body) + answer(b"stray"))  # one write: parsed together
+        await writer.drain()
+        await echo_forever(reader, writer)
+
+    async def scenario() -> None:
+        async with Instance(answers_twice) as instance, client() as pool:
+            assert await post(pool, instance.port, b"first") == (200, b"first")
+            assert await post(pool, instance.port, b"second") == (200, b"second")
+            assert instance.connections == 2  # the first connection was closed, not reused
+
+    asyncio.run(scenario())
