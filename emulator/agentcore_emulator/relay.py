@@ -119,9 +119,11 @@ async def relay(
             payload = await upstream.read()
     except TimeoutError:
         raise RuntimeClientError(TOO_SLOW.format(int(limits.request))) from None
-    except InstanceHttpError:
+    except InstanceHttpError as exc:
+        # The instance broke off its answer: the container's failure, as a refusal is.
+        logger.warning("instance of session %s broke off its answer: %s", session.session_id, exc)
         session.broken = True
-        raise
+        raise RuntimeClientError.from_container(502) from exc
     finally:
         upstream.release()
         session.call_ended(clock())

@@ -263,6 +263,16 @@ def test_http_protocol_runtime(emulator: Emulator) -> None:
     assert "Received error (400)" in caught.value.response["Error"]["Message"]
 
 
+def test_an_answer_the_instance_breaks_off_is_the_containers_424(emulator: Emulator) -> None:
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        _invoke(emulator, "http_agent", b'{"cut_short": true}')
+    assert caught.value.response["Error"]["Code"] == "RuntimeClientError"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert "Received error (502) from runtime" in caught.value.response["Error"]["Message"]
+    answer = _invoke(emulator, "http_agent", b'{"after": 1}')  # and the emulator serves on
+    assert json.loads(answer["response"].read())["echo"] == {"after": 1}
+
+
 def test_injected_faults_reach_boto3_as_aws_errors(
     emulator: Emulator, faults, tmp_path: Path
 ) -> None:
