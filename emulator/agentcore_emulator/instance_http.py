@@ -75,8 +75,8 @@ class InstanceResponse:
                 await self._wakeup
 
     def release(self) -> None:
-        """Done with the answer: its connection goes back to the pool if it was read whole,
-        else it is closed (an unread rest would be taken for the next answer)."""
+        """Done with the answer: its connection goes back to the pool if the whole answer
+        has arrived, else it is closed (the rest would be taken for the next answer)."""
         if not self._released:
             self._released = True
             self._connection.finished(self, reusable=self._complete and self._error is None)
