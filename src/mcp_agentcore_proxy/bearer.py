@@ -13,14 +13,13 @@ import binascii
 import hashlib
 import json
 import logging
-import shlex
-import subprocess
 import threading
 from pathlib import Path
 
 from mcp_agentcore_proxy.config import ProxyConfig
 from mcp_agentcore_proxy.errors import CredentialsError
 from mcp_agentcore_proxy.identity import CallerIdentity
+from mcp_agentcore_proxy.token_command import OUTPUT_LIMIT, TokenCommand, TokenCommandError
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +38,7 @@ class BearerTokens:
     ) -> None:
         self._static = token
         self._file = file
-        self._command = command
-        self._timeout = command_timeout
+        self._command = TokenCommand(command, command_timeout) if command else None
         self._lock = threading.Lock()
         self._token: str | None = token
 
@@ -89,42 +87,38 @@ class BearerTokens:
 
     def _fetch(self) -> str:
         if self._file is not None:
-            try:
-                token = self._file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-                raise CredentialsError(
-                    f"Cannot read the bearer token file {self._file}: {reason}"
-                ) from None
+            token = _read_file(self._file)
         elif self._command is not None:
-            token = self._run_command(self._command)
+            try:
+                token = self._command.run()
+            except TokenCommandError as exc:
+                raise CredentialsError(f"AGENTCORE_BEARER_TOKEN_COMMAND {exc}") from None
+            logger.info("bearer token fetched by AGENTCORE_BEARER_TOKEN_COMMAND")
         else:
             raise CredentialsError("No bearer token: set AGENTCORE_BEARER_TOKEN")
         return _checked(token, self.source)
 
-    def _run_command(self, command: str) -> str:
-        try:
-            done = subprocess.run(
-                shlex.split(command),
-                capture_output=True,
-                text=True,
-                timeout=self._timeout,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except (OSError, ValueError) as exc:
-            raise CredentialsError(f"AGENTCORE_BEARER_TOKEN_COMMAND cannot run: {exc}") from None
-        except subprocess.TimeoutExpired:
-            raise CredentialsError(
-                f"AGENTCORE_BEARER_TOKEN_COMMAND printed no token within {self._timeout:g}s"
-            ) from None
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no message"])[-1][:200]
-            raise CredentialsError(
-                f"AGENTCORE_BEARER_TOKEN_COMMAND exited with status {done.returncode}: {last}"
-            )
-        logger.info("bearer token fetched by AGENTCORE_BEARER_TOKEN_COMMAND")
-        return done.stdout
+    def close(self) -> None:
+        """End a token command still running, with what it started."""
+        if self._command is not None:
+            self._command.close()
+
+
+def _read_file(path: Path) -> str:
+    unreadable = f"Cannot read the bearer token file {path}"
+    try:
+        with path.open("rb") as file:
+            data = file.read(OUTPUT_LIMIT + 1)
+    except OSError as exc:
+        raise CredentialsError(f"{unreadable}: {exc.strerror}") from None
+    if len(data) > OUTPUT_LIMIT:
+        raise CredentialsError(
+            f"The bearer token file {path} holds more than {OUTPUT_LIMIT // 1024} KiB: not a token"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CredentialsError(f"{unreadable}: not UTF-8 text") from None
 
 
 def _checked(raw: str, source: str) -> str:

@@ -59,13 +59,13 @@ RESTRICTED = frozenset(
         "Forwarded",
     )
 )
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,255}")
+HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,255}")
 
 
 def allowlist_problem(name: str, jwt_authorizer: bool) -> str | None:
     """Why AgentCore would refuse to forward header ``name``, or None."""
     lower = name.lower()
-    if not _NAME.fullmatch(name):
+    if not HEADER_NAME.fullmatch(name):
         return f"{name!r} is not a valid header name (letters, digits, '-' and '_')"
     if lower in RESTRICTED:
         return f"{name!r} is a restricted header"

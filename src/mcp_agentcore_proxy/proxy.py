@@ -74,6 +74,7 @@ class Forwarding:
         # on STS, and look it up only to log it.
         if config.session_mode is SessionMode.IDENTITY or logger.isEnabledFor(logging.INFO):
             _in_background("identity", lambda: _log_identity(identity, config))
+        self._bearer = bearer
         self.runtime = AgentCoreRuntime(
             config, factory.agentcore_client, sso_hint(config), bearer=bearer
         )
@@ -93,7 +94,12 @@ class Forwarding:
         )
 
     def end_sessions(self, deadline: float) -> None:
-        """Stop the process's one runtime session, if it has one and should; by ``deadline``."""
+        """Stop the process's one runtime session, if it has one and should; by ``deadline``.
+
+        A token command still running is ended first: no call waits for it any more.
+        """
+        if self._bearer is not None:
+            self._bearer.close()
         fixed = self.session_ids.fixed()
         if self.config.stop_sessions_on_exit and fixed is not None:
             self.stops.stop(fixed)

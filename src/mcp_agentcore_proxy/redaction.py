@@ -1,30 +1,59 @@
-"""Secrets out of every text the proxy writes: logs on stderr and errors on stdout."""
+"""Secrets out of every text the proxy writes: logs on stderr and errors on stdout.
+
+A secret is found by what names it, in every form text takes here: a header line
+(``Authorization: Bearer x``), ``key=value`` (an environment, a query string), JSON
+(also escaped inside another JSON string), the repr of a dict or of bytes
+(``{'Authorization': b'Bearer x'}``), a pair (``('x-amz-security-token', 'x')``) and
+STS's XML; then by its own shape wherever it stands (``Bearer x``, a JWT, a SigV4
+signature, the WebSocket subprotocol that carries a token).
+"""
 
 from __future__ import annotations
 
 import re
 
-# Anything that could carry a credential, whoever wrote it (botocore, AWS, a server).
-_SECRET_PATTERNS = (
-    (re.compile(r"(Signature=)[0-9a-f]+", re.I), r"\1<redacted>"),
-    (re.compile(r"(Credential=)[^,\s'\"]+", re.I), r"\1<redacted>"),
-    (
-        re.compile(
-            r"((?:authorization|x-amz-security-token|x-amz-signature|aws_secret_access_key"
-            r"|aws_session_token|secretaccesskey|sessiontoken)['\"]?\s*[:=]\s*b?['\"]?)"
-            r"(?:bearer\s+)?[^'\",}\s]+",
-            re.I,
-        ),
-        r"\1<redacted>",
-    ),
-    # OAuth: a bearer token anywhere, and anything shaped like a JWT.
-    (re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]+", re.I), r"\1<redacted>"),
+REDACTED = "<redacted>"
+
+# Names whose value is a secret, in any case; `_` and `-` spellings alike.
+_SECRET_NAMES = (
+    r"(?:proxy[-_])?authorization",
+    r"x[-_]amz[-_](?:security[-_]token|signature|credential)",
+    r"(?:\w*[-_])?(?:secret[-_]access[-_]key|session[-_]token|bearer[-_]token"
+    r"|access[-_]token|refresh[-_]token|id[-_]token|client[-_]secret|api[-_]key|password)",
+    r"secretaccesskey|sessiontoken|accesstoken|refreshtoken|idtoken|clientsecret|apikey",
+    r"token|x-api-key|(?:set-)?cookie",
+)
+_QUOTE = r"(?:\\?['\"])"
+_NAMED = re.compile(
+    # A name starts a word, or follows an escaped line break (`\\n` in a quoted text).
+    rf"(?:(?<![\w-])|(?<=\\[nrt]))(?P<name>{'|'.join(_SECRET_NAMES)})(?![\w-])"
+    # What joins a name to its value: `: `, `=`, `": "`, `': b'`, `', '` (a pair).
+    rf"(?P<join>{_QUOTE}?\s*[:=]\s*|{_QUOTE}\s*,\s*)(?P<open>b?{_QUOTE})?"
+    # An auth scheme stays readable; the value after it does not.
+    r"(?P<scheme>(?:bearer|basic|token|aws4-hmac-sha256)\s+)?"
+    r"(?P<value>[^'\",}\s&;\\<]+)",
+    re.I,
+)
+_SHAPED = (
+    (re.compile(r"(Signature=)[0-9a-f]+", re.I), rf"\1{REDACTED}"),
+    (re.compile(r"(Credential=)[^,\s'\"&\\]+", re.I), rf"\1{REDACTED}"),
+    (re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*", re.I), rf"\1{REDACTED}"),
+    (re.compile(r"(base64UrlBearerAuthorization\.)[A-Za-z0-9._~+/=-]+", re.I), rf"\1{REDACTED}"),
+    (re.compile(r"(\bbearer\s+)(?!<redacted)[A-Za-z0-9._~+/=-]+", re.I), rf"\1{REDACTED}"),
     (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "<redacted-jwt>"),
 )
 
 
+def _named(match: re.Match[str]) -> str:
+    if match.group("value").lower() == REDACTED.lower():
+        return match.group(0)
+    kept = match.group(0)[: match.start("value") - match.start(0)]
+    return kept + REDACTED
+
+
 def redact(text: str) -> str:
     """Remove signatures, credentials and tokens from ``text``."""
-    for pattern, replacement in _SECRET_PATTERNS:
+    text = _NAMED.sub(_named, text)
+    for pattern, replacement in _SHAPED:
         text = pattern.sub(replacement, text)
     return text

@@ -419,7 +419,7 @@ class AgentCoreRuntime:
                 break
             except RuntimeServiceError as exc:
                 self._release_connection_slot()
-                if self._refused_bearer(exc) and not refreshed:
+                if not refreshed and self._refused_bearer(exc):
                     refreshed = True
                     continue  # once, with the token its source gave anew
                 if exc.aws_error.code in CREDENTIAL_ERROR_CODES and not refreshed:

@@ -17,6 +17,7 @@ from typing import Any
 from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
 from mcp_agentcore_proxy.errors import ConfigurationError
 from mcp_agentcore_proxy.header_rules import (
+    HEADER_NAME,
     MAX_ALLOWLIST,
     MAX_ALLOWLISTED_VALUE,
     allowlist_problem,
@@ -104,7 +105,11 @@ _OWN_HEADERS = ("mcp-", "traceparent", "tracestate", "baggage")
 
 
 def _headers(raw: str) -> tuple[tuple[str, str], ...]:
-    """``NAME=VALUE`` (or ``NAME: VALUE``) lines; AgentCore's rules for custom headers."""
+    """``NAME=VALUE`` (or ``NAME: VALUE``) lines; AgentCore's rules for custom headers.
+
+    An error names a line by its number and a header by its name only when the name is
+    one: whatever else a malformed line holds may be its secret value.
+    """
     headers: dict[str, tuple[str, str]] = {}
     for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
@@ -113,6 +118,12 @@ def _headers(raw: str) -> tuple[tuple[str, str], ...]:
         if cut < 0:
             raise ValueError(f"header {number}: expected NAME=VALUE")
         name, value = line[:cut].strip(), line[cut + 1 :].strip()
+        if not HEADER_NAME.fullmatch(name):
+            raise ValueError(
+                f"header {number}: expected NAME=VALUE, NAME of letters, digits, '-' and '_'"
+            )
+        if not value:
+            raise ValueError(f"header {number}: no value after the name")
         problem = allowlist_problem(name, jwt_authorizer=False)
         if problem is None and name.lower().startswith(_OWN_HEADERS):
             problem = f"{name!r} is set by the proxy itself"

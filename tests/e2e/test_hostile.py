@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Emulator, Proxy
+from tests.harness import INITIALIZE_PARAMS, Emulator, Proxy, isolated_aws_env
 
 WAIT = 20.0  # the most any readiness check waits; never reached when things work
 
@@ -260,3 +260,55 @@ def test_only_the_main_thread_can_take_a_stop_signal(
     for tid in threads:
         blocked = _blocked_signals(pid, tid) & stop
         assert blocked == (0 if tid == pid else stop), tid
+
+
+# -- a runtime whose error quotes the request's Authorization header -------------------
+
+
+class _Quoting(http.server.BaseHTTPRequestHandler):
+    """An AgentCore endpoint whose AWS error repeats the Authorization header it got."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        quoted = f"Invalid header: Authorization: {self.headers['Authorization']}"
+        body = json.dumps({"message": quoted}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("x-amzn-ErrorType", "ValidationException")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+QUOTING_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/q-ABCDE12345"
+
+
+def test_a_bearer_token_quoted_in_an_aws_error_reaches_neither_stdout_nor_the_log() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Quoting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    token = "opaque-CANARY-t0ken"
+    env = isolated_aws_env(
+        {
+            "AGENTCORE_AGENT_ARN": QUOTING_ARN,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
+            "AGENTCORE_BEARER_TOKEN": token,
+            "RUNTIME_SESSION_MODE": "session",
+            "LOG_LEVEL": "DEBUG",
+        }
+    )
+    proxy = Proxy(env)
+    try:
+        answer = proxy.request(0, "initialize", INITIALIZE_PARAMS)
+        assert answer["error"]["data"]["awsErrorCode"] == "ValidationException"
+        assert "Authorization: Bearer <redacted>" in answer["error"]["message"]
+        proxy.close_stdin()
+    finally:
+        proxy.stop()
+        server.shutdown()
+        server.server_close()
+    assert "CANARY" not in json.dumps(answer)
+    assert "CANARY" not in proxy.stderr()
+    assert "ValidationException" in proxy.stderr()

@@ -47,6 +47,24 @@ def test_a_refused_token_is_fetched_again_and_the_call_goes_once_more(
     assert "refused" in proxy.stderr()
 
 
+def test_a_call_whose_every_token_is_refused_runs_the_command_once_more_only(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    command = f"{sys.executable} {TOKEN_COMMAND} {runs} expired-always"
+    env = {**_without_aws_keys(emulator), "AGENTCORE_BEARER_TOKEN_COMMAND": command}
+    proxy = Proxy({**env, "RUNTIME_SESSION_MODE": "session"})
+    try:
+        answer = proxy.request(0, "initialize", INITIALIZE_PARAMS)
+        assert answer["error"]["data"]["awsErrorCode"] == "UnauthorizedException"
+        assert runs.read_text().count("run") == 2  # the first token, then one refresh
+        answer = proxy.request(1, "initialize", INITIALIZE_PARAMS)
+        assert answer["error"]["data"]["awsErrorCode"] == "UnauthorizedException"
+        assert runs.read_text().count("run") == 3  # one refresh per refused call
+    finally:
+        proxy.stop()
+
+
 def test_a_token_that_cannot_be_renewed_is_one_error_per_call_and_never_shown(
     emulator: Emulator,
 ) -> None:
