@@ -236,3 +236,22 @@ def signed_call(
     return httpx.request(
         **signed_request(emulator, method, path, body, headers, **signing), timeout=60
     )
+
+
+WS_SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+
+
+def websocket_to(emulator: Emulator, runtime: str, session: str) -> tuple[str, dict[str, str]]:
+    """The URL and SigV4-signed headers of a WebSocket to ``runtime``'s ``session``."""
+    from urllib.parse import quote
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"{emulator.url}/runtimes/{quote(emulator.arns[runtime], safe='')}/ws"
+    request = AWSRequest(method="GET", url=url, headers={WS_SESSION_HEADER: session})
+    env = emulator.env(runtime)
+    credentials = Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+    SigV4Auth(credentials, "bedrock-agentcore", "us-east-1").add_auth(request)
+    return url.replace("http", "ws", 1), dict(request.headers.items())

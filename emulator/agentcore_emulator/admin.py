@@ -155,4 +155,7 @@ async def issue_token(request: Request) -> Response:
     scopes = body.get("scopes", list(client.scopes))
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise BadRequest("scopes must be a list of strings")
-    return JSONResponse(emulator.idp.issue(client, scopes, expires_in))
+    claims = body.get("claims", {})  # set or replace claims, to test what a runtime refuses
+    if not isinstance(claims, dict):
+        raise BadRequest("claims must be an object")
+    return JSONResponse(emulator.idp.issue(client, scopes, expires_in, claims))

@@ -66,7 +66,7 @@ async def _serve(
     import uvicorn
 
     from agentcore_emulator.app import build_app
-    from agentcore_emulator.protocol import with_header_timeout
+    from agentcore_emulator.protocol import with_deadlines
 
     class Server(uvicorn.Server):
         stopped_by: int | None = None
@@ -88,7 +88,7 @@ async def _serve(
             log_level=max(logging.INFO, logging.getLevelNamesMapping()[log_level.upper()]),
             timeout_graceful_shutdown=5,
             timeout_keep_alive=int(config.keep_alive),
-            http=with_header_timeout(config.header_timeout),
+            http=with_deadlines(config.header_timeout, config.body_timeout),
             ssl_certfile=tls[0] if tls else None,
             ssl_keyfile=tls[1] if tls else None,
         )

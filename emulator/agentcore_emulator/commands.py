@@ -28,6 +28,9 @@ MAX_COMMAND = 65_536  # characters, as botocore's model bounds it
 TIMEOUTS = (1, 3600)  # seconds
 DEFAULT_TIMEOUT = 300  # chosen: not confirmable offline
 TIMED_OUT_EXIT = -1  # "a platform error", the model's word for what AgentCore reports
+# Output read but not yet sent: 64 KiB chunks. Past it the pipes are not read, so a command
+# whose caller reads nothing waits on its own writes (back-pressure, as the relay has).
+_QUEUED_CHUNKS = 16
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ async def run_command(
         start_new_session=True,
     )
     assert process.stdout is not None and process.stderr is not None
-    queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue(_QUEUED_CHUNKS)
     readers = [
         asyncio.ensure_future(_read("stdout", process.stdout, queue)),
         asyncio.ensure_future(_read("stderr", process.stderr, queue)),
@@ -124,3 +127,11 @@ async def run_command(
                     os.killpg(process.pid, signal.SIGKILL)
         for reader in readers:
             reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        # Read what is left to its end: a pipe paused by back-pressure would otherwise stay
+        # open, and the process's transport with it.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                for stream in (process.stdout, process.stderr):
+                    while await stream.read(65536):
+                        pass

@@ -135,6 +135,9 @@ class EmulatorConfig:
     # Seconds a request has to finish its headers; past them the connection is closed
     # (a client that connects and stalls would otherwise hold its connection forever).
     header_timeout: float = 10.0
+    # Seconds a request has, once its headers are in, to send its whole body (100 MB, the
+    # payload limit, takes well under a second on loopback; chosen, not AWS's figure).
+    body_timeout: float = 60.0
     # AgentCore's time limits: a synchronous answer, then a stream, in seconds.
     request_timeout: float = 900.0
     stream_timeout: float = 3600.0
@@ -318,6 +321,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         reap_interval=float(settings.get("reap_interval", EmulatorConfig.reap_interval)),
         keep_alive=float(settings.get("keep_alive", EmulatorConfig.keep_alive)),
         header_timeout=float(settings.get("header_timeout", EmulatorConfig.header_timeout)),
+        body_timeout=float(settings.get("body_timeout", EmulatorConfig.body_timeout)),
         request_timeout=float(settings.get("request_timeout", EmulatorConfig.request_timeout)),
         stream_timeout=float(settings.get("stream_timeout", EmulatorConfig.stream_timeout)),
         max_chunk_bytes=int(settings.get("max_chunk_bytes", EmulatorConfig.max_chunk_bytes)),

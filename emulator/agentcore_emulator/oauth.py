@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import secrets
 import time
 import uuid
@@ -94,7 +95,11 @@ class IdentityProvider:
         return self.issue(client, requested, expires_in)
 
     def issue(
-        self, client: OAuthClient, scopes: Iterable[str], expires_in: float | None = None
+        self,
+        client: OAuthClient,
+        scopes: Iterable[str],
+        expires_in: float | None = None,
+        extra_claims: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         lifetime = client.token_lifetime if expires_in is None else expires_in
         now = int(time.time())
@@ -110,6 +115,7 @@ class IdentityProvider:
         }
         if client.audience:
             claims["aud"] = client.audience
+        claims.update(extra_claims or {})
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
         return {"access_token": token, "token_type": "Bearer", "expires_in": int(lifetime)}
 
@@ -134,7 +140,10 @@ class BearerCheck:
     def __init__(self, own_provider: IdentityProvider) -> None:
         self._own = own_provider
         self._keys: dict[str, tuple[str, jwt.PyJWKSet]] = {}
-        self._lock = asyncio.Lock()
+        # One lock per provider: a slow one holds up only the runtimes that trust it.
+        self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
+            asyncio.Lock
+        )
 
     async def verify(
         self, client: aiohttp.ClientSession, authorizer: JwtAuthorizerSpec, header: str | None
@@ -167,7 +176,7 @@ class BearerCheck:
     async def _keys_for(
         self, client: aiohttp.ClientSession, discovery_url: str, kid: object
     ) -> tuple[str, jwt.PyJWKSet]:
-        async with self._lock:
+        async with self._locks[discovery_url]:
             cached = self._keys.get(discovery_url)
             if cached is None or not any(k.key_id == kid for k in cached[1].keys):
                 cached = await _fetch_keys(client, discovery_url)  # a key may have rotated
@@ -191,15 +200,30 @@ async def _fetch_keys(
         ) from exc
 
 
+def _strings(claims: Mapping[str, Any], name: str, *, listed: bool) -> set[str]:
+    """A claim that must be a string (or, if ``listed``, a list of strings); else a 401.
+
+    A token is signed by its issuer, not checked by it: an odd claim is the caller's fault.
+    """
+    value = claims.get(name)
+    if value is None:
+        return set()
+    if isinstance(value, str):
+        return {value}
+    if listed and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return set(value)
+    kind = "a string or a list of strings" if listed else "a string"
+    raise bearer_refused(f"Invalid bearer token: the {name} claim must be {kind}")
+
+
 def _check_claims(authorizer: JwtAuthorizerSpec, claims: Mapping[str, Any]) -> None:
-    audience = claims.get("aud")
-    audiences = {audience} if isinstance(audience, str) else set(audience or ())
+    audiences = _strings(claims, "aud", listed=True)
     if authorizer.allowed_audience and not audiences & set(authorizer.allowed_audience):
         raise bearer_refused("Invalid bearer token: audience not allowed")
-    client = claims.get("client_id") or claims.get("azp")
-    if authorizer.allowed_clients and client not in authorizer.allowed_clients:
+    clients = _strings(claims, "client_id", listed=False) or _strings(claims, "azp", listed=False)
+    if authorizer.allowed_clients and not clients & set(authorizer.allowed_clients):
         raise bearer_refused("Invalid bearer token: client not allowed")
-    scopes = set(str(claims.get("scope", "")).split())
+    scopes = {s for scope in _strings(claims, "scope", listed=False) for s in scope.split()}
     # Chosen (not confirmable offline): one allowed scope is enough.
     if authorizer.allowed_scopes and not scopes & set(authorizer.allowed_scopes):
         raise bearer_refused(

@@ -1,9 +1,12 @@
-"""uvicorn's HTTP protocol (httptools), with a deadline for each request's headers.
+"""uvicorn's HTTP protocol (httptools), with deadlines for each request's headers and body.
 
 uvicorn closes idle kept-alive connections, but waits forever on a client that opens a
-connection and sends nothing, or half a request line (slowloris): enough of those and
-the emulator serves nobody. Here a request must finish its headers within
-``header_timeout`` seconds of its first byte (or of the connection, for the first one).
+connection and sends nothing, half a request line, or half a body (slowloris): enough of
+those and the emulator serves nobody, and past the process's file limit not even a real
+call is answered. Here a request must finish its headers within ``header_timeout``
+seconds of its first byte (or of the connection, for the first one), and its body within
+``body_timeout`` seconds of its headers; else the connection is closed. A WebSocket has
+neither deadline once upgraded: it lives as long as both sides keep it.
 """
 
 from __future__ import annotations
@@ -17,58 +20,78 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 logger = logging.getLogger(__name__)
 
 
-class HeaderDeadlineProtocol(HttpToolsProtocol):
-    """Closes a connection whose request headers are not complete in time."""
+class DeadlineProtocol(HttpToolsProtocol):
+    """Closes a connection whose request headers or body are not complete in time."""
 
     header_timeout: float = 10.0
+    body_timeout: float = 60.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        self._upgraded = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
+        self._arm(self.header_timeout, "request headers")
 
     def data_received(self, data: bytes) -> None:
         before = self.cycle  # a new cycle means a request's headers are complete
         idle = before is None or before.response_complete
         super().data_received(data)
-        if self.cycle is not before:
+        if self._upgraded:
+            return  # the bytes were a WebSocket handshake: no HTTP request follows
+        cycle = self.cycle
+        if cycle is not before:
             self._disarm()
+            if cycle is not None and cycle.more_body:
+                self._arm(self.body_timeout, "request body")
+        elif cycle is not None and not cycle.more_body and self._waiting_for == "request body":
+            self._disarm()  # the body is complete
         elif idle and self._deadline is None and not self.transport.is_closing():
             # The first bytes of the next request on a kept-alive connection, its headers not
             # complete. Armed only then: most requests arrive whole, and need no timer.
-            self._arm()
+            self._arm(self.header_timeout, "request headers")
 
     def handle_websocket_upgrade(self) -> None:
-        self._disarm()  # the connection is a WebSocket's now, with its own keep-alive
+        # The connection is a WebSocket's now, with its own keep-alive, for as long as both
+        # sides keep it; an upgrade has no request cycle, which must not look like a stall.
+        self._upgraded = True
+        self._disarm()
         super().handle_websocket_upgrade()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
-    def _arm(self) -> None:
-        self._deadline = self.loop.call_later(self.header_timeout, self._overdue)
+    _waiting_for = ""
+
+    def _arm(self, seconds: float, what: str) -> None:
+        self._waiting_for = what
+        self._deadline = self.loop.call_later(seconds, self._overdue, seconds)
 
     def _disarm(self) -> None:
+        self._waiting_for = ""
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
-    def _overdue(self) -> None:
+    def _overdue(self, seconds: float) -> None:
+        what = self._waiting_for
         self._deadline = None
+        self._waiting_for = ""
         if not self.transport.is_closing():
             client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
             logger.warning(
-                "closed the connection of %s: no complete request headers in %gs",
-                client,
-                self.header_timeout,
+                "closed the connection of %s: no complete %s in %gs", client, what, seconds
             )
             self.transport.close()
 
 
-def with_header_timeout(seconds: float) -> type[HeaderDeadlineProtocol]:
-    """The protocol class for uvicorn's ``http=``, with this deadline."""
-    return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout": seconds})
+def with_deadlines(header_timeout: float, body_timeout: float) -> type[DeadlineProtocol]:
+    """The protocol class for uvicorn's ``http=``, with these deadlines."""
+    return type(
+        "DeadlineProtocol",
+        (DeadlineProtocol,),
+        {"header_timeout": header_timeout, "body_timeout": body_timeout},
+    )

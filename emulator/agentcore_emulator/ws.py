@@ -14,13 +14,14 @@ import contextlib
 import logging
 
 import aiohttp
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agentcore_emulator import headers
+from agentcore_emulator.config import EmulatorConfig
 from agentcore_emulator.data_plane import authorized, session_id_from
 from agentcore_emulator.errors import error_response
 from agentcore_emulator.exceptions import RuntimeClientError
-from agentcore_emulator.relay import REQUEST_ID_HEADER, SESSION_HEADER
+from agentcore_emulator.relay import REQUEST_ID_HEADER, SESSION_HEADER, TOO_SLOW
 from agentcore_emulator.sessions import RuntimeSession
 from agentcore_emulator.wire import emulator_of, note, request_id_of
 from mcp_agentcore_proxy.aws_errors import AwsError
@@ -48,18 +49,41 @@ async def runtime_ws(websocket: WebSocket) -> None:
     }
     session.call_started()  # an open stream keeps the session from idling out
     try:
-        async with emulator.web.ws_connect(
-            session.instance.base_url + "/ws", headers=upstream_headers
-        ) as upstream:
+        upstream = await _open_upstream(emulator.web, session, upstream_headers, emulator.config)
+        if isinstance(upstream, AwsError):
+            await websocket.send_denial_response(error_response(upstream, request_id_of(websocket)))
+            return
+        async with upstream:
             await websocket.accept(headers=[(SESSION_HEADER.encode(), session_id.encode())])
             await _pump(websocket, upstream, session)
-    except aiohttp.ClientError as exc:  # a refused handshake included
-        logger.warning("instance of session %s refused its WebSocket: %r", session_id, exc)
-        if websocket.client_state is WebSocketState.CONNECTING:
-            error = RuntimeClientError.from_container(502)
-            await websocket.send_denial_response(error_response(error, request_id_of(websocket)))
     finally:
         session.call_ended(emulator.sessions.clock())
+
+
+async def _open_upstream(
+    web: aiohttp.ClientSession,
+    session: RuntimeSession,
+    upstream_headers: dict[str, str],
+    config: EmulatorConfig,
+) -> aiohttp.ClientWebSocketResponse | AwsError:
+    """The instance's side of the stream, or the error for the caller: never a hang.
+
+    An instance that does not finish the handshake within the synchronous request limit
+    has not answered, as AgentCore reports a request it does not answer.
+    """
+    try:
+        async with asyncio.timeout(config.request_timeout):
+            return await web.ws_connect(session.instance.base_url + "/ws", headers=upstream_headers)
+    except TimeoutError:
+        logger.warning(
+            "instance of session %s did not answer its WebSocket upgrade within %gs",
+            session.session_id,
+            config.request_timeout,
+        )
+        return RuntimeClientError(TOO_SLOW.format(int(config.request_timeout)))
+    except aiohttp.ClientError as exc:  # a refused handshake included
+        logger.warning("instance of session %s refused its WebSocket: %r", session.session_id, exc)
+        return RuntimeClientError.from_container(502)
 
 
 async def _pump(

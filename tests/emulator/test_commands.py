@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import botocore.exceptions
 import pytest
 
+from agentcore_emulator.commands import CommandRequest, run_command
 from tests.harness import Emulator, signed_call
 
 
@@ -82,3 +87,53 @@ def test_boto3_reports_a_refused_command_as_its_error(emulator: Emulator) -> Non
     with pytest.raises(botocore.exceptions.ClientError) as refused:
         _run(emulator, "true", timeout=0)
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+def _blocked_writing(pid: int) -> bool:
+    """Whether ``pid`` sleeps in a write to a full pipe (Linux names the kernel function)."""
+    try:
+        return Path(f"/proc/{pid}/wchan").read_text().endswith(("pipe_write", "pipe_wait_writable"))
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs Linux's /proc")
+def test_a_command_whose_caller_reads_nothing_waits_on_its_own_output(tmp_path: Path) -> None:
+    progress = tmp_path / "progress"
+    # 400 MB if nothing held it back; the count of 64 KiB chunks written so far in a file.
+    writer = (
+        "import os, sys\n"
+        f"open({str(progress)!r}, 'w').write(str(os.getpid()))\n"
+        "for n in range(6400):\n"
+        "    sys.stdout.buffer.write(b'x' * 65536); sys.stdout.flush()\n"
+        f"    open({str(progress)!r} + '.n', 'w').write(str(n + 1))\n"
+    )
+    script = tmp_path / "flood.py"
+    script.write_text(writer)
+    request = CommandRequest(f"{sys.executable} {script}", timeout=600)
+
+    async def caller_reads_nothing() -> int:
+        events = run_command(request, dict(os.environ), tmp_path)
+        try:
+            await anext(events)  # contentStart, then nothing more is read
+            while not (progress.exists() and progress.read_text()):
+                await asyncio.sleep(0.01)
+            pid = int(progress.read_text())
+            # Held back for good, not in passing: blocked with the same count, while the
+            # loop that would drain its pipe runs on (20 turns of 10 ms).
+            seen, steady = "", 0
+            while steady < 20:
+                await asyncio.sleep(0.01)
+                done = Path(f"{progress}.n").read_text() == "6400"
+                if done:  # nothing held it back
+                    return 6400
+                count = Path(f"{progress}.n").read_text() if _blocked_writing(pid) else ""
+                steady = steady + 1 if count and count == seen else 0
+                seen = count
+            return int(seen)
+        finally:
+            await events.aclose()
+
+    written = asyncio.run(caller_reads_nothing())
+    # The queue (16 chunks), the pipe's buffer and the reader's chunk in hand: ~1.1 MiB.
+    assert written * 65536 < 4 * 1024 * 1024

@@ -6,10 +6,13 @@ import json
 import uuid
 from collections.abc import Iterator
 
+import anyio
 import botocore.exceptions
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
-from tests.harness import INITIALIZE_PARAMS, ROOT, Emulator
+from tests.harness import INITIALIZE_PARAMS, ROOT, Emulator, websocket_to
 
 CONFIG = """
 [emulator]
@@ -28,6 +31,14 @@ MCP_JSON_RESPONSE = "1"
 name = "sse_server"
 command = ["python", "servers/testing_server.py"]
 cwd = "{fixtures}"
+
+[[runtimes]]
+name = "hung_upgrade"
+protocol = "HTTP"
+command = ["python", "servers/http_agent.py"]
+cwd = "{fixtures}"
+[runtimes.env]
+WS_NEVER_ACCEPT = "1"
 """
 
 
@@ -97,3 +108,18 @@ def test_a_streamed_event_past_the_chunk_limit_ends_the_stream(hasty: Emulator) 
     )
     assert b'"result"' not in big
     assert "past the 1000 limit" in hasty.stderr()
+
+
+def test_an_instance_that_never_answers_the_upgrade_is_a_424_not_a_hang(hasty: Emulator) -> None:
+    url, headers = websocket_to(hasty, "hung_upgrade", f"limits-{uuid.uuid4()}")
+
+    async def open_stream() -> None:
+        async with connect(url, additional_headers=headers, open_timeout=60):
+            pass
+
+    with pytest.raises(InvalidStatus) as refused:
+        anyio.run(open_stream)
+    response = refused.value.response
+    assert response.status_code == 424
+    assert response.headers["x-amzn-ErrorType"] == "RuntimeClientError"
+    assert b"did not respond within 1s" in response.body

@@ -7,7 +7,10 @@ AgentCore's guide calls an OAuth runtime: clients nobody here wrote.
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +20,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.harness import Emulator
+from tests.harness import ROOT, Emulator
 
 APP = ("test-app", "test-app-secret")
 
@@ -150,3 +153,80 @@ def test_sigv4_on_an_oauth_runtime_and_a_token_on_a_sigv4_runtime_are_refused(
     answer = _invoke(emulator, f"Bearer {_access_token(emulator)}", runtime="http_agent")
     assert answer.status_code == 403
     assert "Authorization method mismatch" in json.loads(answer.text)["message"]
+
+
+def _crafted(emulator: Emulator, **claims: Any) -> str:
+    answer = emulator.admin.post(
+        "/_emulator/idp/token", json={"client_id": "test-app", "claims": claims}
+    )
+    answer.raise_for_status()
+    return str(answer.json()["access_token"])
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": 123},
+        {"aud": True},
+        {"aud": [{}]},
+        {"aud": ["test-agent", 7]},
+        {"client_id": ["test-app"]},
+        {"client_id": {"id": "test-app"}},
+        {"scope": ["agent/invoke"]},
+        {"scope": 5},
+    ],
+    ids=repr,
+)
+def test_a_signed_token_with_an_odd_claim_type_is_a_401_not_a_server_fault(
+    emulator: Emulator, claims: dict[str, Any]
+) -> None:
+    answer = _invoke(emulator, f"Bearer {_crafted(emulator, **claims)}")
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["x-amzn-ErrorType"] == "UnauthorizedException"
+    assert "claim must be" in answer.json()["message"]
+
+
+SLOW_IDP_CONFIG = """
+[emulator]
+requests_per_second = 0
+
+[[oauth_clients]]
+client_id = "test-app"
+client_secret = "test-app-secret"
+scopes = ["agent/invoke"]
+
+[[runtimes]]
+name = "own_idp"
+protocol = "HTTP"
+command = ["python", "{fixtures}/servers/http_agent.py"]
+[runtimes.jwt_authorizer]
+allowed_clients = ["test-app"]
+
+[[runtimes]]
+name = "silent_idp"
+protocol = "HTTP"
+command = ["python", "{fixtures}/servers/http_agent.py"]
+[runtimes.jwt_authorizer]
+discovery_url = "http://127.0.0.1:{port}/.well-known/openid-configuration"
+"""
+
+
+def test_a_silent_identity_provider_holds_up_only_its_own_runtime(tmp_path: Path) -> None:
+    silent = socket.create_server(("127.0.0.1", 0))
+    config = tmp_path / "emulator.toml"
+    fixtures = ROOT / "fixtures"
+    config.write_text(SLOW_IDP_CONFIG.format(fixtures=fixtures, port=silent.getsockname()[1]))
+    slow_answers: list[int] = []
+    with silent, Emulator(config) as emulator:
+        token = f"Bearer {_crafted(emulator)}"
+        waiting = threading.Thread(
+            target=lambda: slow_answers.append(_invoke(emulator, token, "silent_idp").status_code)
+        )
+        waiting.start()
+        fetch, _ = silent.accept()  # the emulator is now waiting on the silent provider
+        with fetch:
+            answer = _invoke(emulator, token, "own_idp")
+            assert answer.status_code == 200, answer.text
+            assert waiting.is_alive()  # still waiting for its keys
+        waiting.join(60)
+    assert slow_answers == [401]  # the provider hung up: its keys cannot be read

@@ -10,13 +10,13 @@ from urllib.parse import quote, urlencode
 
 import anyio
 import pytest
-from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.harness import Emulator
+from tests.harness import Emulator, websocket_to
 
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 
@@ -30,13 +30,6 @@ def _ws_url(emulator: Emulator, query: dict[str, str] | None = None) -> str:
     arn = quote(emulator.arns["http_agent"], safe="")
     base = emulator.url.replace("http://", "ws://")
     return f"{base}/runtimes/{arn}/ws" + (f"?{urlencode(query)}" if query else "")
-
-
-def _signed_headers(emulator: Emulator, session: str) -> dict[str, str]:
-    url = _ws_url(emulator).replace("ws://", "http://")
-    request = AWSRequest(method="GET", url=url, headers={SESSION_HEADER: session})
-    SigV4Auth(_credentials(emulator), "bedrock-agentcore", "us-east-1").add_auth(request)
-    return dict(request.headers.items())
 
 
 def _presigned(emulator: Emulator, session: str, expires: int = 300) -> str:
@@ -58,7 +51,7 @@ async def _talk(url: str, headers: dict[str, str] | None = None) -> tuple[str, d
 
 def test_a_websocket_signed_in_its_headers_reaches_the_instance(emulator: Emulator) -> None:
     session = f"ws-{uuid.uuid4()}"
-    echoed, seen = anyio.run(_talk, _ws_url(emulator), _signed_headers(emulator, session))
+    echoed, seen = anyio.run(_talk, *websocket_to(emulator, "http_agent", session))
     assert echoed == "echo: hello"
     assert seen[SESSION_HEADER.lower()] == session
     assert "authorization" not in seen

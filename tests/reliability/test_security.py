@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from urllib.parse import quote, urlsplit
 
+import anyio
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
-from tests.harness import Emulator, Proxy, signed_request
+from tests.harness import ROOT, Emulator, Proxy, signed_request, websocket_to
 
 BODY = b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
 
@@ -255,7 +258,12 @@ def test_an_expired_sts_token_is_an_sts_error(emulator: Emulator) -> None:
 @pytest.fixture(scope="module")
 def impatient_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     config = tmp_path_factory.mktemp("impatient") / "emulator.toml"
-    config.write_text("[emulator]\nheader_timeout = 0.5\n")
+    agent = ROOT / "fixtures" / "servers" / "http_agent.py"
+    config.write_text(
+        "[emulator]\nheader_timeout = 0.5\nbody_timeout = 0.5\nrequests_per_second = 0\n"
+        f'[[runtimes]]\nname = "http_agent"\nprotocol = "HTTP"\n'
+        f'command = ["python", "{agent}"]\n'
+    )
     emulator = Emulator(config)
     yield emulator
     emulator.stop()
@@ -302,3 +310,66 @@ def test_a_kept_alive_connection_stalling_on_its_next_request_is_closed(
         sock.sendall(b"GET /_emulator/health HTTP/1.1\r\n")  # and never the rest
         while not _closed_by_peer(sock):  # the rest of the first answer's body, then the close
             pass
+
+
+def test_a_websocket_outlives_the_header_deadline(impatient_emulator: Emulator) -> None:
+    async def talk() -> None:
+        url, headers = websocket_to(impatient_emulator, "http_agent", f"ws-{uuid.uuid4()}")
+        async with connect(url, additional_headers=headers) as stream:
+            await stream.send("first")
+            assert await stream.recv() == "echo: first"
+            # A connection opened after the WebSocket, closed at its header deadline: the
+            # WebSocket's own deadline, had it one, has passed too.
+            with _connect(impatient_emulator) as stalled:
+                stalled.sendall(b"GET /_emulator/health HTTP/1.1\r\n")
+                assert await anyio.to_thread.run_sync(_closed_by_peer, stalled)
+            await stream.send("after")
+            assert await stream.recv() == "echo: after"
+
+    anyio.run(talk)
+
+
+def test_a_request_that_never_finishes_its_body_is_closed(impatient_emulator: Emulator) -> None:
+    host = urlsplit(impatient_emulator.url).netloc
+    with _connect(impatient_emulator) as stalled:
+        stalled.sendall(
+            f"POST /runtimes/x/invocations HTTP/1.1\r\nHost: {host}\r\n"
+            'Content-Length: 1000\r\n\r\n{"half":'.encode()
+        )
+        assert impatient_emulator.admin.get("/_emulator/health").status_code == 200
+        assert _closed_by_peer(stalled)
+
+
+def _answer(sock: socket.socket, request: bytes) -> bytes:
+    """Send ``request``; read one whole answer (headers, then its Content-Length of body)."""
+    sock.sendall(request)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+def test_a_body_sent_in_time_leaves_its_connection_open(impatient_emulator: Emulator) -> None:
+    host = urlsplit(impatient_emulator.url).netloc
+    body = b'{"seconds": 0}'
+    head = (
+        f"POST /_emulator/clock/advance HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with _connect(impatient_emulator) as kept:
+        kept.sendall(head)
+        assert _answer(kept, body).startswith(b"HTTP/1.1 200")
+        # A connection whose body stalls after the first one's: closed at its deadline,
+        # which the first one's would have passed too.
+        with _connect(impatient_emulator) as stalled:
+            stalled.sendall(head + b"{")
+            assert _closed_by_peer(stalled)
+        assert _answer(kept, head + body).startswith(b"HTTP/1.1 200")
