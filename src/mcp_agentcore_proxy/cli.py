@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mcp_agentcore_proxy.proxy import run
 
     configure_logging(config.log_level)
+    for note in config.start_notes:
+        logging.getLogger("mcp_agentcore_proxy").warning("%s", note)
     if config.transport == "streamable-http":
         try:
             from mcp_agentcore_proxy.http_serve import serve

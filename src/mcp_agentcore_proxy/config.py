@@ -85,6 +85,8 @@ class ProxyConfig:
     traceparent: str | None = None
     tracestate: str | None = None
     baggage: str | None = None
+    # What the user should know about the settings as read (logged once, as warnings).
+    start_notes: tuple[str, ...] = ()
 
     @property
     def uses_bearer(self) -> bool:

@@ -30,6 +30,11 @@ INVALID_REQUEST = -32600
 INTERNAL_ERROR = -32603
 
 
+def clause(error: object) -> str:
+    """An error's text to stand inside a sentence: no final period of its own."""
+    return str(error).rstrip().rstrip(".")
+
+
 class ProxyError(Exception):
     """Base of every error the proxy reports."""
 

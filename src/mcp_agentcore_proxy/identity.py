@@ -13,7 +13,7 @@ import botocore.credentials
 import botocore.session
 
 from mcp_agentcore_proxy.config import ProxyConfig
-from mcp_agentcore_proxy.errors import CredentialsError, ProxyError
+from mcp_agentcore_proxy.errors import CredentialsError, ProxyError, clause
 from mcp_agentcore_proxy.runtime import translate_errors
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class IdentityCheck:
                     self._identity = self._factory.caller_identity()
                 except ProxyError as exc:
                     raise CredentialsError(
-                        f"Unable to call sts:GetCallerIdentity: {exc}. Check AWS_PROFILE, "
+                        f"Unable to call sts:GetCallerIdentity: {clause(exc)}. Check AWS_PROFILE, "
                         f"AWS_REGION and your credentials; for SSO profiles "
                         f"{sso_hint(self._factory.config)}"
                     ) from exc

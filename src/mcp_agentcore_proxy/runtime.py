@@ -30,6 +30,7 @@ from mcp_agentcore_proxy.errors import (
     RuntimeUnreachableError,
     StreamInterruptedError,
     TlsError,
+    clause,
 )
 from mcp_agentcore_proxy.sse import SseDecoder
 from mcp_agentcore_proxy.trace import NO_TRACE, TraceContext
@@ -231,13 +232,13 @@ def translate_errors(operation: str, sso_hint: str) -> Iterator[None]:
         ) from exc
     except botocore.exceptions.SSLError as exc:
         raise TlsError(
-            f"TLS certificate verification failed for {operation}: {exc}. Behind a TLS-"
+            f"TLS certificate verification failed for {operation}: {clause(exc)}. Behind a TLS-"
             f"inspecting proxy or with your own CA, set AWS_CA_BUNDLE (or --ca-bundle) to a "
             f"PEM file with that CA"
         ) from exc
     except botocore.exceptions.ProxyConnectionError as exc:
         raise ConnectFailedError(
-            f"Cannot reach the endpoint for {operation} through the HTTP(S) proxy: {exc}. "
+            f"Cannot reach the endpoint for {operation} through the HTTP(S) proxy: {clause(exc)}. "
             f"Check HTTPS_PROXY and NO_PROXY"
         ) from exc
     except botocore.exceptions.ReadTimeoutError as exc:

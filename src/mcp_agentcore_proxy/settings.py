@@ -382,6 +382,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ProxyConfig:
     """Build the configuration, or raise ConfigurationError naming what to fix."""
     args = vars(build_parser().parse_args(argv))
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}  # where each value came from: its flag or variable
     for setting in SETTINGS:
         source, raw = setting.flag, args[setting.field]
         if isinstance(raw, list):
@@ -393,6 +394,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ProxyConfig:
             )
         if raw is None:
             continue
+        origins[setting.field] = source
         try:
             values[setting.field] = setting.parse(raw)
         except ConfigurationError:
@@ -410,7 +412,41 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ProxyConfig:
         )
     if "agent_arn" not in values:
         raise ConfigurationError("Set AGENTCORE_AGENT_ARN (or AGENT_ARN) to the runtime's ARN")
-    values.setdefault("region", values["agent_arn"].region)
+    notes = []
+    arn_region = values["agent_arn"].region
+    if values.setdefault("region", arn_region) != arn_region:
+        if origins["region"] == "--region":
+            notes.append(
+                f"--region {values['region']} differs from the runtime ARN's region "
+                f"{arn_region}: calls go to {values['region']}'s endpoint as asked"
+            )
+        else:
+            # A shell's default region says nothing about where this runtime lives.
+            notes.append(
+                f"{origins['region']}={values['region']} differs from the runtime ARN's "
+                f"region {arn_region}: calling {arn_region}, where the runtime is"
+            )
+            values["region"] = arn_region
+    values["start_notes"] = tuple(notes)
+    if "profile" in values:
+        _check_profile(values["profile"], origins["profile"], env)
     if "session_mode" in values:
         values["session_mode"] = SessionMode(values["session_mode"])
     return ProxyConfig(**values)
+
+
+def _check_profile(profile: str, source: str, env: Mapping[str, str]) -> None:
+    """A profile the AWS config files name, or a ConfigurationError listing those that exist."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    session.set_config_variable("config_file", env.get("AWS_CONFIG_FILE") or "~/.aws/config")
+    session.set_config_variable(
+        "credentials_file", env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
+    )
+    known = sorted(session.available_profiles)
+    if profile not in known:
+        listed = ", ".join(known) if known else "none: run `aws configure`"
+        raise ConfigurationError(
+            f"{source}={profile!r} is not a profile of your AWS config (profiles: {listed})"
+        )

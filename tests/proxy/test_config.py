@@ -33,7 +33,7 @@ def test_flags_and_environment() -> None:
     }
     config = parse_config(["--max-concurrency", "4"], env)
     assert (config.region, config.session_mode, config.qualifier) == (
-        "us-west-2",
+        "eu-west-1",  # the ARN's: see test_a_shells_default_region_gives_way_to_the_arns
         SessionMode.REQUEST,
         "prod",
     )
@@ -100,7 +100,7 @@ def test_help_documents_every_variable() -> None:
 
 def test_every_setting_fills_a_config_field_and_the_defaults_live_there_only() -> None:
     fields = {f.name for f in dataclasses.fields(ProxyConfig)}
-    assert {s.field for s in SETTINGS} == fields
+    assert {s.field for s in SETTINGS} == fields - {"start_notes"}  # what parsing noticed
     config = parse_config([], {"AGENTCORE_AGENT_ARN": ARN})
     assert config.read_timeout == ProxyConfig.read_timeout
     assert config.max_concurrency == ProxyConfig.max_concurrency
@@ -221,3 +221,75 @@ def test_a_ca_bundle_must_be_a_file(tmp_path: Path) -> None:
     assert parse_config(["--ca-bundle", str(bundle)], env).ca_bundle == str(bundle)
     with pytest.raises(ConfigurationError, match="AWS_CA_BUNDLE"):
         parse_config([], {**env, "AWS_CA_BUNDLE": str(tmp_path / "missing.pem")})
+
+
+def test_a_shells_default_region_gives_way_to_the_arns_with_a_note() -> None:
+    config = parse_config([], {"AGENTCORE_AGENT_ARN": ARN, "AWS_REGION": "us-west-2"})
+    assert config.region == "eu-west-1"
+    (note,) = config.start_notes
+    assert "AWS_REGION=us-west-2" in note and "eu-west-1" in note
+
+
+def test_an_explicit_region_is_honoured_with_a_note() -> None:
+    config = parse_config(["--region", "us-west-2"], {"AGENTCORE_AGENT_ARN": ARN})
+    assert config.region == "us-west-2"
+    (note,) = config.start_notes
+    assert "--region us-west-2" in note and "eu-west-1" in note
+    assert parse_config([], {"AGENTCORE_AGENT_ARN": ARN}).start_notes == ()
+
+
+def test_an_unknown_profile_is_refused_naming_those_that_exist(tmp_path: Path) -> None:
+    aws_config = tmp_path / "config"
+    aws_config.write_text("[default]\nregion = us-east-1\n[profile dev]\nregion = us-east-1\n")
+    env = {
+        "AGENTCORE_AGENT_ARN": ARN,
+        "AWS_CONFIG_FILE": str(aws_config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+    }
+    assert parse_config([], {**env, "AWS_PROFILE": "dev"}).profile == "dev"
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config([], {**env, "AWS_PROFILE": "nope"})
+    assert str(caught.value) == (
+        "AWS_PROFILE='nope' is not a profile of your AWS config (profiles: default, dev)"
+    )
+    with pytest.raises(ConfigurationError, match="--profile='nope'"):
+        parse_config(["--profile", "nope"], env)
+
+
+def test_an_unknown_profile_ends_the_proxy_with_one_line_and_status_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_agentcore_proxy"],
+        check=False,
+        capture_output=True,
+        env=isolated_aws_env(
+            {
+                "AGENTCORE_AGENT_ARN": ARN,
+                "AWS_PROFILE": "nope",
+                "AWS_CONFIG_FILE": str(tmp_path / "config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+            }
+        ),
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == b""
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1 and "AWS_PROFILE='nope'" in lines[0] and "Traceback" not in lines[0]
+
+
+def test_an_error_quoted_inside_a_sentence_ends_it_with_one_period() -> None:
+    from mcp_agentcore_proxy.config import ProxyConfig
+    from mcp_agentcore_proxy.errors import CredentialsError, ProxyError
+    from mcp_agentcore_proxy.identity import IdentityCheck
+
+    class Refusing:
+        config = ProxyConfig(agent_arn=RuntimeArn.parse(ARN), region="eu-west-1")
+
+        def caller_identity(self) -> None:
+            raise ProxyError("The security token included in the request is expired.")
+
+    with pytest.raises(CredentialsError) as caught:
+        IdentityCheck(Refusing())()  # type: ignore[arg-type]
+    assert "is expired. Check AWS_PROFILE" in str(caught.value)
+    assert ".." not in str(caught.value)

@@ -38,3 +38,36 @@ def test_botocore_stays_quiet_at_debug_and_our_lines_are_redacted() -> None:
     assert "AKIDLEAK" not in output
     assert "TOKENLEAK" not in output
     assert "mcp_agentcore_proxy.test" in output
+
+
+SIGNATURE_ERROR = (
+    "InvokeAgentRuntime error: InvalidSignatureException: The request signature we calculated "
+    "does not match.\n\nThe Canonical String for this request should have been\n'POST\n/x\n"
+    "x-amz-security-token:TOKENLEAK\n'\n\nThe String-to-Sign should have been\n'AWS4'\n"
+)
+
+
+def _logged(level: str, *messages: str) -> str:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging(level, stream)
+        for message in messages:
+            logging.getLogger("mcp_agentcore_proxy.router").warning("request failed: %s", message)
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    return stream.getvalue()
+
+
+def test_a_multi_line_aws_error_is_one_log_line() -> None:
+    output = _logged("WARNING", SIGNATURE_ERROR)
+    assert output.count("\n") == 1
+    assert "does not match. (details at LOG_LEVEL=DEBUG)" in output
+    assert "Canonical" not in output
+
+
+def test_at_debug_the_details_stay_on_the_same_line_and_redacted() -> None:
+    output = _logged("DEBUG", SIGNATURE_ERROR)
+    assert output.count("\n") == 1
+    assert "The Canonical String" in output and "TOKENLEAK" not in output
