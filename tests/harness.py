@@ -10,7 +10,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,20 @@ INITIALIZE_PARAMS = {
     "clientInfo": {"name": "tests", "version": "1"},
 }
 TEST_CONFIG = ROOT / "fixtures" / "emulator-test.toml"
+
+
+WAIT = 20.0  # the most any readiness check waits; never reached when things work
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    """Poll ``condition`` until it is truthy (a readiness check, not a timing claim)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def isolated_aws_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -66,7 +66,7 @@ async def _serve(
     import uvicorn
 
     from agentcore_emulator.app import build_app
-    from agentcore_emulator.protocol import with_deadlines
+    from mcp_agentcore_proxy.http_deadlines import with_deadlines
 
     class Server(uvicorn.Server):
         stopped_by: int | None = None

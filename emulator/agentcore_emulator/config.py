@@ -160,6 +160,11 @@ class EmulatorConfig:
         }
         if arn is not None:
             exports["AGENTCORE_AGENT_ARN"] = arn
+            spec = next((s for s in self.runtimes if s.arn == arn), None)
+            if spec is not None:
+                # The proxy paces itself to the endpoint's quota: this runtime's here.
+                rate = spec.requests_per_second
+                exports["AGENTCORE_MAX_RATE"] = str(max(1, int(rate))) if rate else "0"
         return exports
 
 

@@ -67,6 +67,8 @@ class ProxyConfig:
     idle_connection_timeout: float = 4.0
     max_concurrency: int = 32
     max_attempts: int = 3
+    # AgentCore's quota: 25 InvokeAgentRuntime calls a second per endpoint (0: no pacing).
+    max_rate: int = 25
     shutdown_grace: float = 10.0
     keep_sessions: bool = False
     log_level: str = "WARNING"
@@ -74,6 +76,12 @@ class ProxyConfig:
     transport: str = "stdio"
     http_host: str = "127.0.0.1"
     http_port: int = 8808
+    http_max_sessions: int = 64  # client sessions at once; one more gets 503
+    # A client session with no call in flight and no stream open this long is ended, with
+    # its runtime session (AgentCore's own default idle timeout is the same 15 minutes).
+    http_session_idle_timeout: float = 900.0
+    http_max_body: int = 100 * 1024 * 1024  # bytes of a POST (AgentCore's payload limit)
+    http_header_timeout: float = 10.0  # seconds a request has for its headers, then its body
     # A runtime with a JWT authorizer: a bearer token instead of SigV4 (one source).
     bearer_token: str | None = None
     bearer_token_file: str | None = None

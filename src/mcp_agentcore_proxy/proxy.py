@@ -21,6 +21,7 @@ from mcp_agentcore_proxy.identity import (
     IdentityCheck,
     sso_hint,
 )
+from mcp_agentcore_proxy.rate import SendRate, no_pacing
 from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.runtime import AgentCoreRuntime
 from mcp_agentcore_proxy.sessions import RuntimeSessionIds, SessionStops
@@ -80,18 +81,28 @@ class Forwarding:
         )
         self.session_ids = RuntimeSessionIds(config, identity)
         self.stops = SessionStops(self.runtime.stop_session)
+        # One pace for every client: AgentCore's quota is the endpoint's, not a client's.
+        self.pace = SendRate(config.max_rate).wait_turn if config.max_rate else no_pacing
 
-    def router(self, writer: Output) -> Router:
+    def router(self, writer: Output, session_ids: RuntimeSessionIds | None = None) -> Router:
         """A router for one client, writing its answers to ``writer``."""
-        stop_each = self.session_ids.per_request and self.config.stop_sessions_on_exit
+        ids = session_ids or self.session_ids
+        stop_each = ids.per_request and self.config.stop_sessions_on_exit
         return Router(
             self.runtime,
             writer,
-            self.session_ids.current,
+            ids.current,
             self.config.max_concurrency,
             session_done=self.stops.stop if stop_each else lambda _: None,
             trace=self.config.trace,
+            pace=self.pace,
         )
+
+    def end_client(self, session_ids: RuntimeSessionIds) -> None:
+        """Stop the runtime session one client had of its own (session mode), in the background."""
+        fixed = session_ids.fixed()
+        if self.config.stop_sessions_on_exit and fixed is not None:
+            self.stops.stop(fixed)
 
     def end_sessions(self, deadline: float) -> None:
         """Stop the process's one runtime session, if it has one and should; by ``deadline``.

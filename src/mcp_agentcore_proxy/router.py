@@ -39,6 +39,7 @@ from mcp_agentcore_proxy.jsonrpc import Kind, Message
 from mcp_agentcore_proxy.lifecycle import Call, CallState, Once
 from mcp_agentcore_proxy.mcp_session import McpSession, SessionSnapshot, is_handshake
 from mcp_agentcore_proxy.ordering import SendOrder
+from mcp_agentcore_proxy.rate import no_pacing
 from mcp_agentcore_proxy.recovery import (
     CONTAINER_ERROR_CODE,
     SessionLostError,
@@ -62,6 +63,7 @@ _INTAKE_HEADROOM = 64
 
 _Gate = threading.Event | None
 _Queued = tuple[Message, int, _Gate, _Gate, Callable[[], None]]
+_SERVICE_EXIT = 0.2  # seconds close() waits for the router's own threads to end
 
 
 def _spawn(target: Callable[..., None], *args: object) -> None:
@@ -80,8 +82,10 @@ class Router:
         max_concurrency: int = 32,
         session_done: Callable[[str], None] = lambda _: None,
         trace: TraceContext = NO_TRACE,
+        pace: Callable[[threading.Event | None], bool] = no_pacing,
     ) -> None:
         self._runtime = runtime
+        self._pace = pace
         self._trace = trace
         self._writer = writer
         self._runtime_session_id = runtime_session_id
@@ -95,13 +99,18 @@ class Router:
         self._intake = threading.Semaphore(max_concurrency + _INTAKE_HEADROOM)
         # What messages must wait for: the initialize answer, then `initialized` sent.
         self._lifecycle_gate: threading.Event | None = None
-        self._notifications: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
+        # None in either queue ends the thread that serves it.
+        self._notifications: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
         # Requests beyond the free slots wait here, not in a thread each.
-        self._waiting: queue.SimpleQueue[tuple[Call, int, _Gate]] = queue.SimpleQueue()
+        self._waiting: queue.SimpleQueue[tuple[Call, int, _Gate] | None] = queue.SimpleQueue()
         self._dispatch_lock = threading.Lock()
         self._backlog = 0
-        _spawn(self._send_notifications)
-        _spawn(self._dispatch_waiting)
+        # Its own two threads, ended by close(): one sends notifications in order, one
+        # starts queued requests as slots free up.
+        self._service = [
+            start_daemon(self._send_notifications, name="router-notifications"),
+            start_daemon(self._dispatch_waiting, name="router-dispatch"),
+        ]
 
     @property
     def replays(self) -> int:
@@ -112,6 +121,12 @@ class Router:
     def admit(self) -> Callable[[], None]:
         """Wait until one more message may be read; returns what frees its place."""
         self._intake.acquire()
+        return Once(self._intake.release)
+
+    def try_admit(self) -> Callable[[], None] | None:
+        """One more message's place if there is one now (never waits); else None."""
+        if not self._intake.acquire(blocking=False):
+            return None
         return Once(self._intake.release)
 
     def submit(self, line: bytes, release: Callable[[], None] | None = None) -> None:
@@ -181,8 +196,8 @@ class Router:
 
     def _dispatch_waiting(self) -> None:
         """Start queued calls as slots free up: a thread only for a call that can run."""
-        while True:
-            call, number, gate = self._waiting.get()
+        while (item := self._waiting.get()) is not None:
+            call, number, gate = item
             if call.final:  # cancelled while it waited: it never goes
                 with self._dispatch_lock:
                     self._backlog -= 1
@@ -209,6 +224,7 @@ class Router:
             return
         was_sent, answer = ended
         self._end(call)
+        self._writer.end(call.key)  # a cancelled request is not answered
         call.release()  # its worker may wait on the runtime for long yet
         logger.info("cancelled request id=%r", call.id)
         if answer is not None:
@@ -264,7 +280,7 @@ class Router:
             )
 
     def _exchange(self, call: Call, number: int, replayed: bool = False) -> None:
-        if not call.begin_send():
+        if not self._pace(call.done) or not call.begin_send():
             return  # cancelled or shutting down before it went
         handshake = is_handshake(call.message)
         snapshot = self._mcp.snapshot()
@@ -289,7 +305,7 @@ class Router:
                     continue
                 if reply.kind is not Kind.RESPONSE:
                     if not call.final:
-                        self._writer.write(reply.raw)
+                        self._writer.write(reply.raw, call.key)
                     continue
                 if reply.id is None and isinstance(reply.body.get("error"), dict):
                     reply = self._envelope(reply, call, snapshot, handshake or replayed)
@@ -331,8 +347,8 @@ class Router:
         )
 
     def _send_notifications(self) -> None:
-        while True:
-            self._run_message(*self._notifications.get())
+        while (item := self._notifications.get()) is not None:
+            self._run_message(*item)
 
     def _run_message(
         self,
@@ -348,6 +364,7 @@ class Router:
                 gate.wait()
             if message.kind is Kind.NOTIFICATION and message.method != CANCELLED:
                 self._order.wait_for_earlier(number)
+            self._pace(None)
 
             session_id, answer = self._invoke(message, self._mcp.snapshot(), False, None)
             # A notification is answered at once (202): its answer proves it arrived,
@@ -430,7 +447,8 @@ class Router:
         if not call.settle(CallState.FAILED if failed else CallState.ANSWERED):
             return
         self._end(call)  # the id is free before the client can read its response
-        self._writer.write(line)
+        self._writer.write(line, call.key)
+        self._writer.end(call.key)
 
     def _end(self, call: Call) -> None:
         with self._lock:
@@ -465,7 +483,17 @@ class Router:
             if answer is not None:
                 answer.close()
             cut.append(call)
+        self._stop_service(time.monotonic() + _SERVICE_EXIT)
         return cut
+
+    def _stop_service(self, deadline: float) -> None:
+        """End the router's own threads; one stuck on the runtime is left to the process."""
+        self._notifications.put(None)
+        self._waiting.put(None)
+        for thread in self._service:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                logger.warning("router thread %s still busy at close; left behind", thread.name)
 
 
 def _describe(message: Message) -> str:

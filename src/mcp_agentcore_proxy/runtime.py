@@ -265,12 +265,16 @@ class RetryPolicy:
     max_attempts: int = 3
     base_delay: float = 0.05
     throttle_base_delay: float = 0.5
+    # AgentCore counts calls over a sliding second: a throttled call retried within it
+    # is throttled again, so a retry waits the window out first (then backs off, jittered).
+    throttle_window: float = 1.0
     max_delay: float = 20.0
     sleep: Callable[[float], None] = time.sleep
 
     def delay(self, attempt: int, throttled: bool) -> float:
         base = self.throttle_base_delay if throttled else self.base_delay
-        return random.uniform(0, min(self.max_delay, base * 2**attempt))  # noqa: S311
+        jittered = random.uniform(0, min(self.max_delay, base * 2**attempt))  # noqa: S311
+        return self.throttle_window + jittered if throttled else jittered
 
     def should_retry(self, exc: Exception, attempt: int) -> bool:
         if attempt + 1 >= self.max_attempts:

@@ -26,6 +26,10 @@ class RuntimeSessionIds:
         self._lock = threading.Lock()
         self._fixed: str | None = None
 
+    def for_client(self) -> RuntimeSessionIds:
+        """Ids for one more client of this proxy: a session of its own in session mode."""
+        return RuntimeSessionIds(self._config, self._identity)
+
     @property
     def per_request(self) -> bool:
         return self._config.session_mode is SessionMode.REQUEST

@@ -53,6 +53,26 @@ def _count(raw: str) -> int:
     return value
 
 
+def _rate(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 10_000:
+        raise ValueError("expected a whole number of calls a second, 0 (no pacing) to 10000")
+    return value
+
+
+def _bytes(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1024:
+        raise ValueError("expected a number of bytes, 1024 or more")
+    return value
+
+
 def _port(raw: str) -> int:
     if not raw.strip().isdigit() or int(raw) > 65535:
         raise ValueError("expected a port number from 0 to 65535")
@@ -247,6 +267,14 @@ SETTINGS: tuple[Setting, ...] = (
         "attempts for errors answered before anything ran (throttling, 5xx)",
     ),
     Setting(
+        "max_rate",
+        "--max-rate",
+        ("AGENTCORE_MAX_RATE",),
+        _rate,
+        "invocations a second at most: a burst waits its turn instead of being throttled "
+        "(AgentCore's quota per endpoint; 0: no pacing)",
+    ),
+    Setting(
         "shutdown_grace",
         "--shutdown-grace",
         ("AGENTCORE_SHUTDOWN_GRACE",),
@@ -325,6 +353,35 @@ SETTINGS: tuple[Setting, ...] = (
         "the address the HTTP front end binds (loopback unless you mean otherwise)",
     ),
     Setting("http_port", "--port", ("AGENTCORE_HTTP_PORT",), _port, "its port (0: any free)"),
+    Setting(
+        "http_max_sessions",
+        "--max-sessions",
+        ("AGENTCORE_HTTP_MAX_SESSIONS",),
+        _count,
+        "HTTP client sessions at once; an initialize past them gets 503",
+    ),
+    Setting(
+        "http_session_idle_timeout",
+        "--session-idle-timeout",
+        ("AGENTCORE_HTTP_SESSION_IDLE_TIMEOUT",),
+        _seconds(0, allow_zero=False),
+        "seconds an HTTP client session may idle (no call, no stream) before it ends, "
+        "with its runtime session",
+    ),
+    Setting(
+        "http_max_body",
+        "--max-body",
+        ("AGENTCORE_HTTP_MAX_BODY",),
+        _bytes,
+        "bytes of one POST; a larger one is refused with 413 before it is read",
+    ),
+    Setting(
+        "http_header_timeout",
+        "--header-timeout",
+        ("AGENTCORE_HTTP_HEADER_TIMEOUT",),
+        _seconds(0, allow_zero=False),
+        "seconds an HTTP request has to send its headers, and again its body",
+    ),
     Setting(
         "log_level",
         "--log-level",

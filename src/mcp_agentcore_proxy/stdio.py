@@ -8,9 +8,16 @@ from typing import BinaryIO, Protocol
 
 
 class Output(Protocol):
-    """Where a router writes its client's messages: stdout, or an HTTP client's streams."""
+    """Where a router writes its client's messages: stdout, or an HTTP client's streams.
 
-    def write(self, line: bytes) -> bool: ...
+    ``call`` is the id key of the request whose answer carried the message (its response,
+    its progress, a server request about it), or None for a message of no request's.
+    """
+
+    def write(self, line: bytes, call: str | None = None) -> bool: ...
+
+    def end(self, call: str) -> None:
+        """Request ``call`` has had its last message: its response, or none (cancelled)."""
 
 
 class LineWriter:
@@ -21,7 +28,7 @@ class LineWriter:
         self._lock = threading.Lock()
         self.closed = False
 
-    def write(self, line: bytes) -> bool:
+    def write(self, line: bytes, call: str | None = None) -> bool:
         """Write one message; False when the reader has gone away."""
         with self._lock:
             if self.closed:
@@ -33,6 +40,9 @@ class LineWriter:
                 self.closed = True
                 return False
             return True
+
+    def end(self, call: str) -> None:
+        """Nothing to do: one stream carries every request's messages."""
 
     def close(self, timeout: float) -> bool:
         """Refuse later writes; False if a write is still blocked (the client stopped reading)."""

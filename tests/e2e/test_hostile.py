@@ -17,26 +17,12 @@ import subprocess
 import sys
 import termios
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.harness import INITIALIZE_PARAMS, Emulator, Proxy, isolated_aws_env
-
-WAIT = 20.0  # the most any readiness check waits; never reached when things work
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    """Poll ``condition`` until it is truthy (a readiness check, not a timing claim)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.harness import INITIALIZE_PARAMS, WAIT, Emulator, Proxy, isolated_aws_env, wait_until
 
 
 def arrived(emulator: Emulator, after: int, method: str) -> Callable[[], bool]:

@@ -18,7 +18,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.e2e.test_stateful import _elicit, _sample
-from tests.harness import INITIALIZE_PARAMS, Emulator
+from tests.harness import INITIALIZE_PARAMS, Emulator, wait_until
 
 READY = re.compile(rb"serving MCP Streamable HTTP at (http://\S+)")
 ACCEPT = "application/json, text/event-stream"
@@ -124,7 +124,7 @@ def test_sessions_are_required_and_unknown_ones_are_404(front: HttpProxy) -> Non
     assert _post(front.url, ping, **{"Mcp-Session-Id": session}).status_code == 404
 
 
-async def _stateful_round_trips(url: str) -> tuple[str, str]:
+async def _stateful_round_trips(url: str, emulator: Emulator) -> tuple[str, str, set[str]]:
     async with (
         streamable_http_client(url) as (read, write),
         ClientSession(read, write, sampling_callback=_sample, elicitation_callback=_elicit) as s,
@@ -133,18 +133,20 @@ async def _stateful_round_trips(url: str) -> tuple[str, str]:
         elicited = await s.call_tool("weather_where_i_am", {})
         sampled = await s.call_tool("weather_poem", {"city": "Reykjavik"})
         assert not elicited.is_error and not sampled.is_error
-        return elicited.content[0].text, sampled.content[0].text  # type: ignore[union-attr]
+        during = {session["sessionId"] for session in emulator.sessions()}
+        return elicited.content[0].text, sampled.content[0].text, during  # type: ignore[union-attr]
 
 
 def test_server_requests_reach_an_http_client_and_its_answers_go_back(emulator: Emulator) -> None:
     before = {s["sessionId"] for s in emulator.sessions()}
     proxy = HttpProxy({**emulator.env("demo_stateful"), "RUNTIME_SESSION_MODE": "session"})
     try:
-        elicited, sampled = anyio.run(_stateful_round_trips, proxy.url)
+        elicited, sampled, during = anyio.run(_stateful_round_trips, proxy.url, emulator)
         assert elicited.startswith("Reykjavik: ")
         assert sampled == "Grey sky, cold sea,\nwind for me."
-        ours = {s["sessionId"] for s in emulator.sessions()} - before
+        ours = during - before
+        # session mode: the client's own runtime session, stopped when it closes (DELETE).
+        assert len(ours) == 1
+        wait_until(lambda: not ours & {s["sessionId"] for s in emulator.sessions()}, "its stop")
     finally:
         assert proxy.stop() == 0
-    # session mode: the proxy's one runtime session is stopped on exit, as over stdio.
-    assert len(ours) == 1 and not ours & {s["sessionId"] for s in emulator.sessions()}

@@ -91,7 +91,14 @@ def test_credential_problems_say_what_to_do() -> None:
 def test_backoff_grows_and_is_capped() -> None:
     policy = RetryPolicy(base_delay=0.05, throttle_base_delay=0.5, max_delay=2.0)
     assert all(0 <= policy.delay(a, throttled=False) <= 0.05 * 2**a for a in range(4))
-    assert all(policy.delay(a, throttled=True) <= 2.0 for a in range(10))
+    assert all(1.0 <= policy.delay(a, throttled=True) <= 1.0 + 2.0 for a in range(10))
+
+
+def test_a_throttled_retry_waits_out_agentcores_one_second_window() -> None:
+    policy = RetryPolicy()
+    delays = [policy.delay(0, throttled=True) for _ in range(200)]
+    assert min(delays) >= 1.0  # never inside the window that throttled it
+    assert max(delays) - min(delays) > 0.1  # jittered: retries of a burst spread out
 
 
 def test_unmodelled_codes_keep_their_status() -> None:

@@ -2,7 +2,7 @@
 
 uvicorn closes idle kept-alive connections, but waits forever on a client that opens a
 connection and sends nothing, half a request line, or half a body (slowloris): enough of
-those and the emulator serves nobody, and past the process's file limit not even a real
+those and the server serves nobody, and past the process's file limit not even a real
 call is answered. Here a request must finish its headers within ``header_timeout``
 seconds of its first byte (or of the connection, for the first one), and its body within
 ``body_timeout`` seconds of its headers; else the connection is closed. A WebSocket has
