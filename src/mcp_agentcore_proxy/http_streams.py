@@ -1,7 +1,7 @@
 """The streams of the HTTP front end: bounded outboxes, written as Server-Sent Events.
 
 A router's threads write a client's messages; the event loop sends them. Between the
-two, each stream has an ``Outbox`` of a few messages. A call's worker that finds its
+two, each stream has an ``Outbox`` of a few messages (16, or 1 MiB). A call's worker that finds its
 stream's outbox full waits for room, so a client that stops reading its POST's stream
 makes the proxy stop reading the runtime's answer (TCP does the rest): memory stays
 bounded whatever the answer's size. The SSE response awaits each send, which uvicorn
@@ -18,16 +18,22 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from starlette.responses import StreamingResponse
 
+MAX_BYTES = 1024 * 1024  # of messages waiting on one stream
 PING_INTERVAL = 15.0  # seconds: a comment on an idle stream, so no client times it out
 STREAM_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 
 
 class Outbox:
-    """Messages for one stream, at most ``bound`` waiting; thread-safe to write."""
+    """Messages for one stream, at most ``bound`` of them and about ``max_bytes`` waiting
+    (one message larger than that may wait alone); thread-safe to write."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, bound: int) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, bound: int, max_bytes: int = MAX_BYTES
+    ) -> None:
         self._loop = loop
         self._bound = bound
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._lines: collections.deque[bytes] = collections.deque()
         self._room = threading.Condition()
         self._ready = asyncio.Event()  # touched on the loop only
@@ -48,7 +54,7 @@ class Outbox:
     def put(self, line: bytes) -> bool:
         """Add a line, waiting while the outbox is full; False once the stream is gone."""
         with self._room:
-            while len(self._lines) >= self._bound and not self._closed:
+            while self._full() and not self._closed:
                 self._waiting += 1
                 try:
                     self._room.wait()
@@ -56,16 +62,23 @@ class Outbox:
                     self._waiting -= 1
             if self._closed or self._finished:
                 return False
-            self._lines.append(line)
+            self._append(line)
         self._wake()
         return True
+
+    def _full(self) -> bool:
+        return len(self._lines) >= self._bound or self._bytes >= self._max_bytes
+
+    def _append(self, line: bytes) -> None:
+        self._lines.append(line)
+        self._bytes += len(line)
 
     def offer(self, line: bytes) -> bool:
         """Add a line if there is room now; never waits."""
         with self._room:
-            if self._closed or self._finished or len(self._lines) >= self._bound:
+            if self._closed or self._finished or self._full():
                 return False
-            self._lines.append(line)
+            self._append(line)
         self._wake()
         return True
 
@@ -80,6 +93,7 @@ class Outbox:
         with self._room:
             self._closed = True
             self._lines.clear()
+            self._bytes = 0
             self._room.notify_all()
         self._wake()
 
@@ -89,6 +103,7 @@ class Outbox:
             with self._room:
                 if self._lines:
                     line = self._lines.popleft()
+                    self._bytes -= len(line)
                     self._room.notify()
                     return line
                 if self._finished or self._closed:

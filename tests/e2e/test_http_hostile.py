@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_http_front import ACCEPT, HttpProxy
-from tests.harness import INITIALIZE_PARAMS, WAIT, Emulator, wait_until
+from tests.harness import INITIALIZE_PARAMS, WAIT, Emulator, Proxy, wait_until
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INITIALIZE_PARAMS}
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
@@ -281,3 +281,15 @@ def test_a_burst_past_agentcores_quota_is_delayed_not_throttled(tmp_path: Path) 
             assert all(a["result"]["structuredContent"]["result"] == 32 for a in answers)
         finally:
             assert proxy.stop() == 0
+        stdio = Proxy(env)  # the same pace over stdio
+        try:
+            stdio.initialize()
+            for n in range(1, 76):
+                stdio.send(_call(n, "echo_size", text=uuid.uuid4().hex))
+            replies = [stdio.read_until(lambda m: "id" in m and "method" not in m)[0]]
+            replies += [
+                stdio.read_until(lambda m: "id" in m and "method" not in m)[0] for _ in range(74)
+            ]
+            assert [r for r in replies if "error" in r] == []
+        finally:
+            stdio.stop()

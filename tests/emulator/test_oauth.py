@@ -228,5 +228,6 @@ def test_a_silent_identity_provider_holds_up_only_its_own_runtime(tmp_path: Path
             answer = _invoke(emulator, token, "own_idp")
             assert answer.status_code == 200, answer.text
             assert waiting.is_alive()  # still waiting for its keys
+            silent.close()  # the provider goes away altogether: its keys cannot be read
         waiting.join(60)
     assert slow_answers == [401]  # the provider hung up: its keys cannot be read

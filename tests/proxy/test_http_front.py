@@ -167,3 +167,15 @@ def test_only_loopback_pages_are_accepted_origins() -> None:
     assert not is_loopback_origin("https://evil.example")
     assert not is_loopback_origin("http://localhost.evil.example")
     assert not is_loopback_origin("null")
+
+
+def test_an_outbox_holds_about_a_mebibyte_however_large_the_messages() -> None:
+    async def scenario() -> None:
+        stream = Outbox(asyncio.get_running_loop(), bound=16)
+        assert stream.offer(b"x" * (3 << 20))  # one message larger than the bound may wait
+        assert not stream.offer(b"y")  # but nothing after it until it is sent
+        assert await stream.get() == b"x" * (3 << 20)
+        assert all(stream.offer(b"z" * (256 << 10)) for _ in range(4))
+        assert not stream.offer(b"z")  # 1 MiB waiting
+
+    asyncio.run(scenario())
