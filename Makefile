@@ -35,8 +35,8 @@ $(TOOLS)/.ready: Makefile
 demo: .venv/.ready ## run the demo server in the emulator and smoke-test it through the proxy, offline
 	.venv/bin/python scripts/demo.py
 
-test: $(TOOLS)/.ready ## the offline tox matrix: py311 py312 py313 lint types coverage cfn
-	PATH="$(PYENV_BINS)$$PATH" $(TOX) run -e py311,py312,py313,lint,types,coverage,cfn
+test: $(TOOLS)/.ready ## the offline tox matrix: lint types cfn, every test on py311 under coverage, py312 py313
+	PATH="$(PYENV_BINS)$$PATH" $(TOX) run
 
 ROUNDS ?= 3
 bench: .venv/.ready ## benchmarks (bench/); prints and writes bench/results.md (ROUNDS=3)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import botocore.exceptions
-from strands import Agent, ModelRetryStrategy
-from strands.models import BedrockModel
-from strands.types.exceptions import ModelThrottledException
 
 SYSTEM_PROMPT = (
     "You tell one short, clean, funny joke about the topic you are given. Reply with the joke only."
@@ -18,6 +15,12 @@ class JokeUnavailableError(Exception):
 
 async def tell_joke(topic: str, model_id: str, region: str, max_attempts: int = 3) -> str:
     """Ask the model for one joke about ``topic``."""
+    # Strands is imported when a joke is asked for, not when the server starts: it is a
+    # second of every instance's start, and most sessions never tell a joke.
+    from strands import Agent, ModelRetryStrategy
+    from strands.models import BedrockModel
+    from strands.types.exceptions import ModelThrottledException
+
     # Converse, not ConverseStream: a joke is short and the tool returns it whole.
     model = BedrockModel(model_id=model_id, region_name=region, streaming=False)
     # Strands' default (6 attempts from 4 s) would hold a throttled tool call for minutes.

@@ -4,9 +4,34 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.harness import Emulator, Proxy
+from tests.harness import ROOT, Emulator, Proxy
 
 _RUNNING = pytest.StashKey[Emulator]()
+
+# Which tests run on every interpreter of the matrix, decided here and nowhere else.
+# Tests in these places run in process (no emulator, no proxy process, no server): what
+# can differ between Pythons is here, and they take seconds. The rest start processes;
+# they run once, on the coverage run, but for the few marked `all_pythons`, which prove
+# the wiring on each interpreter.
+_IN_PROCESS = (
+    "tests/proxy/",
+    "server/tests/",
+    "tests/test_template.py",
+    "tests/emulator/test_sigv4.py",
+    "tests/emulator/test_session_rules.py",
+    "tests/emulator/test_instance_http.py",
+)
+_PROCESS_FIXTURES = frozenset({"emulator", "proxy_factory"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.path.relative_to(ROOT).as_posix()
+        in_process = where.startswith(_IN_PROCESS) and not (
+            _PROCESS_FIXTURES & set(getattr(item, "fixturenames", ()))
+        )
+        if not in_process:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,10 @@
-"""InvokeAgentRuntime, StopRuntimeSession, and every other AWS call the emulator answers.
+"""AgentCore's data plane: InvokeAgentRuntime, StopRuntimeSession, GetAgentCard and
+InvokeAgentRuntimeCommand.
 
-Handlers raise AWS errors; ``wire`` turns them into the service's answer and logs.
+Handlers parse the request and write the answer; the model (``sessions``) decides which
+session a call goes to, what becomes of an instance that died, and how a container's
+failure is reported. Handlers raise AWS errors; ``wire`` turns them into the service's
+answer and logs.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from agentcore_emulator import bedrock, eventstream, headers
+from agentcore_emulator import eventstream, headers
 from agentcore_emulator.commands import CommandRequest, run_command
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.exceptions import (
@@ -23,17 +27,12 @@ from agentcore_emulator.exceptions import (
 )
 from agentcore_emulator.headers import USER_ID_HEADER
 from agentcore_emulator.oauth import METHOD_MISMATCH
-from agentcore_emulator.relay import (
-    SESSION_HEADER,
-    InstanceExited,
-    RelayLimits,
-    relay,
-)
+from agentcore_emulator.relay import SESSION_HEADER, RelayLimits, relay
+from agentcore_emulator.sessions import RuntimeSession, container_error
 from agentcore_emulator.state import DATA_PLANE
 from agentcore_emulator.wire import (
     emulator_of,
     note,
-    raw_target,
     request_id_of,
     signed_request_of,
 )
@@ -140,17 +139,19 @@ async def invocations(request: Request) -> Response:
     if USER_ID_HEADER in request.headers:
         _check_invoke_for_user(spec, principal)
     forwarded = headers.forwarded(request.headers, spec.request_headers)
-    session_id = _runtime_session_id(request, required=False)
     mcp_session_id = request.headers.get("mcp-session-id")
-    if session_id is None and mcp_session_id:
-        known = emulator.sessions.by_mcp_session(spec, mcp_session_id)
-        session_id = known.session_id if known else None
-    session_id = session_id or emulator.sessions.new_session_id()
+    session_id = emulator.sessions.session_id_for_call(
+        spec, _runtime_session_id(request, required=False), mcp_session_id
+    )
     note(request, session=session_id)
     emulator.record_arrival(spec, session_id, method)
+    limits = RelayLimits(
+        emulator.config.request_timeout,
+        emulator.config.stream_timeout,
+        emulator.config.max_chunk_bytes,
+    )
 
-    async def forward() -> Response:
-        session = await emulator.sessions.acquire(spec, session_id)
+    async def forward(session: RuntimeSession) -> Response:
         return await relay(
             session,
             body,
@@ -159,31 +160,17 @@ async def invocations(request: Request) -> Response:
             request_id_of(request),
             emulator.sessions.clock,
             spec.faults,  # the runtime's current faults, switched while serving
-            RelayLimits(
-                emulator.config.request_timeout,
-                emulator.config.stream_timeout,
-                emulator.config.max_chunk_bytes,
-            ),
+            limits,
         )
 
     try:
         emulator.runtimes.admit(spec)
-        try:
-            return await forward()
-        except InstanceExited:
-            logger.warning("instance of session %s had exited; replacing it", session_id)
-        try:
-            return await forward()  # nothing reached the old instance: a new one takes it
-        except InstanceExited:
-            raise RuntimeClientError.from_container(502) from None
+        return await emulator.sessions.call(spec, session_id, forward)
     except RuntimeClientError as exc:
-        if spec.container_errors != "jsonrpc":
+        in_band = container_error(spec, exc)
+        if in_band is None:
             raise
-        # This runtime reports a container's failure in band: HTTP 200, JSON-RPC -32010.
-        return JSONResponse(
-            {"jsonrpc": "2.0", "id": None, "error": {"code": -32010, "message": exc.message}},
-            headers={SESSION_HEADER: session_id},
-        )
+        return JSONResponse(in_band, headers={SESSION_HEADER: session_id})
 
 
 async def stop_runtime_session(request: Request) -> Response:
@@ -233,18 +220,3 @@ async def runtime_command(request: Request) -> Response:
         media_type=eventstream.CONTENT_TYPE,
         headers={SESSION_HEADER: session_id},
     )
-
-
-async def aws_services(request: Request) -> Response:
-    """Any other AWS call: dispatched by the service of its SigV4 credential scope."""
-    emulator = emulator_of(request)
-    body = await request.body()
-    verified = emulator.verify(signed_request_of(request, body))
-    path = request.url.path
-    if verified.scope.service == "bedrock":
-        if not path.endswith("/converse"):
-            raise ValidationException(f"The emulator answers Converse only, not {path}")
-        model_id = path.removeprefix("/model/").removesuffix("/converse")
-        return JSONResponse(bedrock.converse(model_id, body, emulator.converse_error))
-    raw_path, query = raw_target(request)
-    return await emulator.moto.call(request.method, raw_path, query, request.headers, body)

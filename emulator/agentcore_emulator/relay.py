@@ -17,7 +17,12 @@ from agentcore_emulator.instance_http import (
     InstanceResponse,
     InstanceUnreachable,
 )
-from agentcore_emulator.sessions import INSTANCE_EXIT_WAIT, RuntimeSession, SessionClock
+from agentcore_emulator.sessions import (
+    INSTANCE_EXIT_WAIT,
+    InstanceExited,
+    RuntimeSession,
+    SessionClock,
+)
 from mcp_agentcore_proxy.sse import SseDecoder
 
 logger = logging.getLogger(__name__)
@@ -43,10 +48,6 @@ class RelayLimits:
 
 class StreamCut(Exception):
     """Injected fault: the answer stream breaks off."""
-
-
-class InstanceExited(Exception):
-    """The instance refused the connection because its process has just ended."""
 
 
 async def _send(

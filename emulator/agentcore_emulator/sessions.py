@@ -6,16 +6,19 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.exceptions import (
     RetryableConflictException,
+    RuntimeClientError,
     ServiceQuotaExceededException,
 )
 from agentcore_emulator.instance_http import InstanceClient
 from agentcore_emulator.instances import RuntimeInstance
+from mcp_agentcore_proxy.recovery import CONTAINER_ERROR_CODE
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +26,23 @@ logger = logging.getLogger(__name__)
 # How long a call waits to see whether a suspect instance is ending: its guard exits right
 # after the command, but a loaded machine can take a while to reap it.
 INSTANCE_EXIT_WAIT = 5.0
+_T = TypeVar("_T")
+
+
+class InstanceExited(Exception):
+    """The instance refused the connection because its process has just ended."""
+
+
+def container_error(spec: RuntimeSpec, error: RuntimeClientError) -> dict[str, Any] | None:
+    """A container's failure as this runtime reports it: None for AgentCore's 424, or the
+    JSON-RPC error it sends in band (HTTP 200) when its ``container_errors`` is "jsonrpc"."""
+    if spec.container_errors != "jsonrpc":
+        return None
+    return {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": CONTAINER_ERROR_CODE, "message": error.message},
+    }
 
 
 class SessionClock:
@@ -128,6 +148,41 @@ class SessionRegistry:
     @staticmethod
     def new_session_id() -> str:
         return str(uuid.uuid4())
+
+    def session_id_for_call(
+        self, spec: RuntimeSpec, runtime_session_id: str | None, mcp_session_id: str | None
+    ) -> str:
+        """The runtime session a call goes to: the one it names; else the one whose MCP
+        session it carries (a client that keeps only ``Mcp-Session-Id``); else a new one."""
+        if runtime_session_id is not None:
+            return runtime_session_id
+        if mcp_session_id:
+            known = self.by_mcp_session(spec, mcp_session_id)
+            if known is not None:
+                return known.session_id
+        return self.new_session_id()
+
+    async def call(
+        self,
+        spec: RuntimeSpec,
+        session_id: str,
+        attempt: Callable[[RuntimeSession], Awaitable[_T]],
+    ) -> _T:
+        """``attempt`` on the session's instance, started if need be.
+
+        An instance found dead as the call reached it (``InstanceExited``: nothing reached
+        it) is replaced once and the call goes to the new one; a second is the container's
+        failure, AgentCore's 424.
+        """
+        for replaced in (False, True):
+            session = await self.acquire(spec, session_id)
+            try:
+                return await attempt(session)
+            except InstanceExited:
+                if replaced:
+                    raise RuntimeClientError.from_container(502) from None
+                logger.warning("instance of session %s had exited; replacing it", session_id)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def acquire(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession:
         """The live session for this id, starting a fresh instance if there is none.

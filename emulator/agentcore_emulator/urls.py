@@ -7,12 +7,12 @@ from starlette.routing import Route, WebSocketRoute
 from agentcore_emulator import admin, idp
 from agentcore_emulator.data_plane import (
     agent_card,
-    aws_services,
     invocations,
     runtime_command,
     stop_runtime_session,
 )
 from agentcore_emulator.oauth import IDP_PATH
+from agentcore_emulator.passthrough import aws_services
 from agentcore_emulator.ws import runtime_ws
 
 

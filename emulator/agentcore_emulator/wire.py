@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agentcore_emulator.errors import error_response, new_request_id, query_error_response
+from agentcore_emulator.error_responses import error_response, new_request_id, query_error_response
 from agentcore_emulator.exceptions import InternalServerException, ValidationException
 from agentcore_emulator.sigv4 import SignedRequest
 from agentcore_emulator.state import Emulator

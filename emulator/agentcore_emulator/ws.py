@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from agentcore_emulator import headers
 from agentcore_emulator.config import EmulatorConfig
 from agentcore_emulator.data_plane import authorized, session_id_from
-from agentcore_emulator.errors import error_response
+from agentcore_emulator.error_responses import error_response
 from agentcore_emulator.exceptions import RuntimeClientError
 from agentcore_emulator.relay import REQUEST_ID_HEADER, SESSION_HEADER, TOO_SLOW
 from agentcore_emulator.sessions import RuntimeSession

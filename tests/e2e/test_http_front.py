@@ -81,6 +81,7 @@ async def _client_roundtrip(url: str, text: str) -> tuple[Any, list[float]]:
         return sized.structured_content, progress
 
 
+@pytest.mark.all_pythons
 def test_two_sdk_clients_share_one_proxy_each_in_its_own_session(front: HttpProxy) -> None:
     async def both() -> list[tuple[Any, list[float]]]:
         results: list[tuple[Any, list[float]]] = []

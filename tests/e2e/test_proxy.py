@@ -6,6 +6,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.harness import Emulator, Proxy
 
 
@@ -50,6 +52,7 @@ def test_sixteen_slow_calls_are_all_in_flight_at_once(proxy_factory, tmp_path: P
     assert answered == set(range(16))
 
 
+@pytest.mark.all_pythons
 def test_progress_reaches_stdout_while_the_tool_still_runs(proxy_factory, tmp_path: Path) -> None:
     proxy: Proxy = proxy_factory("testing_server")
     gate = tmp_path / "gate"
@@ -236,6 +239,7 @@ def test_large_messages_pass_intact_both_ways(proxy_factory) -> None:
     assert len(answer["result"]["structuredContent"]["result"]) == 4_900_000
 
 
+@pytest.mark.all_pythons
 def test_no_secret_reaches_any_log_at_debug(proxy_factory, emulator: Emulator) -> None:
     proxy: Proxy = proxy_factory("demo_server", LOG_LEVEL="DEBUG")
     assert "result" in proxy.request(1, "tools/call", _call("whoami", {}))

@@ -85,6 +85,7 @@ def test_idle_sessions_expire_and_come_back_fresh(emulator: Emulator) -> None:
     assert _whoami(emulator, session)["pid"] != before
 
 
+@pytest.mark.all_pythons
 def test_answer_carries_session_headers_and_request_id(emulator: Emulator) -> None:
     session = f"headers-{uuid.uuid4()}"
     answer = _invoke(emulator, "demo_server", _tool_call("get_weather", {"city": "Oslo"}), session)
@@ -208,6 +209,7 @@ def test_raw_sigv4_client_without_session_header_gets_ids_back(emulator: Emulato
     assert signed_call(emulator, "GET", path, b"", headers).status_code == 405
 
 
+@pytest.mark.all_pythons
 def test_signature_problems_reach_boto3_as_aws_codes(emulator: Emulator) -> None:
     no_retry = botocore.config.Config(retries={"total_max_attempts": 1})
     cases = {

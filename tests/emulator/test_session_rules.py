@@ -1,11 +1,22 @@
-"""A session's own rules, in process: its calls, its last use, its Mcp-Session-Id."""
+"""A session's own rules, and the registry's decisions, in process: its calls, its last
+use, its Mcp-Session-Id; which session a call goes to, a dead instance, a container's
+failure."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
-from agentcore_emulator.config import load_config
-from agentcore_emulator.sessions import RuntimeSession
+import pytest
+
+from agentcore_emulator.config import RuntimeSpec, load_config
+from agentcore_emulator.exceptions import RuntimeClientError
+from agentcore_emulator.sessions import (
+    InstanceExited,
+    RuntimeSession,
+    SessionRegistry,
+    container_error,
+)
 from tests.harness import TEST_CONFIG
 
 SPEC = next(s for s in load_config(TEST_CONFIG).runtimes if s.name == "demo_server")
@@ -48,3 +59,91 @@ def test_a_stateful_servers_ids_rule_and_the_caller_speaks_for_itself() -> None:
     assert session.mcp_session_for_instance("srv-1") == "srv-1"
     assert session.mcp_session_for_instance(None) is None  # no id: the server decides
     assert session.mcp_session_for_caller(caller="srv-1", server=None) == "srv-1"
+
+
+# -- the registry's decisions, with instances that are plain objects ---------------------
+
+RUNTIMES = {s.name: s for s in load_config(TEST_CONFIG).runtimes}
+
+
+class FakeInstance:
+    """An instance that lives until the test says it died."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.alive = True
+
+    async def exited(self, within: float) -> bool:
+        return not self.alive
+
+    async def stop(self) -> None:
+        self.alive = False
+
+
+class Registry(SessionRegistry):
+    """The real registry, starting fake instances instead of processes."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda spec, session: {}, max_sessions=10, client=cast(Any, None))
+        self.instances: list[FakeInstance] = []
+
+    async def _start(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession:
+        instance = FakeInstance(len(self.instances))
+        self.instances.append(instance)
+        now = self.clock()
+        session = RuntimeSession(spec, session_id, cast(Any, instance), now, now)
+        self._sessions[(spec.name, session_id)] = session
+        return session
+
+
+def test_a_call_goes_to_the_session_it_names_else_the_one_of_its_mcp_session() -> None:
+    async def scenario() -> None:
+        registry = Registry()
+        owner = await registry.acquire(SPEC, "named-" + "s" * 40)
+        owner.mcp_session_for_caller(caller=None, server="mcp-1")
+        assert registry.session_id_for_call(SPEC, "other-" + "s" * 40, "mcp-1").startswith("other")
+        assert registry.session_id_for_call(SPEC, None, "mcp-1") == owner.session_id
+        fresh = registry.session_id_for_call(SPEC, None, "unknown")
+        assert fresh != owner.session_id and registry.session_id_for_call(SPEC, None, None)
+        other_runtime = RUNTIMES["testing_server"]
+        assert registry.session_id_for_call(other_runtime, None, "mcp-1") != owner.session_id
+
+    asyncio.run(scenario())
+
+
+def test_an_instance_found_dead_is_replaced_once_and_a_second_is_the_containers_424() -> None:
+    async def scenario() -> None:
+        registry = Registry()
+        tried: list[int] = []
+
+        async def dies_first(session: RuntimeSession) -> str:
+            instance = cast(FakeInstance, session.instance)
+            tried.append(instance.number)
+            if instance.number == 0:
+                instance.alive = False
+                raise InstanceExited(session.session_id)
+            return "answered"
+
+        assert await registry.call(SPEC, "s" * 40, dies_first) == "answered"
+        assert tried == [0, 1]  # the call went to the replacement
+
+        async def always_dies(session: RuntimeSession) -> str:
+            cast(FakeInstance, session.instance).alive = False
+            raise InstanceExited(session.session_id)
+
+        with pytest.raises(RuntimeClientError, match=r"Received error \(502\) from runtime"):
+            await registry.call(SPEC, "t" * 40, always_dies)
+        assert len(registry.instances) == 4  # 2 for the first call, 2 for the second
+
+    asyncio.run(scenario())
+
+
+def test_a_containers_failure_is_a_424_or_in_band_as_the_runtime_is_set() -> None:
+    failure = RuntimeClientError.from_container(404)
+    assert container_error(SPEC, failure) is None  # AgentCore's 424, raised as it is
+    in_band = container_error(RUNTIMES["stateful_jsonrpc_errors"], failure)
+    assert in_band == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32010, "message": failure.message},
+    }

@@ -49,6 +49,7 @@ async def _talk(url: str, headers: dict[str, str] | None = None) -> tuple[str, d
     return echoed, seen
 
 
+@pytest.mark.all_pythons
 def test_a_websocket_signed_in_its_headers_reaches_the_instance(emulator: Emulator) -> None:
     session = f"ws-{uuid.uuid4()}"
     echoed, seen = anyio.run(_talk, *websocket_to(emulator, "http_agent", session))
