@@ -7,10 +7,11 @@ import re
 import sys
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agentcore_emulator import config_keys
 from agentcore_emulator.headers import check_allowlist
 
 _NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
@@ -40,10 +41,7 @@ class FaultSpec:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str) -> FaultSpec:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"{where}: unknown fault settings {sorted(unknown)}")
+        _check(data, config_keys.FAULTS, where)
         return cls(
             throttle_per_second=_opt_float(data.get("throttle_per_second")),
             latency=float(data.get("latency", 0.0)),
@@ -52,6 +50,13 @@ class FaultSpec:
             fail_next=int(data.get("fail_next", 0)),
             fail_code=str(data.get("fail_code", "InternalServerException")),
         )
+
+
+def _check(data: Mapping[str, Any], keys: tuple[config_keys.Key, ...], where: str) -> None:
+    try:
+        config_keys.check_keys(data, keys, where)
+    except config_keys.UnknownKey as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _opt_float(value: object) -> float | None:
@@ -204,9 +209,7 @@ def _jwt_authorizer(raw: object, where: str) -> JwtAuthorizerSpec | None:
         return None
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table")
-    unknown = set(raw) - {f.name for f in fields(JwtAuthorizerSpec)}
-    if unknown:
-        raise ConfigError(f"{where}: unknown settings {sorted(unknown)}")
+    _check(raw, config_keys.JWT_AUTHORIZER, where)
     url = raw.get("discovery_url")
     if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
         raise ConfigError(f"{where}.discovery_url must be an http(s) URL")
@@ -222,6 +225,7 @@ def _oauth_client(raw: object, index: int) -> OAuthClient:
     where = f"oauth_clients[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table")
+    _check(raw, config_keys.OAUTH_CLIENT, where)
     client_id, secret = raw.get("client_id"), raw.get("client_secret")
     if not (isinstance(client_id, str) and client_id and isinstance(secret, str) and secret):
         raise ConfigError(f"{where}: client_id and client_secret are required")
@@ -244,6 +248,9 @@ def _runtime(
     default_rate: float = 25.0,
 ) -> RuntimeSpec:
     where = f"runtimes[{index}]"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a table ([[runtimes]])")
+    _check(data, config_keys.RUNTIME, where)
     name = data.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ConfigError(f"{where}: name must match [a-zA-Z][a-zA-Z0-9_]{{0,47}} (got {name!r})")
@@ -302,7 +309,14 @@ def _runtime(
 
 def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
     """Build the configuration from parsed TOML; relative paths are taken from ``base``."""
+    _check(data, config_keys.TOP, "")
     settings = data.get("emulator", {})
+    if not isinstance(settings, dict):
+        raise ConfigError("emulator must be a table ([emulator])")
+    _check(settings, config_keys.EMULATOR, "emulator")
+    for name in ("runtimes", "oauth_clients"):
+        if not isinstance(data.get(name, []), list):
+            raise ConfigError(f"{name} must be an array of tables ([[{name}]])")
     region = str(settings.get("region", EmulatorConfig.region))
     account = str(settings.get("account", EmulatorConfig.account))
     if not re.fullmatch(r"[0-9]{12}", account):

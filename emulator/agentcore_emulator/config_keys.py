@@ -1,0 +1,150 @@
+"""Every key of the emulator's config file, with its default and meaning, written once.
+
+The config's strict check (an unknown key is an error naming the closest known one) and
+the reference in ``docs/emulator.md`` (``make docs``) are both built from these tables;
+a test holds each default against the dataclass field it fills.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class UnknownKey(ValueError):
+    """A key the config does not define; ``str()`` names its place and the closest key."""
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    default: object  # as the TOML would say it; None: no default (required or unset)
+    help: str
+
+
+EMULATOR = (
+    Key("region", "us-east-1", "the region of ARNs and of SigV4 scopes"),
+    Key("account", "123456789012", "the account of ARNs (12 digits)"),
+    Key("access_key", "AKIAAGENTCOREEMULATOR", "the one static key pair it accepts"),
+    Key("secret_key", "agentcore-emulator-local-secret-key", "its secret"),
+    Key("max_sessions", 100, "live runtime sessions; past it, ServiceQuotaExceededException"),
+    Key("max_skew_seconds", 300.0, "SigV4 clock skew allowed"),
+    Key("reap_interval", 1.0, "seconds between checks for idle or too old sessions"),
+    Key("keep_alive", 60.0, "seconds an idle client connection stays open (AWS-like)"),
+    Key("header_timeout", 10.0, "seconds a request has to finish its headers, else it is closed"),
+    Key("body_timeout", 60.0, "seconds it then has for its whole body (chosen; not AWS's figure)"),
+    Key(
+        "requests_per_second",
+        25.0,
+        "AgentCore's rate per endpoint, then 429 ThrottlingException (0: none); a runtime "
+        "may set its own",
+    ),
+    Key("request_timeout", 900.0, "AgentCore's 15 minutes for a synchronous answer, then 424"),
+    Key("stream_timeout", 3600.0, "its 60 minutes for a stream, which then ends where it is"),
+    Key("max_chunk_bytes", 10_000_000, "its 10 MB per streamed event: the stream ends before"),
+)
+
+RUNTIME = (
+    Key("name", None, "required: [a-zA-Z][a-zA-Z0-9_]{0,47}, unique"),
+    Key(
+        "command",
+        None,
+        'required: one instance, e.g. ["python", "-m", "server"] ("python": '
+        "the emulator's interpreter)",
+    ),
+    Key("cwd", ".", "the command's folder, relative to the config file"),
+    Key("protocol", "MCP", "MCP (/mcp), HTTP or AGUI (/invocations, /ping), A2A (/)"),
+    Key("path", None, "where the instance takes invocations (default: the protocol's)"),
+    Key("env", None, "a table of variables for the instance"),
+    Key("idle_timeout", 900.0, "seconds; 60 s to 14 days, as AgentCore bounds it"),
+    Key("max_lifetime", 28800.0, "seconds; 60 s to 14 days, at least idle_timeout"),
+    Key("start_timeout", 60.0, "seconds an instance has to become ready, then 424"),
+    Key("requests_per_second", None, "this runtime's rate (default: the [emulator] one)"),
+    Key(
+        "container_errors",
+        "aws",
+        'a container\'s HTTP error as 424 RuntimeClientError ("aws"), or HTTP 200 with '
+        'JSON-RPC error -32010, id null ("jsonrpc")',
+    ),
+    Key("request_headers", [], "the request-header allowlist (AgentCore's rules, at most 20)"),
+    Key("invoke_for_user", ["*"], "principals allowed to send a runtime user id"),
+    Key("jwt_authorizer", None, "a table: bearer tokens instead of SigV4 (below)"),
+    Key("faults", None, "a table of injected faults, for tests (below)"),
+)
+
+JWT_AUTHORIZER = (
+    Key("discovery_url", None, "an OIDC discovery document (default: the emulator's own)"),
+    Key("allowed_audience", [], "audiences accepted (any, if empty)"),
+    Key("allowed_clients", [], "client_id (or azp) values accepted (any, if empty)"),
+    Key("allowed_scopes", [], "one of them is enough (chosen: not confirmable offline)"),
+)
+
+FAULTS = (
+    Key("throttle_per_second", None, "past this rate: 429 ThrottlingException"),
+    Key("latency", 0.0, "seconds added before each answer"),
+    Key("cut_after_events", None, "the SSE stream breaks off after K events"),
+    Key("fail_start", False, "instances never become ready: 424 at once"),
+    Key("fail_next", 0, "answer the next N calls with fail_code, then recover"),
+    Key("fail_code", "InternalServerException", "the AWS error code of fail_next"),
+)
+
+OAUTH_CLIENT = (
+    Key("client_id", None, "required"),
+    Key("client_secret", None, "required"),
+    Key("scopes", [], "scopes it may ask for"),
+    Key("audience", None, "the aud of its tokens"),
+    Key("token_lifetime", 3600.0, "seconds its tokens live"),
+)
+
+# The tables of the file: [emulator], [[runtimes]] (with its sub-tables), [[oauth_clients]].
+TOP = (
+    Key("emulator", None, "settings of the emulator itself"),
+    Key("runtimes", None, "one [[runtimes]] table per runtime"),
+    Key("oauth_clients", None, "clients of the emulator's identity provider"),
+)
+SECTIONS: Mapping[str, tuple[Key, ...]] = {
+    "[emulator]": EMULATOR,
+    "[[runtimes]]": RUNTIME,
+    "[runtimes.jwt_authorizer]": JWT_AUTHORIZER,
+    "[runtimes.faults]": FAULTS,
+    "[[oauth_clients]]": OAUTH_CLIENT,
+}
+
+
+def check_keys(data: Mapping[str, Any], keys: Iterable[Key], where: str) -> None:
+    """Raise UnknownKey for the first key of ``data`` that ``keys`` does not define."""
+    known = [key.name for key in keys]
+    for name in data:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+            place = f"{where}: " if where else ""
+            raise UnknownKey(f"{place}unknown key {name!r}{hint}")
+
+
+def _toml(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def reference() -> str:
+    """The config reference, as the Markdown tables of docs/emulator.md."""
+    parts: list[str] = []
+    for section, keys in SECTIONS.items():
+        parts.append(f"`{section}`\n\n| key | default | meaning |\n|---|---|---|")
+        for key in keys:
+            default = f"`{_toml(key.default)}`" if key.default is not None else ""
+            parts.append(f"| `{key.name}` | {default} | {key.help} |")
+        parts.append("")
+    return "\n".join(parts)
