@@ -17,7 +17,7 @@ IMAGE_REPO ?= agentcore-mcp-demo
 PLATFORM ?= linux/arm64
 REGION = $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),$(shell aws configure get region 2>/dev/null))
 
-.PHONY: help demo test bench lint build push deploy outputs smoke-test clean require-region require-aws require-docker require-sam
+.PHONY: help demo test bench docs lint build push deploy outputs smoke-test clean require-region require-aws require-docker require-sam
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ ROUNDS ?= 3
 bench: .venv/.ready ## benchmarks (bench/); prints and writes bench/results.md (ROUNDS=3)
 	$(UV) sync --locked --extra test
 	.venv/bin/python bench/run.py --rounds $(ROUNDS)
+
+docs: .venv/.ready ## rewrite the docs' generated tables (settings, emulator config)
+	.venv/bin/python scripts/docs.py
 
 lint: $(TOOLS)/.ready ## ruff only
 	$(TOX) run -e lint

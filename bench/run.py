@@ -2,7 +2,7 @@
 """Benchmarks, side by side in one run: this proxy, the proxy it grew from, AWS's SigV4 proxy,
 and a floor (signed HTTP, no proxy), all against the same emulator and the same MCP server.
 
-Usage: bench/run.py [--rounds N]   (make bench). Writes bench/results.md and the README's table.
+Usage: bench/run.py [--rounds N]   (make bench). Writes bench/results.md and the table of bench/README.md.
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ def report(
 
 
 def update_readme(table: str) -> None:
-    readme = ROOT / "README.md"
+    readme = ROOT / "bench" / "README.md"
     text = readme.read_text()
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
     if start in text and end in text:

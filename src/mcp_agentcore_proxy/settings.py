@@ -188,7 +188,8 @@ SETTINGS: tuple[Setting, ...] = (
         "--region",
         ("AWS_REGION", "AWS_DEFAULT_REGION"),
         _text,
-        "AWS region (default: the ARN's)",
+        "AWS region (default: the ARN's); a shell's AWS_REGION that differs from the ARN's "
+        "gives way to it, with a warning; --region is used as given, with a warning",
     ),
     Setting("qualifier", "--qualifier", ("AGENTCORE_QUALIFIER",), _text, "endpoint qualifier"),
     Setting(
@@ -214,7 +215,12 @@ SETTINGS: tuple[Setting, ...] = (
         "the assumed role's session name",
     ),
     Setting(
-        "profile", "--profile", ("AWS_PROFILE",), _text, "profile of the default credential chain"
+        "profile",
+        "--profile",
+        ("AWS_PROFILE",),
+        _text,
+        "profile of the default credential chain; one your AWS config does not name stops "
+        "the proxy at start, listing those it does",
     ),
     Setting(
         "read_timeout",
@@ -264,7 +270,8 @@ SETTINGS: tuple[Setting, ...] = (
         "--max-attempts",
         ("AGENTCORE_MAX_ATTEMPTS",),
         _count,
-        "attempts for errors answered before anything ran (throttling, 5xx)",
+        "attempts for errors answered before anything ran (throttling, 5xx, a connection "
+        "never made); a throttled call waits out AgentCore's one-second window first",
     ),
     Setting(
         "max_rate",
@@ -309,7 +316,8 @@ SETTINGS: tuple[Setting, ...] = (
         "--bearer-token-command",
         ("AGENTCORE_BEARER_TOKEN_COMMAND",),
         _text,
-        "a command that prints a token, run again when the runtime refuses it",
+        "a command that prints a token, run again when the runtime refuses it (30 s and "
+        "16 KiB at most; ended with what it started)",
     ),
     Setting(
         "headers",
@@ -387,7 +395,7 @@ SETTINGS: tuple[Setting, ...] = (
         "--log-level",
         ("LOG_LEVEL",),
         _choice(_LOG_LEVELS, upper=True),
-        "stderr log level",
+        "stderr log level; botocore stays at WARNING, secrets are redacted",
     ),
 )
 

@@ -1,0 +1,171 @@
+"""The docs hold: generated tables are current, and every code block that can run offline
+runs (a config parses as a config, a client config names real settings, a script runs)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.credentials import Credentials
+
+from agentcore_emulator.config import parse_config
+from mcp_agentcore_proxy.settings import SETTINGS
+from tests.harness import ROOT, Emulator
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
+BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
+# What cannot run here: it installs from the internet, or acts on AWS itself; and the
+# README's two commands, which CI runs as they are (`make test` is .ci/run).
+ONLINE = ("uvx --from", "git+https://", "sam deploy", "make deploy", "aws ", "docker ")
+RUN_BY_CI = "make demo"
+KNOWN_VARIABLES = {name for s in SETTINGS for name in s.variables}
+STANDARD_VARIABLES = {"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"}  # read by botocore and urllib3
+
+
+def _blocks(language: str) -> Iterator[tuple[str, str]]:
+    for path in DOCS:
+        for number, found in enumerate(BLOCK.finditer(path.read_text()), 1):
+            if found.group(1) == language:
+                yield f"{path.relative_to(ROOT)}#{number}", found.group(2)
+
+
+def _ids(language: str) -> list[str]:
+    return [where for where, _ in _blocks(language)]
+
+
+def test_the_generated_tables_are_current() -> None:
+    done = subprocess.run(
+        [sys.executable, "scripts/docs.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(("where", "text"), list(_blocks("toml")), ids=_ids("toml"))
+def test_every_config_block_is_a_config_the_emulator_takes(where: str, text: str) -> None:
+    config = parse_config(tomllib.loads(text), ROOT / "emulator")
+    assert config.runtimes or config.oauth_clients, where
+
+
+@pytest.mark.parametrize(("where", "text"), list(_blocks("json")), ids=_ids("json"))
+def test_every_client_config_block_names_real_settings(where: str, text: str) -> None:
+    # A fragment (`"env": {...}`) is the env member of a client's config.
+    document = json.loads("{" + text + "}" if text.lstrip().startswith('"') else text)
+    servers = document.get("servers", document.get("mcpServers", {}))
+    for env in [s.get("env", {}) for s in servers.values()] + [document.get("env", {})]:
+        unknown = set(env) - KNOWN_VARIABLES - STANDARD_VARIABLES
+        assert not {n for n in unknown if not n.startswith("AWS_")}, (where, unknown)
+
+
+def _offline_shell() -> list[tuple[str, str]]:
+    return [
+        (where, text)
+        for where, text in _blocks("sh")
+        if not any(m in text for m in ONLINE) and RUN_BY_CI not in text
+    ]
+
+
+def test_every_shell_block_either_runs_below_or_needs_the_internet_or_aws() -> None:
+    offline = [where for where, _ in _offline_shell()]
+    assert offline == ["README.md#4", "docs/emulator.md#1"]  # the same quickstart, twice
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_emulator_quickstart_runs_as_written(tmp_path: Path) -> None:
+    (quickstart,) = {text for _, text in _offline_shell()}
+    port = str(_free_port())
+    script = quickstart.replace("8765", port)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AGENTCORE_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    # The script leaves the emulator in the background: its process group ends it after.
+    wrapped = f"set -e\ncd {tmp_path}\n{script}\nkill %1\nwait\n"
+    shell = subprocess.Popen(
+        ["bash", "-c", wrapped],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = shell.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGKILL)
+    done = subprocess.CompletedProcess(shell.args, shell.returncode, stdout, stderr)
+    assert '"tools"' in done.stdout, done.stdout + done.stderr
+    assert "get_weather" in done.stdout
+
+
+def _python_blocks() -> dict[str, str]:
+    return dict(_blocks("python"))
+
+
+def test_every_python_block_is_run_below() -> None:
+    assert set(_python_blocks()) == {
+        "docs/emulator.md#4",
+        "docs/emulator.md#6",
+        "docs/emulator.md#7",
+    }
+
+
+def test_the_process_helper_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "runtimes.toml").write_text(
+        f'[[runtimes]]\nname = "my_server"\ncommand = ["python", "-m", "server"]\ncwd = "{ROOT}"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    printed = _run(_python_blocks()["docs/emulator.md#4"], {})
+    assert printed[0].startswith("arn:aws:bedrock-agentcore:us-east-1:")
+
+
+def test_the_http_a2a_and_command_block_runs(emulator: Emulator) -> None:
+    names = {
+        "HTTP_ARN": emulator.arns["http_agent"],
+        "A2A_ARN": emulator.arns["a2a_agent"],
+        "SESSION": "docs-" + "d" * 40,
+    }
+    with mock.patch.dict(os.environ, emulator.env("http_agent"), clear=True):
+        printed = _run(_python_blocks()["docs/emulator.md#6"], names)
+    chunks = [str(line) for line in printed]
+    assert "contentStart" in chunks[0] and "contentStop" in chunks[-1]
+
+
+def test_the_websocket_block_runs(emulator: Emulator) -> None:
+    env = emulator.env("http_agent")
+    names = {
+        "endpoint": emulator.url,
+        "arn": emulator.arns["http_agent"],
+        "session": "docs-" + "w" * 40,
+        "credentials": Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]),
+        "region": "us-east-1",
+    }
+    assert _run(_python_blocks()["docs/emulator.md#7"], names) == ["echo: hello"]
+
+
+def _run(code: str, names: dict[str, Any]) -> list[Any]:
+    printed: list[Any] = []
+    namespace = {**names, "print": lambda *args: printed.append(args[0] if args else "")}
+    exec(compile(code, "<docs>", "exec"), namespace)
+    return printed
