@@ -2,7 +2,8 @@
 """Benchmarks, side by side in one run: this proxy, the proxy it grew from, AWS's SigV4 proxy,
 and a floor (signed HTTP, no proxy), all against the same emulator and the same MCP server.
 
-Usage: bench/run.py [--rounds N]   (make bench). Writes bench/results.md and the table of bench/README.md.
+Usage: bench/run.py [--rounds N]   (make bench). Writes bench/results.md and the table of
+bench/README.md.
 """
 
 from __future__ import annotations

@@ -43,34 +43,22 @@ def _seconds(minimum: float, allow_zero: bool) -> Callable[[str], float]:
     return parse
 
 
-def _count(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 10_000:
-        raise ValueError("expected a whole number from 1 to 10000")
-    return value
+def _whole(low: int, high: int | None, expected: str) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return parse
 
 
-def _rate(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 10_000:
-        raise ValueError("expected a whole number of calls a second, 0 (no pacing) to 10000")
-    return value
-
-
-def _bytes(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1024:
-        raise ValueError("expected a number of bytes, 1024 or more")
-    return value
+_count = _whole(1, 10_000, "a whole number from 1 to 10000")
+_rate = _whole(0, 10_000, "a whole number of calls a second, 0 (no pacing) to 10000")
+_bytes = _whole(1024, None, "a number of bytes, 1024 or more")
 
 
 def _port(raw: str) -> int:
