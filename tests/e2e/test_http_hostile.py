@@ -92,8 +92,11 @@ def test_a_client_flooding_long_calls_stalls_neither_another_client_nor_shutdown
                 assert other.status_code == 200 and '"result"' in other.text
                 proxy.process.send_signal(signal.SIGTERM)
 
-    anyio.run(flood_then_shutdown)
-    assert proxy.process.wait(WAIT) == 0
+    try:
+        anyio.run(flood_then_shutdown)
+        assert proxy.process.wait(WAIT) == 0
+    finally:
+        proxy.process.kill()  # a no-op once it has exited; else a failed test leaves none
     taken = statuses.count(200)
     assert taken == 4 + 64  # the session's intake: max concurrency and its headroom
     assert statuses.count(429) == 110 - taken
@@ -199,8 +202,11 @@ def test_sigterm_lets_calls_finish_within_the_grace_then_answers_the_rest(
                 )
                 gate.write_text("open")  # the answer comes after the signal, within the grace
 
-    anyio.run(calls_then_signal)
-    assert proxy.process.wait(WAIT) == 0
+    try:
+        anyio.run(calls_then_signal)
+        assert proxy.process.wait(WAIT) == 0
+    finally:
+        proxy.process.kill()  # a no-op once it has exited; else a failed test leaves none
     assert got[1]["result"]["content"][0]["text"] == "gate passed"
     assert got[2]["error"]["message"] == "The proxy is shutting down"
 
