@@ -299,3 +299,52 @@ def test_a_burst_past_agentcores_quota_is_delayed_not_throttled(tmp_path: Path) 
             assert [r for r in replies if "error" in r] == []
         finally:
             stdio.stop()
+
+
+def test_a_dropped_streams_later_messages_never_reach_another_request(
+    proxy_env: dict[str, str], tmp_path: Path
+) -> None:
+    proxy = HttpProxy({**proxy_env, "LOG_LEVEL": "INFO"})
+    gate_a, gate_b = tmp_path / "a", tmp_path / "b"
+    on_b: list[dict[str, Any]] = []
+
+    async def two_calls() -> None:
+        session = _open_session(proxy.url)
+        headers = {"Accept": ACCEPT, "Mcp-Session-Id": session}
+        async with httpx.AsyncClient(timeout=WAIT) as client:
+
+            async def call_b() -> None:
+                message = _call(2, "gated", gate=str(gate_b))
+                async with client.stream("POST", proxy.url, json=message, headers=headers) as r:
+                    async for line in r.aiter_lines():
+                        if line.startswith("data: "):
+                            on_b.append(json.loads(line[6:]))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(call_b)
+                message = _call(1, "gated", gate=str(gate_a))
+                async with client.stream("POST", proxy.url, json=message, headers=headers) as r:
+                    async for line in r.aiter_lines():
+                        if line.startswith("data: "):
+                            break  # request 1's first progress: then the client drops it
+                await anyio.to_thread.run_sync(
+                    lambda: wait_until(lambda: on_b, "request 2's first progress")
+                )
+                # Request 1 goes on in the runtime: its next progress and its answer have
+                # nowhere to go now. Once the proxy has relayed all of it, request 2 ends.
+                gate_a.write_text("open")
+                await anyio.to_thread.run_sync(
+                    lambda: wait_until(
+                        lambda: "tools/call id=1 -> answered" in proxy.stderr(),
+                        "request 1's answer to be relayed",
+                    )
+                )
+                gate_b.write_text("open")
+
+    try:
+        anyio.run(two_calls)
+    finally:
+        assert proxy.stop() == 0
+    tokens = {m["params"]["progressToken"] for m in on_b if m.get("method")}
+    assert tokens == {2}  # request 1's "gate open" progress never came on request 2's stream
+    assert [m["id"] for m in on_b if "id" in m] == [2]
