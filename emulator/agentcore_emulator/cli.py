@@ -45,11 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def env_lines(config: EmulatorConfig, url: str, runtime: str | None = None) -> list[str]:
-    """The shell lines that point boto3, the AWS CLI and the proxy at the emulator."""
-    spec = next((s for s in config.runtimes if s.name == runtime), None) if runtime else None
-    if spec is None and config.runtimes:
-        spec = config.runtimes[0]
-    exports = config.client_environment(url, spec.arn if spec is not None else None)
+    """The shell lines that point boto3, the AWS CLI and the proxy at the emulator.
+
+    ConfigError if ``runtime`` is not one of the config's (naming those it has).
+    """
+    spec = config.runtimes[0]
+    if runtime is not None:
+        spec = next((s for s in config.runtimes if s.name == runtime), None)  # type: ignore[assignment]
+        if spec is None:
+            names = ", ".join(s.name for s in config.runtimes)
+            raise ConfigError(f"no runtime {runtime!r} in the config (its runtimes: {names})")
+    exports = config.client_environment(url, spec.arn)
     lines = ["unset AWS_SESSION_TOKEN AWS_PROFILE"]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in exports.items()]
     return lines
@@ -111,8 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"agentcore-emulator: {exc}", file=sys.stderr)
         return 2
     if args.command == "env":
-        for line in env_lines(config, f"http://{args.host}:{args.port}", args.runtime):
-            print(line)
+        try:
+            lines = env_lines(config, f"http://{args.host}:{args.port}", args.runtime)
+        except ConfigError as exc:
+            print(f"agentcore-emulator: {exc}", file=sys.stderr)
+            return 2
+        print("\n".join(lines))
         return 0
     logging.basicConfig(
         stream=sys.stderr,

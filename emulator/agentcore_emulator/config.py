@@ -326,7 +326,15 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         _runtime(item, i, base, region, account, default_rate)
         for i, item in enumerate(data.get("runtimes", []))
     )
+    oauth_clients = tuple(
+        _oauth_client(item, i) for i, item in enumerate(data.get("oauth_clients", []))
+    )
     names = [r.name for r in runtimes]
+    if not runtimes:
+        raise ConfigError(
+            "no runtime: add a [[runtimes]] table with a name and a command "
+            "(docs/emulator.md has every key)"
+        )
     if len(set(names)) != len(names):
         raise ConfigError("runtime names must be unique")
     return EmulatorConfig(
@@ -344,9 +352,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         request_timeout=float(settings.get("request_timeout", EmulatorConfig.request_timeout)),
         stream_timeout=float(settings.get("stream_timeout", EmulatorConfig.stream_timeout)),
         max_chunk_bytes=int(settings.get("max_chunk_bytes", EmulatorConfig.max_chunk_bytes)),
-        oauth_clients=tuple(
-            _oauth_client(item, i) for i, item in enumerate(data.get("oauth_clients", []))
-        ),
+        oauth_clients=oauth_clients,
     )
 
 

@@ -4,6 +4,8 @@ reference's defaults are the dataclasses' own."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -95,3 +97,32 @@ def test_the_references_defaults_are_the_configs_own(keys: Any, cls: Any) -> Non
         default = defaults[key.name]
         expected = list(default) if isinstance(default, tuple) else default
         assert key.default == expected, key.name
+
+
+def test_a_config_without_a_runtime_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no runtime: add a \[\[runtimes\]\] table"):
+        parse_config(tomllib.loads("[emulator]\nregion = 'us-east-1'\n"), tmp_path)
+
+
+def test_env_for_a_runtime_the_config_lacks_exits_2_naming_those_it_has() -> None:
+    from tests.harness import TEST_CONFIG, isolated_aws_env
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentcore_emulator",
+            "env",
+            "--config",
+            str(TEST_CONFIG),
+            "--runtime",
+            "demo_sever",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=isolated_aws_env(),
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert "no runtime 'demo_sever' in the config (its runtimes: demo_server," in done.stderr
