@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls-cert", type=Path, help="serve HTTPS with this PEM certificate (chain)"
     )
     serve.add_argument("--tls-key", type=Path, help="its private key (default: in --tls-cert)")
+    serve.add_argument(
+        "--print-env",
+        type=Path,
+        metavar="FILE",
+        help="once serving, write the exports of `env` to FILE (then: source FILE)",
+    )
     env = commands.add_parser("env", help="print shell exports that point AWS tools here")
     env.add_argument("--host", default="127.0.0.1")
     env.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -61,12 +67,20 @@ def env_lines(config: EmulatorConfig, url: str, runtime: str | None = None) -> l
     return lines
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader never sees half the file: it appears whole, once ready."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
 async def _serve(
     config: EmulatorConfig,
     sock: socket.socket,
     url: str,
     log_level: str,
     tls: tuple[Path, Path | None] | None = None,
+    print_env: Path | None = None,
 ) -> int | None:
     """Serve until a signal; the signal that stopped the server, if one did."""
     import uvicorn
@@ -103,8 +117,12 @@ async def _serve(
     while not server.started and not serving.done():
         await asyncio.sleep(0.01)
     if server.started:
-        # One line on stdout once requests are served: scripts wait for it.
-        print(f"{READY} {url}", flush=True)
+        # Once requests are served: the ready line (scripts wait for it), then one line that
+        # points a shell at it, and the same exports in a file if asked for.
+        lines = env_lines(config, url)
+        print(f"{READY} {url}\n{'; '.join(lines)}", flush=True)
+        if print_env is not None:
+            _write_atomically(print_env, "\n".join(lines) + "\n")
     await serving
     return server.stopped_by
 
@@ -149,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     url = base_url(sock, "https" if tls else "http")
     try:
-        stopped_by = asyncio.run(_serve(config, sock, url, args.log_level, tls))
+        stopped_by = asyncio.run(_serve(config, sock, url, args.log_level, tls, args.print_env))
     except KeyboardInterrupt:
         # uvicorn shut down gracefully, then re-raised the SIGINT, which asyncio turns into
         # a KeyboardInterrupt unless serving ended first: either way, exit as Ctrl-C does.

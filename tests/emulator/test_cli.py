@@ -1,0 +1,47 @@
+"""`agentcore-emulator serve` as a script uses it: it says where it is, in one line each."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from agentcore_emulator.process import READY
+from tests.harness import TEST_CONFIG, isolated_aws_env
+
+
+def test_serve_on_a_free_port_prints_where_and_the_exports_and_writes_them(
+    tmp_path: Path,
+) -> None:
+    exports = tmp_path / "emulator.env"
+    command = [sys.executable, "-m", "agentcore_emulator", "serve", "--port", "0"]
+    command += ["--config", str(TEST_CONFIG), "--print-env", str(exports)]
+    serving = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=isolated_aws_env(),
+        text=True,
+    )
+    try:
+        assert serving.stdout is not None
+        ready, shell = serving.stdout.readline(), serving.stdout.readline()
+        assert ready.startswith(READY)
+        url = ready.split(READY, 1)[1].strip()
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        assert shell.startswith("unset AWS_SESSION_TOKEN AWS_PROFILE; export AWS_ENDPOINT_URL=")
+        assert f"export AWS_ENDPOINT_URL={url};" in shell
+        written = exports.read_text().splitlines()  # there once the ready line is
+        assert written == shell.strip().split("; ")
+        sourced = subprocess.run(
+            ["bash", "-c", f"source {exports} && echo $AWS_ENDPOINT_URL $AGENTCORE_AGENT_ARN"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        endpoint, arn = sourced.stdout.split()
+        assert endpoint == url and arn.startswith("arn:aws:bedrock-agentcore:us-east-1:")
+    finally:
+        serving.terminate()
+        serving.wait(30)
