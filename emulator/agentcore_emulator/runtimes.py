@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -15,6 +16,8 @@ from agentcore_emulator.exceptions import (
     ValidationException,
 )
 from mcp_agentcore_proxy.aws_errors import AwsError
+
+logger = logging.getLogger(__name__)
 
 
 class RuntimeRegistry:
@@ -43,6 +46,9 @@ class RuntimeRegistry:
             for spec in self._specs.values():
                 if arn_or_id == spec.runtime_id and account_id == self._account:
                     return spec
+        # AWS's answer names only what was asked; the log also says what is served.
+        served = ", ".join(f"{spec.name}={spec.arn}" for spec in self._specs.values())
+        logger.warning("no runtime %s here; this emulator serves: %s", arn_or_id, served)
         raise ResourceNotFoundException(f"Runtime not found: {arn_or_id}")
 
     def by_name(self, name: str) -> RuntimeSpec:

@@ -6,6 +6,7 @@ import email.utils
 import functools
 import hashlib
 import hmac
+import logging
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +30,8 @@ _SIGNATURE_MISMATCH = (
     "Check your AWS Secret Access Key and signing method. "
     "Consult the service documentation for details."
 )
+
+logger = logging.getLogger("agentcore_emulator")
 
 
 @dataclass(frozen=True)
@@ -318,6 +321,13 @@ def verify_sigv4(
             f"from HTTP: '{scope.date}' != '{amz_date[:8]}', from '{amz_date}'."
         )
     if region is not None and scope.region != region:
+        logger.warning(
+            "a call signed for region %s; this emulator serves %s: set AWS_REGION=%s "
+            "(agentcore-emulator env prints it)",
+            scope.region,
+            region,
+            region,
+        )
         raise InvalidSignatureException(
             f"Credential should be scoped to a valid region: '{scope.region}' "
             f"(expected '{region}')."

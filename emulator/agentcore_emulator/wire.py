@@ -79,6 +79,13 @@ def aws_error_response(request: Request, error: AwsError) -> Response:
 
 async def on_aws_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AwsError)
+    if "check your CloudWatch logs" in exc.message:
+        # AgentCore's 424 sends the caller to the container's logs: here, they are ours.
+        logger.warning(
+            "%s: the instance's own output (its CloudWatch logs on AgentCore) is in this "
+            "emulator's stderr, above this line",
+            exc.code,
+        )
     return aws_error_response(request, exc)
 
 
