@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    with EmulatorProcess(cwd=ROOT) as emulator:
+    with EmulatorProcess(ROOT / "emulator" / "demo.toml", cwd=ROOT) as emulator:
         env = emulator.environment("demo_server")
         print(f"emulator: {emulator.url}")
         print(f"runtime: {env['AGENTCORE_AGENT_ARN']}")

@@ -108,6 +108,12 @@ async def stop_all_sessions(request: Request) -> Response:
     return JSONResponse({"stopped": count})
 
 
+async def reset(request: Request) -> Response:
+    """Back to as started (sessions, faults, clock, invocation log): between two tests."""
+    await emulator_of(request).reset()
+    return JSONResponse({"reset": True})
+
+
 async def set_faults(request: Request) -> Response:
     emulator = emulator_of(request)
     try:

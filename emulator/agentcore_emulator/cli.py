@@ -120,9 +120,9 @@ async def _serve(
         # Once requests are served: the ready line (scripts wait for it), then one line that
         # points a shell at it, and the same exports in a file if asked for.
         lines = env_lines(config, url)
-        print(f"{READY} {url}\n{'; '.join(lines)}", flush=True)
-        if print_env is not None:
+        if print_env is not None:  # before the ready line: whoever reads it finds the file
             _write_atomically(print_env, "\n".join(lines) + "\n")
+        print(f"{READY} {url}\n{'; '.join(lines)}", flush=True)
     await serving
     return server.stopped_by
 

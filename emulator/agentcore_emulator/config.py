@@ -21,7 +21,8 @@ PROTOCOLS = ("MCP", "HTTP", "A2A", "AGUI")
 LIFECYCLE_BOUNDS = (60, 1_209_600)  # seconds: idle timeout and max lifetime, 1 min to 14 days
 DEFAULT_PATHS = {"MCP": "/mcp", "HTTP": "/invocations", "AGUI": "/invocations", "A2A": "/"}
 CONTAINER_ERRORS = ("aws", "jsonrpc")
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "demo.toml"
+# With no config: a small MCP server that needs nothing beyond the emulator's own packages.
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "example" / "runtimes.toml"
 
 
 class ConfigError(Exception):
@@ -357,14 +358,14 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
 
 
 def load_config(path: Path | None) -> EmulatorConfig:
-    """Read a TOML config file; without one, the demo server's (in a source checkout)."""
+    """Read a TOML config file; without one, the built-in example's (an MCP echo server)."""
     path = path or DEFAULT_CONFIG
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError as exc:
         raise ConfigError(
-            f"config file {path} not found (without --config the emulator serves the demo "
-            f"server of a source checkout)"
+            f"config file {path} not found (without --config the emulator serves its "
+            f"built-in example)"
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc

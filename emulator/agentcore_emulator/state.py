@@ -14,7 +14,7 @@ from urllib.parse import quote
 import aiohttp
 
 from agentcore_emulator.aws_services import MotoServices
-from agentcore_emulator.config import EmulatorConfig, RuntimeSpec
+from agentcore_emulator.config import EmulatorConfig, FaultSpec, RuntimeSpec
 from agentcore_emulator.credentials import CredentialStore
 from agentcore_emulator.instance_http import (
     INSTANCE_CONNECT_TIMEOUT,
@@ -86,6 +86,17 @@ class Emulator:
         await self.instance_client.close()
         if self._web is not None:
             await self._web.close()
+
+    async def reset(self) -> None:
+        """Back to as started, for the next test: no session, fault, moved clock,
+        invocation log or Bedrock error of the last one. (Numbers of later invocations go
+        on from where they were, so none is taken for an earlier one.)"""
+        await self.sessions.stop_all()
+        for spec in self.runtimes:
+            self.runtimes.set_faults(spec.name, FaultSpec())
+        self.sessions.clock.offset = 0.0
+        self.arrivals.clear()
+        self.converse_error = None
 
     def record_arrival(self, spec: RuntimeSpec, session_id: str, method: str) -> None:
         self.arrivals.append(

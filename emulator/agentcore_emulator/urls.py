@@ -44,6 +44,7 @@ ROUTES = [
     _admin("runtimes/{name}/faults", admin.set_faults, "PUT"),
     _admin("bedrock/error", admin.set_converse_error, "PUT"),
     _admin("clock/advance", admin.advance_clock, "POST"),
+    _admin("reset", admin.reset, "POST"),
     _admin("credentials/expire", admin.expire_credentials, "POST"),
     Route("/{path:path}", aws_services, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
 ]

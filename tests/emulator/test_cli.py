@@ -45,3 +45,22 @@ def test_serve_on_a_free_port_prints_where_and_the_exports_and_writes_them(
     finally:
         serving.terminate()
         serving.wait(30)
+
+
+def test_with_no_config_it_serves_an_example_the_proxy_can_call_at_once() -> None:
+    from agentcore_emulator.process import EmulatorProcess
+    from tests.harness import Proxy
+
+    with EmulatorProcess() as emulator:  # no config: the packaged example
+        assert list(emulator.arns) == ["example"]
+        proxy = Proxy({**emulator.environment("example"), "PYTHONUNBUFFERED": "1"})
+        try:
+            assert (
+                proxy.initialize()["result"]["serverInfo"]["name"] == "agentcore-emulator-example"
+            )
+            listed = proxy.request(1, "tools/list")["result"]["tools"]
+            assert [tool["name"] for tool in listed] == ["echo"]
+            called = proxy.request(2, "tools/call", {"name": "echo", "arguments": {"text": "hi"}})
+            assert called["result"]["content"] == [{"type": "text", "text": "hi"}]
+        finally:
+            proxy.stop()

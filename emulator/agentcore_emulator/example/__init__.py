@@ -1,0 +1,1 @@
+"""The runtime `agentcore-emulator serve` runs when given no config: a small MCP server."""
