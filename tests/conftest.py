@@ -8,6 +8,9 @@ from tests.harness import ROOT, Emulator, Proxy
 
 _RUNNING = pytest.StashKey[Emulator]()
 
+# pytester runs a user's test file against the emulator's pytest plugin.
+pytest_plugins = ["pytester"]
+
 # Which tests run on every interpreter of the matrix, decided here and nowhere else.
 # Tests in these places run in process (no emulator, no proxy process, no server): what
 # can differ between Pythons is here, and they take seconds. The rest start processes;

@@ -125,10 +125,16 @@ def _python_blocks() -> dict[str, str]:
 
 def test_every_python_block_is_run_below() -> None:
     assert set(_python_blocks()) == {
-        "docs/emulator.md#4",
-        "docs/emulator.md#6",
+        "docs/emulator.md#4",  # a test file using the pytest plugin
+        "docs/emulator.md#5",
         "docs/emulator.md#7",
+        "docs/emulator.md#8",
     }
+
+
+def test_the_pytest_plugin_block_is_a_test_that_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_from_the_docs=_python_blocks()["docs/emulator.md#4"])
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
 def test_the_process_helper_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,7 +142,7 @@ def test_the_process_helper_block_runs(tmp_path: Path, monkeypatch: pytest.Monke
         f'[[runtimes]]\nname = "my_server"\ncommand = ["python", "-m", "server"]\ncwd = "{ROOT}"\n'
     )
     monkeypatch.chdir(tmp_path)
-    printed = _run(_python_blocks()["docs/emulator.md#4"], {})
+    printed = _run(_python_blocks()["docs/emulator.md#5"], {})
     assert printed[0].startswith("arn:aws:bedrock-agentcore:us-east-1:")
 
 
@@ -147,7 +153,7 @@ def test_the_http_a2a_and_command_block_runs(emulator: Emulator) -> None:
         "SESSION": "docs-" + "d" * 40,
     }
     with mock.patch.dict(os.environ, emulator.env("http_agent"), clear=True):
-        printed = _run(_python_blocks()["docs/emulator.md#6"], names)
+        printed = _run(_python_blocks()["docs/emulator.md#7"], names)
     chunks = [str(line) for line in printed]
     assert "contentStart" in chunks[0] and "contentStop" in chunks[-1]
 
@@ -161,7 +167,7 @@ def test_the_websocket_block_runs(emulator: Emulator) -> None:
         "credentials": Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]),
         "region": "us-east-1",
     }
-    assert _run(_python_blocks()["docs/emulator.md#7"], names) == ["echo: hello"]
+    assert _run(_python_blocks()["docs/emulator.md#8"], names) == ["echo: hello"]
 
 
 def _run(code: str, names: dict[str, Any]) -> list[Any]:
