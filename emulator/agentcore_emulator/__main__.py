@@ -1,3 +1,3 @@
-from agentcore_emulator.cli import main
+from agentcore_emulator.command import main
 
 raise SystemExit(main())

@@ -64,3 +64,24 @@ def test_with_no_config_it_serves_an_example_the_proxy_can_call_at_once() -> Non
             assert called["result"]["content"] == [{"type": "text", "text": "hi"}]
         finally:
             proxy.stop()
+
+
+def test_a_missing_dependency_is_one_line_and_status_2_never_a_traceback() -> None:
+    # None in sys.modules makes the import fail, as a package that is not installed does.
+    code = (
+        "import sys; sys.modules['uvicorn'] = None; sys.modules['moto'] = None;"
+        "sys.argv = ['agentcore-emulator', 'serve', '--port', '0'];"
+        "from agentcore_emulator.command import main; raise SystemExit(main())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=isolated_aws_env(),
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the module 'uvicorn' is missing" in lines[0]
+    assert "subdirectory=emulator" in lines[0] and "Traceback" not in done.stderr
