@@ -34,8 +34,9 @@ from agentcore_emulator.sigv4 import (
 )
 
 DATA_PLANE = ("bedrock-agentcore",)  # InvokeAgentRuntime, StopRuntimeSession
-# Services whose SigV4 scope the emulator accepts: the data and control planes share a name.
-SIGNING_SERVICES = frozenset({"bedrock-agentcore", "sts", "bedrock"})
+# Services whose SigV4 scope the emulator accepts: the data and control planes share a name;
+# CloudWatch Logs (moto's) is where an agent's own code may log, as on AWS.
+SIGNING_SERVICES = frozenset({"bedrock-agentcore", "sts", "bedrock", "logs"})
 
 
 class Emulator:

@@ -102,3 +102,21 @@ def test_an_arn_it_does_not_serve(agentcore_emulator):
     )
     assert "ResourceNotFoundException" in report
     assert "this emulator serves: example=arn:aws:bedrock-agentcore" in report  # its log
+
+
+def test_its_clients_reach_sts_the_control_plane_and_cloudwatch_logs(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+def test_clients(agentcore_emulator):
+    assert agentcore_emulator.client("sts").get_caller_identity()["Account"] == "123456789012"
+    control = agentcore_emulator.client("bedrock-agentcore-control")
+    runtimes = control.list_agent_runtimes()["agentRuntimes"]
+    assert [r["agentRuntimeName"] for r in runtimes] == ["example"]
+    logs = agentcore_emulator.client("logs")
+    logs.create_log_group(logGroupName="/my/agent")
+    assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == ["/my/agent"]
+"""
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
