@@ -132,25 +132,34 @@ def _write_quietly(pipe: Any, data: bytes) -> None:
 # -- STS that misbehaves ---------------------------------------------------------------
 
 
-class _Sts(http.server.BaseHTTPRequestHandler):
-    """An STS endpoint behind a broken corporate gateway."""
+class _Canned(http.server.BaseHTTPRequestHandler):
+    """An endpoint that reads a POST and gives one canned answer (``answer`` decides it)."""
 
-    mode = "html"
+    def answer(self) -> tuple[int, dict[str, str], bytes]:
+        raise NotImplementedError
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = (
-            b"<html><body>502 Bad Gateway. Request was: POST / x-amz-security-token: "
-            b"CANARYTOKEN Authorization: AWS4-HMAC-SHA256 Credential=AKIACANARY</body></html>"
-        )
-        self.send_response(502)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
+        status, headers, body = self.answer()
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+class _Sts(_Canned):
+    """An STS endpoint behind a broken corporate gateway."""
+
+    def answer(self) -> tuple[int, dict[str, str], bytes]:
+        body = (
+            b"<html><body>502 Bad Gateway. Request was: POST / x-amz-security-token: "
+            b"CANARYTOKEN Authorization: AWS4-HMAC-SHA256 Credential=AKIACANARY</body></html>"
+        )
+        return 502, {"Content-Type": "text/html"}, body
 
 
 @pytest.fixture
@@ -251,22 +260,13 @@ def test_only_the_main_thread_can_take_a_stop_signal(
 # -- a runtime whose error quotes the request's Authorization header -------------------
 
 
-class _Quoting(http.server.BaseHTTPRequestHandler):
+class _Quoting(_Canned):
     """An AgentCore endpoint whose AWS error repeats the Authorization header it got."""
 
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+    def answer(self) -> tuple[int, dict[str, str], bytes]:
         quoted = f"Invalid header: Authorization: {self.headers['Authorization']}"
-        body = json.dumps({"message": quoted}).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("x-amzn-ErrorType", "ValidationException")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": "ValidationException"}
+        return 400, headers, json.dumps({"message": quoted}).encode()
 
 
 QUOTING_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/q-ABCDE12345"

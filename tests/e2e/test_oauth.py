@@ -27,12 +27,17 @@ def _expired_token(emulator: Emulator) -> str:
     return str(answer.json()["access_token"])
 
 
+def _token_command_env(emulator: Emulator, runs: Path, mode: str) -> dict[str, str]:
+    """The proxy's environment with the test token command (each run counted in ``runs``)."""
+    command = f"{sys.executable} {TOKEN_COMMAND} {runs} {mode}"
+    return {**_without_aws_keys(emulator), "AGENTCORE_BEARER_TOKEN_COMMAND": command}
+
+
 def test_a_refused_token_is_fetched_again_and_the_call_goes_once_more(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     runs = tmp_path / "runs"
-    command = f"{sys.executable} {TOKEN_COMMAND} {runs} expired-first"
-    env = {**_without_aws_keys(emulator), "AGENTCORE_BEARER_TOKEN_COMMAND": command}
+    env = _token_command_env(emulator, runs, "expired-first")
     proxy = Proxy({**env, "LOG_LEVEL": "DEBUG"})  # identity mode: the token's subject
     try:
         proxy.initialize()
@@ -51,8 +56,7 @@ def test_a_call_whose_every_token_is_refused_runs_the_command_once_more_only(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     runs = tmp_path / "runs"
-    command = f"{sys.executable} {TOKEN_COMMAND} {runs} expired-always"
-    env = {**_without_aws_keys(emulator), "AGENTCORE_BEARER_TOKEN_COMMAND": command}
+    env = _token_command_env(emulator, runs, "expired-always")
     proxy = Proxy({**env, "RUNTIME_SESSION_MODE": "session"})
     try:
         answer = proxy.request(0, "initialize", INITIALIZE_PARAMS)
