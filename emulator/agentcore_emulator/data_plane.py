@@ -72,15 +72,18 @@ def _runtime_session_id(
     return session_id
 
 
-async def authorized(request: HTTPConnection, body: bytes) -> tuple[RuntimeSpec, str | None]:
+async def authorized(
+    request: HTTPConnection, body: bytes, bearer: str | None = None
+) -> tuple[RuntimeSpec, str | None]:
     """The runtime a data-plane call names, and who calls it.
 
     A runtime takes SigV4, or, with a JWT authorizer, a bearer token; each is refused on a
     runtime of the other kind. A signature is checked before the runtime is looked up, as
-    AWS authenticates before it looks for the resource.
+    AWS authenticates before it looks for the resource. ``bearer`` is an ``Authorization``
+    value carried elsewhere than its header (a WebSocket's subprotocol).
     """
     emulator = emulator_of(request)
-    authorization = request.headers.get("authorization")
+    authorization = request.headers.get("authorization") or bearer
     if authorization is None or not authorization.startswith("AWS4-"):
         try:
             spec: RuntimeSpec | None = _runtime_of(request)

@@ -10,6 +10,8 @@ Messages then pass both ways unchanged until either side closes.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import logging
 
@@ -28,12 +30,30 @@ from mcp_agentcore_proxy.aws_errors import AwsError
 
 logger = logging.getLogger(__name__)
 
+BEARER_SUBPROTOCOL = "base64UrlBearerAuthorization"
+
+
+def subprotocol_bearer(websocket: WebSocket) -> str | None:
+    """A bearer token offered as a subprotocol, ``base64UrlBearerAuthorization.<base64url>``,
+    as a browser must send it (it can set no header on an upgrade), as ``Bearer <token>``."""
+    prefix = BEARER_SUBPROTOCOL + "."
+    for offered in websocket.scope.get("subprotocols", []):
+        if offered.startswith(prefix):
+            encoded = offered[len(prefix) :]
+            try:
+                token = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                token = ""  # refused as a malformed token
+            return f"Bearer {token}"
+    return None
+
 
 async def runtime_ws(websocket: WebSocket) -> None:
     """A WebSocket to the runtime session's instance."""
     emulator = emulator_of(websocket)
+    bearer = subprotocol_bearer(websocket)
     try:
-        spec, _ = await authorized(websocket, b"")
+        spec, _ = await authorized(websocket, b"", bearer)
         session_id = session_id_from(websocket) or emulator.sessions.new_session_id()
         forwarded = headers.forwarded(websocket.headers, spec.request_headers)
         emulator.runtimes.admit(spec)
@@ -54,7 +74,11 @@ async def runtime_ws(websocket: WebSocket) -> None:
             await websocket.send_denial_response(error_response(upstream, request_id_of(websocket)))
             return
         async with upstream:
-            await websocket.accept(headers=[(SESSION_HEADER.encode(), session_id.encode())])
+            await websocket.accept(
+                # The scheme's own name answers a token offered as a subprotocol.
+                subprotocol=BEARER_SUBPROTOCOL if bearer is not None else None,
+                headers=[(SESSION_HEADER.encode(), session_id.encode())],
+            )
             await _pump(websocket, upstream, session)
     finally:
         session.call_ended(emulator.sessions.clock())

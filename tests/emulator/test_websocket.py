@@ -3,6 +3,7 @@ headers or in a presigned URL, as AgentCore's runtime client builds them."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from typing import Any
@@ -90,3 +91,41 @@ def test_a_refused_upgrade_is_the_aws_error_before_any_websocket(
     assert response.status_code == 403
     assert response.headers["x-amzn-ErrorType"].endswith("Exception")
     assert words.lower() in response.body.decode().lower()
+
+
+def _oauth_token(emulator: Emulator) -> str:
+    answer = emulator.admin.post("/_emulator/idp/token", json={"client_id": "test-app"})
+    return str(answer.json()["access_token"])
+
+
+def _subprotocols(token: str) -> list[str]:
+    encoded = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+    return [f"base64UrlBearerAuthorization.{encoded}", "base64UrlBearerAuthorization"]
+
+
+def test_a_bearer_token_offered_as_a_subprotocol_opens_one_to_an_oauth_runtime(
+    emulator: Emulator,
+) -> None:
+    arn = quote(emulator.arns["oauth_agent"], safe="")
+    session = f"ws-{uuid.uuid4()}"
+    base = emulator.url.replace("http://", "ws://")
+    url = f"{base}/runtimes/{arn}/ws?{urlencode({SESSION_HEADER: session})}"
+
+    async def talk(subprotocols: list[str]) -> tuple[str | None, str, dict[str, Any]]:
+        # No header at all, as a browser connects: the token travels as a subprotocol.
+        async with connect(url, subprotocols=subprotocols) as socket:  # type: ignore[arg-type]
+            await socket.send("hello")
+            echoed = str(await socket.recv())
+            await socket.send("headers")
+            seen = json.loads(await socket.recv())
+            return socket.subprotocol, echoed, seen
+
+    chosen, echoed, seen = anyio.run(talk, _subprotocols(_oauth_token(emulator)))
+    assert chosen == "base64UrlBearerAuthorization"  # answered with the scheme's own name
+    assert echoed == "echo: hello" and seen[SESSION_HEADER.lower()] == session
+    assert "base64urlbearerauthorization" not in json.dumps(seen).lower()  # not forwarded
+
+    with pytest.raises(InvalidStatus) as refused:
+        anyio.run(talk, _subprotocols("not-a-token"))
+    assert refused.value.response.status_code == 401
+    assert refused.value.response.headers["x-amzn-ErrorType"] == "UnauthorizedException"
