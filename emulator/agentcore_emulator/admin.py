@@ -90,6 +90,7 @@ async def list_sessions(request: Request) -> Response:
             "pid": session.instance.process.pid,
             "port": session.instance.port,
             "stateful": session.stateful,
+            "ping": session.ping_status,  # what its /ping last said (HTTP and AG-UI)
         }
         for session in emulator.sessions
     ]

@@ -28,10 +28,12 @@ def build_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await emulator.open()
         reaper = asyncio.ensure_future(emulator.sessions.run_reaper(config.reap_interval))
+        pinger = asyncio.ensure_future(emulator.sessions.run_pinger())
         try:
             yield
         finally:
             reaper.cancel()
+            pinger.cancel()
             await emulator.close()
 
     app = Starlette(

@@ -165,6 +165,14 @@ class RuntimeInstance:
             await writer.wait_closed()
         return True
 
+    async def ping(self) -> object:
+        """What the instance's /ping answers (parsed JSON), or None if it answers no JSON."""
+        try:
+            status, body = await self._get("/ping")
+            return json.loads(body) if status == 200 else None
+        except (InstanceHttpError, TimeoutError, ValueError):
+            return None
+
     async def agent_card(self) -> dict[str, Any]:
         """The agent card an A2A instance serves; 424 if it serves none."""
         try:

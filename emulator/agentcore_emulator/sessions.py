@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 # after the command, but a loaded machine can take a while to reap it.
 INSTANCE_EXIT_WAIT = 5.0
 _T = TypeVar("_T")
+HEALTHY, BUSY = "Healthy", "HealthyBusy"  # what /ping may answer
+PING_INTERVAL = 2.0  # seconds between /ping polls, as AgentCore polls
 
 
 class InstanceExited(Exception):
@@ -74,15 +76,47 @@ class RuntimeSession:
     # An answer broke off at the transport: the instance may be dying (its guard exits a
     # moment after the command), so the next call first waits to see.
     broken: bool = False
+    # What the instance's /ping last said (HTTP and AG-UI runtimes): its status, and when
+    # (on this session's clock) that status last changed.
+    ping_status: str | None = None
+    ping_changed: float | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def expired(self, now: float) -> str | None:
-        """Why this session must end now, if it must."""
+        """Why this session must end now, if it must.
+
+        Idle is counted, as AgentCore counts it, from the later of the last call's end and
+        the last change of the /ping status; ``HealthyBusy`` (background work) is never idle.
+        """
         if now - self.created_at >= self.spec.max_lifetime:
             return "max lifetime"
-        if self.active_calls == 0 and now - self.last_used >= self.spec.idle_timeout:
+        if self.active_calls or self.ping_status == BUSY:
+            return None
+        since = (
+            self.last_used if self.ping_changed is None else max(self.last_used, self.ping_changed)
+        )
+        if now - since >= self.spec.idle_timeout:
             return "idle timeout"
         return None
+
+    def observe_ping(self, answer: object, now: float, wall: float) -> None:
+        """Take a /ping answer: ``{"status": ..., "time_of_last_update": <epoch s>}``.
+
+        ``now`` is this session's clock and ``wall`` the epoch time, so an epoch
+        ``time_of_last_update`` lands on the session's clock. An answer without one
+        counts its status as changed when the status does.
+        """
+        if not isinstance(answer, dict) or answer.get("status") not in (HEALTHY, BUSY):
+            return
+        status = answer["status"]
+        stamp = answer.get("time_of_last_update")
+        if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+            changed: float | None = now - max(0.0, wall - float(stamp))
+        elif status != self.ping_status:
+            changed = now
+        else:
+            changed = self.ping_changed
+        self.ping_status, self.ping_changed = status, changed
 
     def call_started(self) -> None:
         self.active_calls += 1
@@ -254,6 +288,22 @@ class SessionRegistry:
         for key, why in due:
             await self._end(key, why)
         return len(due)
+
+    async def ping(self) -> None:
+        """Ask each HTTP and AG-UI instance's /ping for its status, all at once."""
+        polled = [s for s in self._sessions.values() if s.spec.protocol in ("HTTP", "AGUI")]
+        answers = await asyncio.gather(*(s.instance.ping() for s in polled), return_exceptions=True)
+        now, wall = self.clock(), time.time()
+        for session, answer in zip(polled, answers, strict=True):
+            session.observe_ping(answer, now, wall)
+
+    async def run_pinger(self, interval: float = PING_INTERVAL) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.ping()
+            except Exception:
+                logger.exception("/ping poll failed")
 
     async def run_reaper(self, interval: float) -> None:
         while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -16,7 +17,7 @@ from agentcore_emulator.config import load_config
 from agentcore_emulator.exceptions import RetryableConflictException, ServiceQuotaExceededException
 from agentcore_emulator.instance_http import InstanceClient
 from agentcore_emulator.sessions import SessionRegistry
-from tests.harness import TEST_CONFIG, Emulator, isolated_aws_env
+from tests.harness import TEST_CONFIG, Emulator, isolated_aws_env, wait_until
 
 
 def test_sessions_past_the_quota_are_refused_until_one_ends() -> None:
@@ -237,3 +238,29 @@ def test_a_call_while_an_idle_session_is_reaped_starts_a_fresh_instance() -> Non
             await registry.stop_all()
 
     asyncio.run(scenario())
+
+
+def test_an_http_agent_busy_in_the_background_outlives_its_idle_timeout(
+    emulator: Emulator,
+) -> None:
+    session = f"busy-{uuid.uuid4()}"
+
+    def invoke(payload: dict[str, object]) -> None:
+        emulator.client().invoke_agent_runtime(
+            agentRuntimeArn=emulator.arns["http_agent"],
+            runtimeSessionId=session,
+            payload=json.dumps(payload),
+        )["response"].read()
+
+    def ping() -> object:
+        return next((s["ping"] for s in emulator.sessions() if s["sessionId"] == session), "gone")
+
+    invoke({"busy": True})  # background work begins: /ping says HealthyBusy
+    wait_until(lambda: ping() == "HealthyBusy", "the emulator to poll /ping")
+    idle = 900  # the fixture's idle timeout
+    emulator.admin.post("/_emulator/clock/advance", json={"seconds": idle * 2})
+    assert ping() == "HealthyBusy"  # still there: busy is never idle
+    invoke({"busy": False})  # done: Healthy, stamped now
+    wait_until(lambda: ping() == "Healthy", "the emulator to poll /ping")
+    emulator.admin.post("/_emulator/clock/advance", json={"seconds": idle})
+    assert ping() == "gone"

@@ -72,6 +72,10 @@ class FakeInstance:
     def __init__(self, number: int) -> None:
         self.number = number
         self.alive = True
+        self.answer: object = None  # what its /ping says
+
+    async def ping(self) -> object:
+        return self.answer
 
     async def exited(self, within: float) -> bool:
         return not self.alive
@@ -147,3 +151,62 @@ def test_a_containers_failure_is_a_424_or_in_band_as_the_runtime_is_set() -> Non
         "id": None,
         "error": {"code": -32010, "message": failure.message},
     }
+
+
+# -- /ping, as AgentCore reads it (HTTP and AG-UI runtimes) ------------------------------
+
+HTTP_SPEC = RUNTIMES["http_agent"]
+WALL = 1_800_000_000.0  # the epoch time the test's session clock reads 0 at
+
+
+def _http_session() -> RuntimeSession:
+    return RuntimeSession(HTTP_SPEC, "h" * 40, cast(Any, object()), created_at=0.0, last_used=0.0)
+
+
+def test_a_busy_instance_never_idles_out_and_idles_from_its_last_status_change() -> None:
+    session = _http_session()
+    idle = HTTP_SPEC.idle_timeout
+    # Background work began at 100 s: HealthyBusy, stamped then.
+    session.observe_ping(
+        {"status": "HealthyBusy", "time_of_last_update": WALL + 100}, 150, WALL + 150
+    )
+    assert session.expired(now=idle * 3) is None  # busy: never idle
+    # Done at 2000 s: Healthy, stamped then; the session idles from there, not from 0.
+    session.observe_ping(
+        {"status": "Healthy", "time_of_last_update": WALL + 2000}, 2001, WALL + 2001
+    )
+    assert session.expired(now=2000 + idle - 1) is None
+    assert session.expired(now=2000 + idle) == "idle timeout"
+
+
+def test_a_healthy_instance_with_an_old_stamp_idles_from_its_last_call() -> None:
+    session = _http_session()
+    session.call_started()
+    session.call_ended(now=500.0)
+    session.observe_ping({"status": "Healthy", "time_of_last_update": WALL + 1}, 600, WALL + 600)
+    assert session.expired(now=500 + HTTP_SPEC.idle_timeout) == "idle timeout"
+
+
+def test_a_ping_without_a_stamp_counts_from_when_its_status_changed() -> None:
+    session = _http_session()
+    session.observe_ping({"status": "HealthyBusy"}, 10, WALL + 10)
+    session.observe_ping({"status": "Healthy"}, 700, WALL + 700)
+    session.observe_ping({"status": "Healthy"}, 800, WALL + 800)  # no change: not restamped
+    assert session.expired(now=700 + HTTP_SPEC.idle_timeout) == "idle timeout"
+    session.observe_ping({"status": "Broken"}, 900, WALL + 900)  # not a status: ignored
+    assert session.ping_status == "Healthy"
+
+
+def test_the_registry_polls_http_instances_only_and_the_reaper_spares_the_busy() -> None:
+    async def scenario() -> None:
+        registry = Registry()
+        http = await registry.acquire(HTTP_SPEC, "h" * 40)
+        mcp = await registry.acquire(SPEC, "m" * 40)
+        cast(FakeInstance, http.instance).answer = {"status": "HealthyBusy"}
+        await registry.ping()
+        assert http.ping_status == "HealthyBusy" and mcp.ping_status is None
+        registry.clock.advance(HTTP_SPEC.idle_timeout * 2)
+        assert await registry.reap() == 1  # the MCP session idled out; the busy one stays
+        assert [s.session_id for s in registry] == ["h" * 40]
+
+    asyncio.run(scenario())
