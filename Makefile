@@ -29,7 +29,7 @@ $(TOOLS)/.ready: Makefile
 	@touch $@
 
 .venv/.ready: $(TOOLS)/.ready pyproject.toml uv.lock
-	$(UV) sync --locked --extra emulator --extra server
+	$(UV) sync --locked --group emulator --extra server
 	@touch $@
 
 demo: .venv/.ready ## run the demo server in the emulator and smoke-test it through the proxy, offline
@@ -40,7 +40,7 @@ test: $(TOOLS)/.ready ## the offline tox matrix: lint types cfn, every test on p
 
 ROUNDS ?= 3
 bench: .venv/.ready ## benchmarks (bench/); prints and writes bench/results.md (ROUNDS=3)
-	$(UV) sync --locked --extra test
+	$(UV) sync --locked --extra test --group emulator
 	.venv/bin/python bench/run.py --rounds $(ROUNDS)
 
 docs: .venv/.ready ## rewrite the docs' generated tables (settings, emulator config)
