@@ -29,6 +29,8 @@ $(TOOLS)/.ready: Makefile
 	@touch $@
 
 .venv/.ready: $(TOOLS)/.ready pyproject.toml uv.lock
+	@# After `make test`, uv may have left .venv as a file naming a tox env: make it a venv.
+	@if [ -f .venv ]; then rm -f .venv; fi
 	$(UV) sync --locked --group emulator --extra server
 	@touch $@
 
