@@ -19,6 +19,7 @@ from agentcore_emulator import guard
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.exceptions import RuntimeClientError
 from agentcore_emulator.instance_http import InstanceClient, InstanceHttpError, InstanceResponse
+from agentcore_emulator.instance_logs import MAX_LINE, InstanceLogs
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class RuntimeInstance:
         self.client = client
         self.environment = environment  # what its process was given: shell commands get it too
         self.base_url = f"http://127.0.0.1:{port}"
+        self._pumps: list[asyncio.Task[None]] = []  # its output's readers, ended with it
 
     @property
     def alive(self) -> bool:
@@ -86,9 +88,17 @@ class RuntimeInstance:
 
     @classmethod
     async def start(
-        cls, spec: RuntimeSpec, env: Mapping[str, str], client: InstanceClient
+        cls,
+        spec: RuntimeSpec,
+        env: Mapping[str, str],
+        client: InstanceClient,
+        logs: tuple[InstanceLogs, str] | None = None,
     ) -> RuntimeInstance:
-        """Start a process and wait until it serves; 424 if it does not in time."""
+        """Start a process and wait until it serves; 424 if it does not in time.
+
+        With ``logs`` (where to keep output, and the session id), its output is kept
+        line by line (``instance_logs``); without, it goes to the emulator's stderr as is.
+        """
         port = free_port()
         process_env = {**os.environ, **spec.env, **env, "PORT": str(port), "HOST": "127.0.0.1"}
         _check_startable(spec)
@@ -103,12 +113,18 @@ class RuntimeInstance:
             *spec.command,
             cwd=spec.cwd,
             env=process_env,
-            stdout=sys.stderr,
-            stderr=sys.stderr,
+            stdout=sys.stderr if logs is None else asyncio.subprocess.PIPE,
+            stderr=sys.stderr if logs is None else asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,
+            limit=MAX_LINE,
         )
         instance = cls(spec, port, process, process_env, client)
+        if logs is not None:
+            keeper, session_id = logs
+            for output in (process.stdout, process.stderr):
+                assert output is not None
+                instance._pumps.append(asyncio.ensure_future(keeper.pump(spec, session_id, output)))
         try:
             await instance._wait_ready()
         except BaseException:
@@ -197,4 +213,9 @@ class RuntimeInstance:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.process.pid, signal.SIGKILL)
         await self.process.wait()
+        # Its group is gone, so its output ends: what is left is read, then the readers go.
+        if self._pumps:
+            _, late = await asyncio.wait(self._pumps, timeout=1.0)
+            for pump in late:
+                pump.cancel()
         logger.info("stopped %s instance pid=%d", self.spec.name, self.process.pid)

@@ -17,6 +17,7 @@ from agentcore_emulator.exceptions import (
     ServiceQuotaExceededException,
 )
 from agentcore_emulator.instance_http import InstanceClient
+from agentcore_emulator.instance_logs import InstanceLogs
 from agentcore_emulator.instances import RuntimeInstance
 from mcp_agentcore_proxy.recovery import CONTAINER_ERROR_CODE
 
@@ -157,9 +158,11 @@ class SessionRegistry:
         max_sessions: int,
         client: InstanceClient,
         clock: SessionClock | None = None,
+        logs: InstanceLogs | None = None,
     ) -> None:
         self._instance_env = instance_env
         self._client = client
+        self._logs = logs
         self._max_sessions = max_sessions
         self.clock = clock or SessionClock()
         self._sessions: dict[tuple[str, str], RuntimeSession] = {}
@@ -253,7 +256,8 @@ class SessionRegistry:
 
     async def _start(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession:
         env = self._instance_env(spec, session_id)
-        instance = await RuntimeInstance.start(spec, env, self._client)
+        logs = (self._logs, session_id) if self._logs is not None else None
+        instance = await RuntimeInstance.start(spec, env, self._client, logs)
         now = self.clock()
         session = RuntimeSession(spec, session_id, instance, created_at=now, last_used=now)
         self._sessions[(spec.name, session_id)] = session

@@ -9,6 +9,7 @@ import collections
 import itertools
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -21,6 +22,7 @@ from agentcore_emulator.instance_http import (
     INSTANCE_KEEPALIVE_EXPIRY,
     InstanceClient,
 )
+from agentcore_emulator.instance_logs import InstanceLogs
 from agentcore_emulator.oauth import IDP_PATH, BearerCheck, IdentityProvider
 from agentcore_emulator.runtimes import RuntimeRegistry
 from agentcore_emulator.sessions import SessionClock, SessionRegistry
@@ -53,7 +55,11 @@ class Emulator:
         # Every invocation crosses it; aiohttp (``web``) does the rest: WebSockets, OIDC.
         self.instance_client = InstanceClient()
         self.sessions = SessionRegistry(
-            self.instance_env, config.max_sessions, self.instance_client, clock
+            self.instance_env,
+            config.max_sessions,
+            self.instance_client,
+            clock,
+            InstanceLogs(self._logs_backend),
         )
         self.moto = MotoServices(config)
         self.idp = IdentityProvider(base_url + IDP_PATH, config.oauth_clients)
@@ -63,6 +69,12 @@ class Emulator:
         self.arrivals: collections.deque[dict[str, str | int]] = collections.deque(maxlen=1000)
         self._arrival_numbers = itertools.count(1)
         self._web: aiohttp.ClientSession | None = None
+
+    def _logs_backend(self) -> Any:
+        """moto's CloudWatch Logs of this emulator's account and region (once serving)."""
+        from moto.logs.models import logs_backends
+
+        return logs_backends[self.config.account][self.config.region]
 
     @property
     def web(self) -> aiohttp.ClientSession:

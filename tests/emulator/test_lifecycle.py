@@ -264,3 +264,31 @@ def test_an_http_agent_busy_in_the_background_outlives_its_idle_timeout(
     wait_until(lambda: ping() == "Healthy", "the emulator to poll /ping")
     emulator.admin.post("/_emulator/clock/advance", json={"seconds": idle})
     assert ping() == "gone"
+
+
+def test_an_instances_output_is_in_cloudwatch_logs_and_on_stderr_with_whose_it_is(
+    emulator: Emulator,
+) -> None:
+    session = f"logs-{uuid.uuid4()}"
+    word = f"canary-{uuid.uuid4().hex[:8]}"
+    call = {"name": "say", "arguments": {"text": word}}
+    emulator.client().invoke_agent_runtime(
+        agentRuntimeArn=emulator.arns["testing_server"],
+        runtimeSessionId=session,
+        contentType="application/json",
+        accept="application/json, text/event-stream",
+        payload=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call}),
+    )["response"].read()
+    runtime_id = emulator.arns["testing_server"].rsplit("/", 1)[1]
+    group = f"/aws/bedrock-agentcore/runtimes/{runtime_id}-DEFAULT"
+    logs = emulator.client("logs")
+
+    def kept() -> list[str]:
+        events = logs.filter_log_events(logGroupName=group, filterPattern=word)["events"]
+        return sorted(e["message"] for e in events if e["logStreamName"].endswith(session))
+
+    assert wait_until(kept, "the lines in CloudWatch Logs") == [f"err: {word}", f"out: {word}"]
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    (stream,) = [s["logStreamName"] for s in streams if s["logStreamName"].endswith(session)]
+    assert stream.endswith(f"/[runtime-logs]{session}")
+    wait_until(lambda: f"[testing_server {session[:8]}] out: {word}" in emulator.stderr(), "echo")

@@ -1,0 +1,91 @@
+"""An instance's output, kept where AgentCore keeps it, and shown with whose it is.
+
+Each line an instance writes (stdout or stderr) goes to CloudWatch Logs, in moto's backend
+inside this process, so ``aws logs tail`` and boto3's ``logs`` client read it from the
+emulator: the runtime's log group ``/aws/bedrock-agentcore/runtimes/{runtime id}-DEFAULT``
+(AgentCore's name for it), one stream per runtime session, named
+``YYYY/MM/DD/[runtime-logs]{session id}`` (chosen; AgentCore's stream naming could not be
+confirmed offline). On the emulator's own stderr each line is prefixed with the runtime's
+name and the session id's first 8 characters. What moto keeps is bounded: a stream holds
+its latest ``MAX_EVENTS`` lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from agentcore_emulator.config import RuntimeSpec
+
+logger = logging.getLogger(__name__)
+
+ENDPOINT = "DEFAULT"
+MAX_LINE = 65_536  # bytes; a longer line is cut into pieces of this size
+MAX_EVENTS = 10_000  # lines a stream keeps
+
+
+def log_group(spec: RuntimeSpec) -> str:
+    return f"/aws/bedrock-agentcore/runtimes/{spec.runtime_id}-{ENDPOINT}"
+
+
+def log_stream(session_id: str, now: float) -> str:
+    return f"{time.strftime('%Y/%m/%d', time.gmtime(now))}/[runtime-logs]{session_id}"
+
+
+class InstanceLogs:
+    """Where every instance's output goes: moto's CloudWatch Logs and this stderr."""
+
+    def __init__(
+        self,
+        backend: Callable[[], Any],
+        echo: BinaryIO | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._backend = backend  # moto's logs backend of the emulator's account and region
+        self._echo = echo if echo is not None else sys.stderr.buffer
+        self._clock = clock
+
+    async def pump(self, spec: RuntimeSpec, session_id: str, output: asyncio.StreamReader) -> None:
+        """Read ``output`` to its end, line by line, keeping each line."""
+        group, stream = log_group(spec), log_stream(session_id, self._clock())
+        prefix = f"[{spec.name} {session_id[:8]}] ".encode()
+        self._open(group, stream)
+        while True:
+            try:
+                line = await output.readuntil(b"\n")
+            except asyncio.IncompleteReadError as end:
+                line = end.partial
+            except asyncio.LimitOverrunError as over:
+                line = await output.readexactly(min(over.consumed, MAX_LINE))
+            if not line:
+                return
+            self.keep(group, stream, prefix, line)
+
+    def keep(self, group: str, stream: str, prefix: bytes, line: bytes) -> None:
+        """One line: echoed with its prefix, and stored as a log event."""
+        with contextlib.suppress(OSError, ValueError):
+            self._echo.write(prefix + (line if line.endswith(b"\n") else line + b"\n"))
+            self._echo.flush()
+        message = line.rstrip(b"\r\n").decode("utf-8", "replace")
+        try:
+            backend = self._backend()
+            backend.put_log_events(
+                group, stream, [{"timestamp": int(self._clock() * 1000), "message": message}]
+            )
+            events = backend.groups[group].streams[stream].events
+            if len(events) > MAX_EVENTS:
+                del events[: len(events) - MAX_EVENTS]
+        except Exception as exc:  # moto's internals: a log line is never worth a failure
+            logger.debug("could not store a log line of %s: %r", stream, exc)
+
+    def _open(self, group: str, stream: str) -> None:
+        backend = self._backend()
+        with contextlib.suppress(Exception):  # already there
+            backend.create_log_group(group, tags={})
+        with contextlib.suppress(Exception):
+            backend.create_log_stream(group, stream)
