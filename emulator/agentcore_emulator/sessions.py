@@ -302,20 +302,10 @@ class SessionRegistry:
             session.observe_ping(answer, now, wall)
 
     async def run_pinger(self, interval: float = PING_INTERVAL) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.ping()
-            except Exception:
-                logger.exception("/ping poll failed")
+        await _every(interval, self.ping, "/ping poll")
 
     async def run_reaper(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.reap()
-            except Exception:
-                logger.exception("session reaper failed")
+        await _every(interval, self.reap, "session reaper")
 
     async def stop_all(self) -> None:
         for task in list(self._starting.values()):
@@ -323,3 +313,13 @@ class SessionRegistry:
         await asyncio.gather(
             *(self._end(key, "shutdown") for key in list(self._sessions)), return_exceptions=True
         )
+
+
+async def _every(interval: float, work: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run ``work`` every ``interval`` seconds until cancelled; a failure is logged, not fatal."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await work()
+        except Exception:
+            logger.exception("%s failed", what)
