@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tomllib
@@ -21,6 +20,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from agentcore_emulator.config import parse_config
+from agentcore_emulator.instances import free_port
 from mcp_agentcore_proxy.settings import SETTINGS
 from tests.harness import ROOT, Emulator
 
@@ -86,15 +86,9 @@ def test_every_shell_block_either_runs_below_or_needs_the_internet_or_aws() -> N
     assert len(offline) == 1  # the quickstart (in the README and docs/emulator.md alike)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_the_emulator_quickstart_runs_as_written(tmp_path: Path) -> None:
     (quickstart,) = {text for _, text in _offline_shell()}
-    port = str(_free_port())
+    port = str(free_port())
     script = quickstart.replace("8765", port)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AGENTCORE_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"

@@ -7,7 +7,7 @@ emulator: the runtime's log group ``/aws/bedrock-agentcore/runtimes/{runtime id}
 ``YYYY/MM/DD/[runtime-logs]{session id}`` (chosen; AgentCore's stream naming could not be
 confirmed offline). On the emulator's own stderr each line is prefixed with the runtime's
 name and the session id's first 8 characters. What moto keeps is bounded: a stream holds
-its latest ``MAX_EVENTS`` lines.
+its latest ``MAX_EVENTS`` lines (a tenth more between trims).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class InstanceLogs:
                 group, stream, [{"timestamp": int(self._clock() * 1000), "message": message}]
             )
             events = backend.groups[group].streams[stream].events
-            if len(events) > MAX_EVENTS:
+            if len(events) > MAX_EVENTS + MAX_EVENTS // 10:  # trimmed now and then, not per line
                 del events[: len(events) - MAX_EVENTS]
         except Exception as exc:  # moto's internals: a log line is never worth a failure
             logger.debug("could not store a log line of %s: %r", stream, exc)

@@ -61,6 +61,10 @@ class SessionClock:
     def advance(self, seconds: float) -> None:
         self.offset += seconds
 
+    def reset(self) -> None:
+        """Back to real time."""
+        self.offset = 0.0
+
 
 @dataclass(eq=False)
 class RuntimeSession:

@@ -107,7 +107,7 @@ class Emulator:
         await self.sessions.stop_all()
         for spec in self.runtimes:
             self.runtimes.set_faults(spec.name, FaultSpec())
-        self.sessions.clock.offset = 0.0
+        self.sessions.clock.reset()
         self.arrivals.clear()
         self.converse_error = None
 

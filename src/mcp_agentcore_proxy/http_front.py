@@ -239,10 +239,6 @@ class StreamableHttpFront:
         methods = ["POST", "GET", "DELETE"]
         self.app = Starlette(routes=[Route("/mcp", self._endpoint, methods=methods)])
 
-    @property
-    def sessions(self) -> int:
-        return len(self._sessions)
-
     async def drain(self, grace: float) -> None:
         """Refuse new requests, give calls in flight ``grace`` seconds, end every session."""
         self._draining = True

@@ -42,10 +42,6 @@ class Outbox:
         self._waiting = 0  # writers held until there is room
 
     @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
     def waiting(self) -> int:
         """Writers held back right now (the client reads slower than the runtime answers)."""
         with self._room:
@@ -54,7 +50,7 @@ class Outbox:
     def put(self, line: bytes) -> bool:
         """Add a line, waiting while the outbox is full; False once the stream is gone."""
         with self._room:
-            while self._full() and not self._closed:
+            while self._full() and not (self._closed or self._finished):
                 self._waiting += 1
                 try:
                     self._room.wait()
@@ -83,9 +79,11 @@ class Outbox:
         return True
 
     def finish(self) -> None:
-        """No more lines: the stream ends once those waiting are sent."""
+        """No more lines: the stream ends once those waiting are sent; a writer still
+        waiting for room (a call cut at close) gives up."""
         with self._room:
             self._finished = True
+            self._room.notify_all()
         self._wake()
 
     def close(self) -> None:

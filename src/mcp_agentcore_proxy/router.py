@@ -364,7 +364,9 @@ class Router:
                 gate.wait()
             if message.kind is Kind.NOTIFICATION and message.method != CANCELLED:
                 self._order.wait_for_earlier(number)
-            self._pace(None)
+                # Paced with requests; a cancellation or an answer to the server's own
+                # request is rare and waited for, so it never waits its turn.
+                self._pace(None)
 
             session_id, answer = self._invoke(message, self._mcp.snapshot(), False, None)
             # A notification is answered at once (202): its answer proves it arrived,

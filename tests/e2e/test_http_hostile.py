@@ -20,15 +20,11 @@ import anyio
 import httpx
 import pytest
 
-from tests.e2e.test_http_front import ACCEPT, HttpProxy
+from tests.e2e.test_http_front import ACCEPT, HttpProxy, _post
 from tests.harness import INITIALIZE_PARAMS, WAIT, Emulator, Proxy, wait_until
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INITIALIZE_PARAMS}
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-
-
-def _post(url: str, message: dict[str, Any], **headers: str) -> httpx.Response:
-    return httpx.post(url, json=message, headers={"Accept": ACCEPT, **headers}, timeout=WAIT)
 
 
 def _open_session(url: str) -> str:

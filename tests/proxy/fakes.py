@@ -181,7 +181,13 @@ def cancel(id_: Any) -> bytes:
 class Harness:
     """A router wired to the fakes, with one fixed runtime session id."""
 
-    def __init__(self, max_concurrency: int = 8, **stdout: Any) -> None:
+    def __init__(
+        self,
+        max_concurrency: int = 8,
+        pace: Callable[[threading.Event | None], bool] | None = None,
+        **stdout: Any,
+    ) -> None:
+        from mcp_agentcore_proxy.rate import no_pacing
         from mcp_agentcore_proxy.stdio import LineWriter
 
         self.runtime = FakeRuntime()
@@ -193,6 +199,7 @@ class Harness:
             lambda: "mcp-session-0123456789abcdef0123456789abcdef",
             max_concurrency,
             session_done=self.sessions_done.put,
+            pace=pace or no_pacing,
         )
 
     def submit(self, data: bytes) -> None:
@@ -209,3 +216,17 @@ class Harness:
         assert self.stdout.next()["id"] == 0
         self.submit(notification("notifications/initialized"))
         self.runtime.next().accepted()
+
+
+class Turns:
+    """A pace the test holds: while shut, every call that takes a turn waits."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.open.set()
+
+    def __call__(self, cancelled: threading.Event | None = None) -> bool:
+        while not self.open.wait(0.01):
+            if cancelled is not None and cancelled.is_set():
+                return False
+        return True

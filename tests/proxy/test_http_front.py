@@ -179,3 +179,25 @@ def test_an_outbox_holds_about_a_mebibyte_however_large_the_messages() -> None:
         assert not stream.offer(b"z")  # 1 MiB waiting
 
     asyncio.run(scenario())
+
+
+def test_closing_lets_go_of_a_writer_held_by_a_client_that_reads_nothing() -> None:
+    from mcp_agentcore_proxy import jsonrpc
+
+    async def scenario() -> None:
+        session = _session(asyncio.get_running_loop())
+        stream = session.expect("7")
+        done = threading.Event()
+
+        def worker() -> None:  # a call's worker relaying progress nobody reads
+            for n in range(100):
+                session.write(_line({"method": "notifications/progress", "params": {"n": n}}), "7")
+            done.set()
+
+        threading.Thread(target=worker, daemon=True).start()
+        await in_thread(lambda: wait_until(lambda: stream.waiting, "the writer held"))
+        session.router.cut = [Call(jsonrpc.parse_line(_line({"id": 7, "method": "tools/call"})))]
+        await in_thread(lambda: session.close(0.0, {"code": -32603, "message": "bye"}))
+        assert await in_thread(lambda: done.wait(10))  # the cut call's worker is free
+
+    asyncio.run(scenario())

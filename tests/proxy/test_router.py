@@ -12,6 +12,7 @@ from mcp_agentcore_proxy.errors import ReadTimedOutError, RuntimeServiceError
 from mcp_agentcore_proxy.lifecycle import CallState
 from tests.proxy.fakes import (
     Harness,
+    Turns,
     cancel,
     line,
     notification,
@@ -377,3 +378,27 @@ def test_every_runtime_session_used_is_reported_done(proxy) -> None:
     done = [proxy.sessions_done.get(timeout=10) for _ in range(3)]
     assert done == ["mcp-session-0123456789abcdef0123456789abcdef"] * 3
     assert proxy.sessions_done.empty()
+
+
+# -- pacing to the endpoint's quota ----------------------------------------------------
+
+
+def test_a_cancellation_never_waits_its_turn_while_requests_and_notifications_do() -> None:
+    turns = Turns()
+    proxy = Harness(pace=turns)
+    try:
+        proxy.handshake()
+        proxy.submit(request(1, "tools/call", name="slow"))
+        sent = proxy.runtime.next().left()  # it went while turns were free
+        turns.open.clear()  # the quota is used up: calls now wait their turn
+        proxy.submit(request(2, "tools/call", name="later"))
+        proxy.submit(cancel(1))
+        cancelled = proxy.runtime.next()  # at once, ahead of request 2
+        assert b"notifications/cancelled" in cancelled.payload
+        assert proxy.runtime.nothing_new()  # request 2 still waits its turn
+        turns.open.set()
+        assert b'"later"' in proxy.runtime.next().payload
+        cancelled.accepted()
+        sent.answer().end()
+    finally:
+        turns.open.set()
