@@ -20,7 +20,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from agentcore_emulator.config import parse_config
-from agentcore_emulator.instances import free_port
+from agentcore_emulator.networks import free_port
 from mcp_agentcore_proxy.settings import SETTINGS
 from tests.harness import ROOT, Emulator
 

@@ -16,7 +16,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,9 +74,13 @@ async def _read(
 
 
 async def run_command(
-    request: CommandRequest, environment: Mapping[str, str], cwd: Path
+    request: CommandRequest,
+    environment: Mapping[str, str],
+    cwd: Path,
+    enter: Callable[[], None] | None = None,
 ) -> AsyncIterator[bytes]:
-    """The framed events of one command's run."""
+    """The framed events of one command's run; ``enter`` puts its process in the
+    instance's network before it runs (as the container's own shell would be)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -91,6 +95,7 @@ async def run_command(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=enter,
     )
     assert process.stdout is not None and process.stderr is not None
     queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue(_QUEUED_CHUNKS)

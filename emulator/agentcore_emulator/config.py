@@ -17,9 +17,13 @@ from agentcore_emulator.headers import check_allowlist
 _NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PROTOCOLS = ("MCP", "HTTP", "A2A", "AGUI")
-# Where each protocol's container serves (AgentCore's contract; ports are $PORT here).
 LIFECYCLE_BOUNDS = (60, 1_209_600)  # seconds: idle timeout and max lifetime, 1 min to 14 days
+# Where each protocol's container serves on 0.0.0.0 (AgentCore's container contract).
 DEFAULT_PATHS = {"MCP": "/mcp", "HTTP": "/invocations", "AGUI": "/invocations", "A2A": "/"}
+DEFAULT_PORTS = {"MCP": 8000, "HTTP": 8080, "AGUI": 8080, "A2A": 9000}
+# "isolated": each instance in a network namespace of its own, on the protocol's port;
+# "shared": on this machine's loopback, on a free port named in $PORT.
+NETWORKS = ("isolated", "shared")
 CONTAINER_ERRORS = ("aws", "jsonrpc")
 # With no config: a small MCP server that needs nothing beyond the emulator's own packages.
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "example" / "runtimes.toml"
@@ -100,6 +104,7 @@ class RuntimeSpec:
     cwd: Path
     protocol: str = "MCP"
     path: str = "/mcp"  # where the instance takes invocations (protocolConfiguration.path)
+    port: int = 8000  # where it listens in its own network (protocolConfiguration.port)
     env: Mapping[str, str] = field(default_factory=dict)
     idle_timeout: float = 900.0
     max_lifetime: float = 28800.0
@@ -149,6 +154,7 @@ class EmulatorConfig:
     stream_timeout: float = 3600.0
     max_chunk_bytes: int = 10_000_000  # per streamed event
     oauth_clients: tuple[OAuthClient, ...] = ()
+    network: str = "isolated"
 
     @property
     def principal(self) -> str:
@@ -261,6 +267,9 @@ def _runtime(
     path = str(data.get("path", DEFAULT_PATHS[protocol]))
     if not path.startswith("/"):
         raise ConfigError(f"{where}: path must start with '/' (got {path!r})")
+    port = data.get("port", DEFAULT_PORTS[protocol])
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ConfigError(f"{where}: port must be a TCP port, 1 to 65535 (got {port!r})")
     idle = float(data.get("idle_timeout", 900))
     lifetime = float(data.get("max_lifetime", 28800))
     for key, value in (("idle_timeout", idle), ("max_lifetime", lifetime)):
@@ -295,6 +304,7 @@ def _runtime(
         cwd=(base / str(data.get("cwd", "."))).resolve(),
         protocol=protocol,
         path=path,
+        port=port,
         env={str(k): str(v) for k, v in env.items()},
         idle_timeout=idle,
         max_lifetime=lifetime,
@@ -322,6 +332,9 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
     account = str(settings.get("account", EmulatorConfig.account))
     if not re.fullmatch(r"[0-9]{12}", account):
         raise ConfigError("emulator.account must be 12 digits")
+    network = str(settings.get("network", EmulatorConfig.network))
+    if network not in NETWORKS:
+        raise ConfigError(f"emulator.network must be one of {NETWORKS} (got {network!r})")
     default_rate = float(settings.get("requests_per_second", RuntimeSpec.requests_per_second or 0))
     runtimes = tuple(
         _runtime(item, i, base, region, account, default_rate)
@@ -354,6 +367,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         stream_timeout=float(settings.get("stream_timeout", EmulatorConfig.stream_timeout)),
         max_chunk_bytes=int(settings.get("max_chunk_bytes", EmulatorConfig.max_chunk_bytes)),
         oauth_clients=oauth_clients,
+        network=network,
     )
 
 

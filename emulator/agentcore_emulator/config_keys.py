@@ -43,6 +43,12 @@ EMULATOR = (
     ),
     Key("request_timeout", 900.0, "AgentCore's 15 minutes for a synchronous answer, then 424"),
     Key("stream_timeout", 3600.0, "its 60 minutes for a stream, which then ends where it is"),
+    Key(
+        "network",
+        "isolated",
+        "isolated: each instance in a network namespace of its own, on its protocol's port "
+        "(Linux, as root); shared: on loopback, on a free port in $PORT",
+    ),
     Key("max_chunk_bytes", 10_000_000, "its 10 MB per streamed event: the stream ends before"),
 )
 
@@ -57,6 +63,7 @@ RUNTIME = (
     Key("cwd", ".", "the command's folder, relative to the config file"),
     Key("protocol", "MCP", "MCP (/mcp), HTTP or AGUI (/invocations, /ping), A2A (/)"),
     Key("path", None, "where the instance takes invocations (default: the protocol's)"),
+    Key("port", None, "where it listens (default: MCP 8000, HTTP and AGUI 8080, A2A 9000)"),
     Key("env", None, "a table of variables for the instance"),
     Key("idle_timeout", 900.0, "seconds; 60 s to 14 days, as AgentCore bounds it"),
     Key("max_lifetime", 28800.0, "seconds; 60 s to 14 days, at least idle_timeout"),

@@ -219,7 +219,12 @@ async def runtime_command(request: Request) -> Response:
     session = await emulator.sessions.acquire(spec, session_id)
     note(request, session=session_id)
     return StreamingResponse(
-        run_command(command, session.instance.environment, spec.cwd),
+        run_command(
+            command,
+            session.instance.environment,
+            spec.cwd,
+            session.instance.network.enter if session.instance.network.isolated else None,
+        ),
         media_type=eventstream.CONTENT_TYPE,
         headers={SESSION_HEADER: session_id},
     )

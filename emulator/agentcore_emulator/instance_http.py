@@ -6,20 +6,25 @@ request, httptools (uvicorn's parser) for the answer, a pool of idle connections
 aiohttp did the same at three times the CPU per call (request objects, multidicts, tracing,
 cookies: nothing an instance on loopback needs), which made it the largest single cost of
 an invocation. No TLS, proxies, redirects, cookies or compression: an instance is a
-process the emulator started, reached at ``127.0.0.1``.
+process the emulator started, reached on loopback or inside its own network namespace
+(``networks``: a connection's socket is then made there).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import socket
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import cast
 
 import httptools
 
-HOST = "127.0.0.1"
+# Where an instance is, as the pool keys it: (address, port).
+Target = tuple[str, int]
+# How to make a socket that reaches an address, if an ordinary one does not.
+SocketMaker = Callable[[str], Callable[[], socket.socket] | None]
 # Instances are uvicorn servers that close idle connections after 5 s: a request sent
 # just then is lost ("Server disconnected"). Expiring ours sooner means the instance never
 # closes one under a request.
@@ -105,9 +110,9 @@ class InstanceResponse:
 class _Connection(asyncio.Protocol):
     """One kept-alive connection to an instance; one request at a time."""
 
-    def __init__(self, pool: InstanceClient, port: int) -> None:
+    def __init__(self, pool: InstanceClient, target: Target) -> None:
         self._pool = pool
-        self.port = port
+        self.target = target
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._response: InstanceResponse | None = None
@@ -251,29 +256,31 @@ class _Connection(asyncio.Protocol):
 
 
 class InstanceClient:
-    """Requests to instances by port, over kept-alive connections."""
+    """Requests to instances by address and port, over kept-alive connections."""
 
     def __init__(
         self,
         keepalive_expiry: float = INSTANCE_KEEPALIVE_EXPIRY,
         connect_timeout: float = INSTANCE_CONNECT_TIMEOUT,
+        sockets: SocketMaker | None = None,
     ) -> None:
         self._keepalive_expiry = keepalive_expiry
         self._connect_timeout = connect_timeout
-        self._idle: dict[int, list[_Connection]] = {}
+        self._sockets = sockets
+        self._idle: dict[Target, list[_Connection]] = {}
         self._all: set[_Connection] = set()
 
     async def request(
         self,
         method: str,
-        port: int,
+        target: Target,
         path: str,
         headers: Mapping[str, str],
         body: bytes = b"",
     ) -> InstanceResponse:
         """Send a request; the answer once its headers are in (release it when done)."""
-        head = _request_head(method, port, path, headers, len(body))
-        connection = self._idle_connection(port) or await self._connect(port)
+        head = _request_head(method, target, path, headers, len(body))
+        connection = self._idle_connection(target) or await self._connect(target)
         try:
             return await connection.send(head, body)
         except BaseException:
@@ -282,11 +289,11 @@ class InstanceClient:
 
     def keep(self, connection: _Connection) -> None:
         connection.idle_since = time.monotonic()
-        self._idle.setdefault(connection.port, []).append(connection)
+        self._idle.setdefault(connection.target, []).append(connection)
 
     def forget(self, connection: _Connection) -> None:
         self._all.discard(connection)
-        idle = self._idle.get(connection.port)
+        idle = self._idle.get(connection.target)
         if idle and connection in idle:
             idle.remove(connection)
 
@@ -296,8 +303,8 @@ class InstanceClient:
             connection.close()
         self._idle.clear()
 
-    def _idle_connection(self, port: int) -> _Connection | None:
-        idle = self._idle.get(port)
+    def _idle_connection(self, target: Target) -> _Connection | None:
+        idle = self._idle.get(target)
         # Instances (uvicorn) close a connection idle for 5 s; one idle for longer than our
         # expiry is closed here first, so an instance never closes one under a request.
         now = time.monotonic()
@@ -308,23 +315,44 @@ class InstanceClient:
             connection.close()
         return None
 
-    async def _connect(self, port: int) -> _Connection:
+    async def connected_socket(self, target: Target) -> socket.socket:
+        """A socket connected to ``target`` (made in the instance's network if it has one)."""
+        loop = asyncio.get_running_loop()
+        maker = self._sockets(target[0]) if self._sockets is not None else None
+        sock = maker() if maker is not None else _tcp_socket()
+        try:
+            sock.setblocking(False)
+            async with asyncio.timeout(self._connect_timeout):
+                await loop.sock_connect(sock, target)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    async def _connect(self, target: Target) -> _Connection:
         loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self._connect_timeout):
-                _, connection = await loop.create_connection(
-                    lambda: _Connection(self, port), HOST, port
-                )
+            sock = await self.connected_socket(target)
+            _, connection = await loop.create_connection(
+                lambda: _Connection(self, target), sock=sock
+            )
         except (OSError, TimeoutError) as exc:
-            raise InstanceUnreachable(f"cannot connect to {HOST}:{port}: {exc!r}") from exc
+            where = f"{target[0]}:{target[1]}"
+            raise InstanceUnreachable(f"cannot connect to {where}: {exc!r}") from exc
         self._all.add(connection)
         return connection
 
 
+def _tcp_socket() -> socket.socket:
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so.
+    return socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+
+
 def _request_head(
-    method: str, port: int, path: str, headers: Mapping[str, str], length: int
+    method: str, target: Target, path: str, headers: Mapping[str, str], length: int
 ) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Length: {length}\r\n"]
+    host, port = target
+    lines = [f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {length}\r\n"]
     lines += [f"{name}: {value}\r\n" for name, value in headers.items()]
     lines.append("\r\n")
     head = "".join(lines)

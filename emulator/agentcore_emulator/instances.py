@@ -9,17 +9,17 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from agentcore_emulator import guard
+from agentcore_emulator import guard, listeners
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.exceptions import RuntimeClientError
 from agentcore_emulator.instance_http import InstanceClient, InstanceHttpError, InstanceResponse
 from agentcore_emulator.instance_logs import MAX_LINE, InstanceLogs
+from agentcore_emulator.networks import InstanceNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,18 @@ PROBE_TIMEOUT = 1.0  # seconds for a readiness probe or an agent card
 INIT_TIMEOUT_MESSAGE = (
     "Runtime initialization time exceeded. Please make sure that initialization completes in {}s."
 )
+CHECK_LOGS = "Please check your CloudWatch logs for more information."
+# A wrong listener must last this long before the start is ended: a server may open
+# another socket first (a metrics port, say) and its own a moment later.
+MISTAKE_GRACE = 2.0  # seconds
+LISTENER_SCAN_INTERVAL = 0.25  # seconds
+# What a 404 at the protocol's probe means, by protocol.
+NOT_FOUND_HINTS = {
+    "MCP": 'an HTTP agent? declare it protocol = "HTTP"',
+    "HTTP": 'an MCP server? declare it protocol = "MCP"',
+    "AGUI": 'an MCP server? declare it protocol = "MCP"',
+    "A2A": "an A2A server serves its agent card there",
+}
 
 
 def _check_startable(spec: RuntimeSpec) -> None:
@@ -49,30 +61,32 @@ def _check_startable(spec: RuntimeSpec) -> None:
         )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class RuntimeInstance:
-    """One running server process of a runtime, listening on its own port."""
+    """One running server process of a runtime, in its own network (``networks``)."""
 
     def __init__(
         self,
         spec: RuntimeSpec,
-        port: int,
+        network: InstanceNetwork,
         process: asyncio.subprocess.Process,
         environment: Mapping[str, str],
         client: InstanceClient,
     ) -> None:
         self.spec = spec
-        self.port = port
+        self.network = network
+        self.target = (network.address, network.port)
         self.process = process
         self.client = client
         self.environment = environment  # what its process was given: shell commands get it too
-        self.base_url = f"http://127.0.0.1:{port}"
         self._pumps: list[asyncio.Task[None]] = []  # its output's readers, ended with it
+
+    @property
+    def port(self) -> int:
+        return self.network.port
+
+    @property
+    def base_url(self) -> str:
+        return self.network.url
 
     @property
     def alive(self) -> bool:
@@ -92,34 +106,29 @@ class RuntimeInstance:
         spec: RuntimeSpec,
         env: Mapping[str, str],
         client: InstanceClient,
+        network: InstanceNetwork,
         logs: tuple[InstanceLogs, str] | None = None,
     ) -> RuntimeInstance:
-        """Start a process and wait until it serves; 424 if it does not in time.
+        """Start a process in ``network`` and wait until it serves; 424 if it does not in
+        time, or at once if it listens where AgentCore would not reach it. The instance
+        owns ``network`` from here: it goes when the instance stops (or fails to start).
 
         With ``logs`` (where to keep output, and the session id), its output is kept
         line by line (``instance_logs``); without, it goes to the emulator's stderr as is.
         """
-        port = free_port()
-        process_env = {**os.environ, **spec.env, **env, "PORT": str(port), "HOST": "127.0.0.1"}
-        _check_startable(spec)
-        # Through the guard, in a session of its own: stopping the instance ends every
-        # process it started, and so does the emulator's death. Its output goes to the
-        # emulator's stderr, never its stdout.
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "agentcore_emulator.guard",
-            "--",
-            *spec.command,
-            cwd=spec.cwd,
-            env=process_env,
-            stdout=sys.stderr if logs is None else asyncio.subprocess.PIPE,
-            stderr=sys.stderr if logs is None else asyncio.subprocess.PIPE,
-            stdin=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-            limit=MAX_LINE,
-        )
-        instance = cls(spec, port, process, process_env, client)
+        process_env = {**os.environ, **env, **network.env}
+        if network.isolated:
+            # As the starter toolkit's images set it: the bedrock-agentcore SDK then binds
+            # 0.0.0.0, as in a container (a runtime's env may set it to "" to opt out).
+            process_env["DOCKER_CONTAINER"] = "1"
+        process_env.update(spec.env)
+        try:
+            _check_startable(spec)
+            process = await cls._spawn(spec, process_env, network, logs is not None)
+        except BaseException:
+            await network.close()
+            raise
+        instance = cls(spec, network, process, process_env, client)
         if logs is not None:
             keeper, session_id = logs
             for output in (process.stdout, process.stderr):
@@ -130,56 +139,107 @@ class RuntimeInstance:
         except BaseException:
             await instance.stop()
             raise
-        logger.info("started %s instance pid=%d port=%d", spec.name, process.pid, port)
+        logger.info("started %s instance pid=%d at %s:%d", spec.name, process.pid, *instance.target)
         return instance
 
+    @staticmethod
+    async def _spawn(
+        spec: RuntimeSpec, env: Mapping[str, str], network: InstanceNetwork, piped: bool
+    ) -> asyncio.subprocess.Process:
+        # Through the guard, in a session of its own: stopping the instance ends every
+        # process it started, and so does the emulator's death. Its output goes to the
+        # emulator's stderr (or to ``instance_logs`` through pipes), never its stdout.
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "agentcore_emulator.guard",
+            "--",
+            *spec.command,
+            cwd=spec.cwd,
+            env=env,
+            stdout=asyncio.subprocess.PIPE if piped else sys.stderr,
+            stderr=asyncio.subprocess.PIPE if piped else sys.stderr,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=network.enter if network.isolated else None,
+            limit=MAX_LINE,
+        )
+
     async def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.spec.start_timeout
+        now = time.monotonic()
+        deadline = now + self.spec.start_timeout
         if self.spec.faults.fail_start:
             # The injected fault: never ready. Answered at once, as the timeout would be.
             raise RuntimeClientError(INIT_TIMEOUT_MESSAGE.format(int(self.spec.start_timeout)))
-        while time.monotonic() < deadline:
+        next_scan, wrong_since = now, None
+        while (now := time.monotonic()) < deadline:
             if not self.alive:
                 raise RuntimeClientError(
                     f"Runtime process exited with code {self.process.returncode} during "
-                    f"initialization. Please check your CloudWatch logs for more information."
+                    f"initialization. {CHECK_LOGS}"
                 )
             if await self._ready():
                 return
+            if now >= next_scan:
+                next_scan = now + LISTENER_SCAN_INTERVAL
+                found = self.listening_mistake()
+                if found is None:
+                    wrong_since = None
+                elif wrong_since is None:
+                    wrong_since = now
+                elif now - wrong_since >= MISTAKE_GRACE:
+                    self._fail_start(found)
             await asyncio.sleep(0.05)
         raise RuntimeClientError(INIT_TIMEOUT_MESSAGE.format(int(self.spec.start_timeout)))
+
+    def listening_mistake(self) -> str | None:
+        """Where the instance listens, if AgentCore would not reach it there (Linux only)."""
+        if not sys.platform.startswith("linux"):
+            return None
+        if self.network.isolated:
+            found = listeners.in_namespace_of(self.process.pid, self.network.own_sockets)
+        else:
+            found = listeners.of_session(self.process.pid)  # the guard leads its session
+        spec = self.spec
+        return listeners.mistake(found, self.port, spec.protocol, spec.path, self.network.isolated)
+
+    def _fail_start(self, problem: str) -> None:
+        spec, pid = self.spec, self.process.pid
+        logger.warning("%s instance pid=%d did not start: %s", spec.name, pid, problem)
+        raise RuntimeClientError(f"Runtime initialization failed: {problem}. {CHECK_LOGS}")
 
     async def request(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
     ) -> InstanceResponse:
         """Send a request to the instance; its answer once the headers are in."""
-        return await self.client.request(method, self.port, path, headers, body)
+        return await self.client.request(method, self.target, path, headers, body)
 
-    async def _get(self, path: str) -> tuple[int, bytes]:
+    async def _get(self, path: str, read: bool = True) -> tuple[int, bytes]:
         async with asyncio.timeout(PROBE_TIMEOUT):
-            response = await self.request("GET", path, {})
+            response = await self.request("GET", path, {"Accept": "application/json"})
             try:
-                return response.status, await response.read()
+                return response.status, await response.read() if read else b""
             finally:
                 response.release()
 
     async def _ready(self) -> bool:
-        # HTTP and AG-UI containers answer /ping; an A2A one serves its agent card.
+        """Whether the instance serves; a 424 if it answers 404 where its protocol serves.
+
+        HTTP and AG-UI containers answer /ping; an A2A one serves its agent card; an MCP
+        one answers a GET of its path with anything but 404 (a 405 or 406 mostly: the GET
+        asks for JSON, so no server opens a stream for it).
+        """
         probe = {"HTTP": "/ping", "AGUI": "/ping", "A2A": AGENT_CARD_PATH}.get(self.spec.protocol)
-        if probe is not None:
-            try:
-                status, _ = await self._get(probe)
-            except (InstanceHttpError, TimeoutError):
-                return False
-            return status == 200
         try:
-            _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        except OSError:
+            status, _ = await self._get(probe or self.spec.path, read=False)
+        except (InstanceHttpError, TimeoutError):
             return False
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        return True
+        if status == 404:
+            self._fail_start(
+                f"the server answers 404 to GET {probe or self.spec.path} on port {self.port} "
+                f"({NOT_FOUND_HINTS[self.spec.protocol]})"
+            )
+        return status == 200 if probe is not None else True
 
     async def ping(self) -> object:
         """What the instance's /ping answers (parsed JSON), or None if it answers no JSON."""
@@ -213,6 +273,7 @@ class RuntimeInstance:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.process.pid, signal.SIGKILL)
         await self.process.wait()
+        await self.network.close()
         # Its group is gone, so its output ends: what is left is read, then the readers go.
         if self._pumps:
             _, late = await asyncio.wait(self._pumps, timeout=1.0)

@@ -19,6 +19,7 @@ from agentcore_emulator.exceptions import (
 from agentcore_emulator.instance_http import InstanceClient
 from agentcore_emulator.instance_logs import InstanceLogs
 from agentcore_emulator.instances import RuntimeInstance
+from agentcore_emulator.networks import Networks
 from mcp_agentcore_proxy.recovery import CONTAINER_ERROR_CODE
 
 logger = logging.getLogger(__name__)
@@ -163,9 +164,11 @@ class SessionRegistry:
         client: InstanceClient,
         clock: SessionClock | None = None,
         logs: InstanceLogs | None = None,
+        networks: Networks | None = None,
     ) -> None:
         self._instance_env = instance_env
         self._client = client
+        self._networks = networks or Networks("shared", "http://127.0.0.1")
         self._logs = logs
         self._max_sessions = max_sessions
         self.clock = clock or SessionClock()
@@ -261,7 +264,8 @@ class SessionRegistry:
     async def _start(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession:
         env = self._instance_env(spec, session_id)
         logs = (self._logs, session_id) if self._logs is not None else None
-        instance = await RuntimeInstance.start(spec, env, self._client, logs)
+        network = await self._networks.place(spec)
+        instance = await RuntimeInstance.start(spec, env, self._client, network, logs)
         now = self.clock()
         session = RuntimeSession(spec, session_id, instance, created_at=now, last_used=now)
         self._sessions[(spec.name, session_id)] = session

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import socket
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from agentcore_emulator.instance_http import (
     InstanceClient,
 )
 from agentcore_emulator.instance_logs import InstanceLogs
+from agentcore_emulator.networks import Networks
 from agentcore_emulator.oauth import IDP_PATH, BearerCheck, IdentityProvider
 from agentcore_emulator.runtimes import RuntimeRegistry
 from agentcore_emulator.sessions import SessionClock, SessionRegistry
@@ -52,14 +54,16 @@ class Emulator:
         self.runtimes = RuntimeRegistry(config.runtimes, config.account)
         static = Credential(config.access_key, config.secret_key, principal=config.principal)
         self.credentials = CredentialStore([static])
+        self.networks = Networks(config.network, base_url)
         # Every invocation crosses it; aiohttp (``web``) does the rest: WebSockets, OIDC.
-        self.instance_client = InstanceClient()
+        self.instance_client = InstanceClient(sockets=self.networks.socket_for)
         self.sessions = SessionRegistry(
             self.instance_env,
             config.max_sessions,
             self.instance_client,
             clock,
             InstanceLogs(self._logs_backend),
+            self.networks,
         )
         self.moto = MotoServices(config)
         self.idp = IdentityProvider(base_url + IDP_PATH, config.oauth_clients)
@@ -86,7 +90,11 @@ class Emulator:
     async def open(self) -> None:
         self.moto.start()
         self._web = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=INSTANCE_KEEPALIVE_EXPIRY),
+            connector=aiohttp.TCPConnector(
+                limit=0,
+                keepalive_timeout=INSTANCE_KEEPALIVE_EXPIRY,
+                socket_factory=self._socket,
+            ),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=INSTANCE_CONNECT_TIMEOUT),
             # Only what AgentCore forwards: no User-Agent or Accept-Encoding of our own, so
             # an instance never compresses what the relay passes through byte for byte.
@@ -94,11 +102,18 @@ class Emulator:
             auto_decompress=False,
         )
 
+    def _socket(self, addr_info: tuple[Any, ...]) -> socket.socket:
+        """aiohttp's sockets: an instance's made inside its network."""
+        family, kind, proto, _, address = addr_info
+        maker = self.networks.socket_for(address[0])
+        return maker() if maker is not None else socket.socket(family, kind, proto)
+
     async def close(self) -> None:
         await self.sessions.stop_all()
         await self.instance_client.close()
         if self._web is not None:
             await self._web.close()
+        self.networks.close()
 
     async def reset(self) -> None:
         """Back to as started, for the next test: no session, fault, moved clock,
@@ -123,13 +138,12 @@ class Emulator:
 
     def instance_env(self, spec: RuntimeSpec, session_id: str) -> dict[str, str]:
         """What an instance sees, as a runtime's execution role would give it."""
+        url = self.networks.instance_emulator_url(self.base_url)
         return {
-            **self.config.client_environment(self.base_url),
+            **self.config.client_environment(url),
             "AGENTCORE_RUNTIME_ARN": spec.arn,
             # Where callers reach this runtime (an A2A agent card names it).
-            "AGENTCORE_RUNTIME_URL": (
-                f"{self.base_url}/runtimes/{quote(spec.arn, safe='')}/invocations/"
-            ),
+            "AGENTCORE_RUNTIME_URL": f"{url}/runtimes/{quote(spec.arn, safe='')}/invocations/",
         }
 
     def verify(

@@ -14,7 +14,7 @@ from agentcore_emulator.instance_http import (
     InstanceHttpError,
     InstanceUnreachable,
 )
-from agentcore_emulator.instances import free_port
+from agentcore_emulator.networks import free_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -90,7 +90,9 @@ async def client(**kwargs: float) -> AsyncIterator[InstanceClient]:
 
 
 async def post(pool: InstanceClient, port: int, body: bytes) -> tuple[int, bytes]:
-    response = await pool.request("POST", port, "/invocations", {"X-Test": "1"}, body)
+    response = await pool.request(
+        "POST", ("127.0.0.1", port), "/invocations", {"X-Test": "1"}, body
+    )
     try:
         return response.status, await response.read()
     finally:
@@ -142,7 +144,7 @@ def test_a_chunked_answer_arrives_chunk_by_chunk() -> None:
 
     async def scenario() -> list[bytes]:
         async with Instance(stream) as instance, client() as pool:
-            response = await pool.request("POST", instance.port, "/", {}, b"")
+            response = await pool.request("POST", ("127.0.0.1", instance.port), "/", {}, b"")
             received = []
             async for chunk in response.chunks():
                 received.append(chunk)
@@ -234,7 +236,7 @@ def test_an_answer_released_unfinished_closes_its_connection() -> None:
 
     async def scenario() -> None:
         async with Instance(half_then_echo) as instance, client() as pool:
-            response = await pool.request("POST", instance.port, "/", {}, b"")
+            response = await pool.request("POST", ("127.0.0.1", instance.port), "/", {}, b"")
             response.release()  # its rest, were it kept, would pass for the next answer
             await asyncio.wait_for(closed.wait(), 10)
             assert await post(pool, instance.port, b"next") == (200, b"next")
@@ -253,7 +255,9 @@ def test_a_connection_the_instance_closed_while_idle_is_not_reused() -> None:
         async with Instance(one_each) as instance, client() as pool:
             assert await post(pool, instance.port, b"1") == (200, b"1")
             async with asyncio.timeout(10):
-                while pool._idle.get(instance.port):  # until the close reaches the client
+                while pool._idle.get(
+                    ("127.0.0.1", instance.port)
+                ):  # until the close reaches the client
                     await asyncio.sleep(0.01)
             assert await post(pool, instance.port, b"2") == (200, b"2")
             assert instance.connections == 2
@@ -286,7 +290,7 @@ def test_an_unread_stream_stops_being_read_from_the_instance() -> None:
 
     async def scenario() -> None:
         async with Instance(flood) as instance, client() as pool:
-            response = await pool.request("POST", instance.port, "/", {}, b"")
+            response = await pool.request("POST", ("127.0.0.1", instance.port), "/", {}, b"")
             async with asyncio.timeout(10):
                 while response._buffered < READ_HIGH_WATER:  # the caller reads nothing
                     await asyncio.sleep(0.01)
@@ -305,7 +309,9 @@ def test_a_line_break_in_a_header_is_refused_before_anything_is_sent() -> None:
     async def scenario() -> None:
         async with Instance(echo_forever) as instance, client() as pool:
             with pytest.raises(ValueError, match="line break"):
-                await pool.request("POST", instance.port, "/", {"X-A": "1\r\nX-B: 2"}, b"")
+                await pool.request(
+                    "POST", ("127.0.0.1", instance.port), "/", {"X-A": "1\r\nX-B: 2"}, b""
+                )
             assert instance.connections == 0
 
     asyncio.run(scenario())
@@ -319,7 +325,7 @@ def test_repeated_headers_are_joined_and_names_lower_cased() -> None:
 
     async def scenario() -> dict[str, str]:
         async with Instance(twice) as instance, client() as pool:
-            response = await pool.request("POST", instance.port, "/", {}, b"")
+            response = await pool.request("POST", ("127.0.0.1", instance.port), "/", {}, b"")
             response.release()
             return response.headers
 
@@ -358,7 +364,7 @@ def test_an_informational_answer_is_passed_over() -> None:
 
     async def scenario() -> tuple[int, dict[str, str], bytes]:
         async with Instance(early_hints) as instance, client() as pool:
-            response = await pool.request("POST", instance.port, "/", {}, b"")
+            response = await pool.request("POST", ("127.0.0.1", instance.port), "/", {}, b"")
             body = await response.read()
             response.release()
             return response.status, response.headers, body
