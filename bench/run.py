@@ -93,8 +93,8 @@ def install(contender: Contender) -> None:
 class Emulator(EmulatorProcess):
     """The benchmark's emulator: one MCP server for the proxies, one HTTP agent for itself."""
 
-    def __init__(self) -> None:
-        super().__init__(CONFIG, cwd=ROOT)
+    def __init__(self, network: str = "isolated") -> None:
+        super().__init__(CONFIG, cwd=ROOT, args=["--network", network])
         self.env = self.environment("bench_server")
 
     def floor(self, runtime: str = "bench_server") -> FloorClient:
@@ -261,9 +261,14 @@ def run(rounds: int) -> str:
     for contender in CONTENDERS:
         install(contender)
     emulator = Emulator()
+    # The emulator's own figure in both networks, side by side: instances in namespaces of
+    # their own (the default) and on shared loopback (the fallback, and the earlier design).
+    shared = Emulator("shared")
     results: dict[str, dict[str, list[float]]] = {c.name: {} for c in CONTENDERS}
     results[FLOOR] = {}
-    throughput: dict[int, list[float]] = {1: [], 16: []}
+    throughput: dict[tuple[int, str], list[float]] = {
+        (clients, network): [] for clients in (1, 16) for network in ("isolated", "shared")
+    }
     errors: dict[str, str] = {}
     try:
         # Unrecorded: every contender's runtime session gets its instance started first.
@@ -282,16 +287,18 @@ def run(rounds: int) -> str:
                     results[contender.name].setdefault(key, []).append(value)
             for key, value in measure_floor(emulator).items():
                 results[FLOOR].setdefault(key, []).append(value)
-            for clients, values in throughput.items():
-                values.append(emulator_throughput(emulator, clients))
+            for (clients, network), values in throughput.items():
+                serving = emulator if network == "isolated" else shared
+                values.append(emulator_throughput(serving, clients))
     finally:
         emulator.stop()
+        shared.stop()
     return report(results, throughput, errors, rounds)
 
 
 def report(
     results: dict[str, dict[str, list[float]]],
-    throughput: dict[int, list[float]],
+    throughput: dict[tuple[int, str], list[float]],
     errors: dict[str, str],
     rounds: int,
 ) -> str:
@@ -319,10 +326,9 @@ def report(
         "| emulator alone (SigV4 checked, relayed to an HTTP agent) | invocations/s |",
         "|---|---|",
     ]
-    for clients, values in throughput.items():
-        lines.append(
-            f"| {clients} concurrent client{'s' if clients > 1 else ''} | {cell(values, None)} |"
-        )
+    for (clients, network), values in throughput.items():
+        who = f"{clients} concurrent client{'s' if clients > 1 else ''}, {network} network"
+        lines.append(f"| {who} | {cell(values, None)} |")
     for name, error in errors.items():
         lines.append(f"\n{name} failed: `{error}`")
     return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ _IN_PROCESS = (
     "tests/emulator/test_sigv4.py",
     "tests/emulator/test_session_rules.py",
     "tests/emulator/test_instance_http.py",
+    "tests/emulator/test_networks.py",
 )
 _PROCESS_FIXTURES = frozenset({"emulator", "proxy_factory"})
 

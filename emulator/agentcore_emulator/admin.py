@@ -88,6 +88,7 @@ async def list_sessions(request: Request) -> Response:
             "sessionId": session.session_id,
             "mcpSessionId": session.mcp_session_id,
             "pid": session.instance.process.pid,
+            "address": session.instance.network.address,  # in its own network, if isolated
             "port": session.instance.port,
             "stateful": session.stateful,
             "ping": session.ping_status,  # what its /ping last said (HTTP and AG-UI)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import shlex
 import signal
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from agentcore_emulator.config import ConfigError, EmulatorConfig, load_config
+from agentcore_emulator.config import NETWORKS, ConfigError, EmulatorConfig, load_config
 from agentcore_emulator.process import READY
 from mcp_agentcore_proxy.loopback import base_url, is_loopback, listening_socket
 
@@ -32,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     serve.add_argument("--config", type=Path, help="runtimes file (default: the demo server)")
     serve.add_argument("--log-level", default="INFO")
+    serve.add_argument(
+        "--network",
+        choices=NETWORKS,
+        help="isolated: each instance in a network of its own, on AgentCore's ports; "
+        "shared: on loopback, on $PORT (default: the config's, else isolated)",
+    )
     serve.add_argument(
         "--tls-cert", type=Path, help="serve HTTPS with this PEM certificate (chain)"
     )
@@ -134,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"agentcore-emulator: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "network", None):
+        config = dataclasses.replace(config, network=args.network)
     if args.command == "env":
         try:
             lines = env_lines(config, f"http://{args.host}:{args.port}", args.runtime)

@@ -30,7 +30,7 @@ class SignedForAgentCore(httpx.Auth):
     requires_request_body = True
 
     def __init__(self, emulator: Emulator, session: str) -> None:
-        env = emulator.env()
+        env = emulator.env(next(iter(emulator.arns)))  # the keys are the same for every runtime
         credentials = Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
         self._signer = SigV4Auth(credentials, "bedrock-agentcore", "us-east-1")
         self._session = session

@@ -1,0 +1,188 @@
+"""Instances' networks in process: what /proc says listens, what is a mistake, the fallback
+to the shared network, and an isolated network's two ways in and out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentcore_emulator import listeners, networks
+from agentcore_emulator.config import RuntimeSpec
+from agentcore_emulator.instance_http import InstanceClient
+from agentcore_emulator.listeners import Listener
+from agentcore_emulator.netns import NamespaceUnavailable, home_namespace
+
+SPEC = RuntimeSpec("r", "arn", "r-0123456789", ("true",), cwd=Path.cwd())
+
+
+def _can_isolate() -> bool:
+    try:
+        os.close(home_namespace())
+    except (NamespaceUnavailable, OSError):
+        return False
+    return True
+
+
+isolated = pytest.mark.skipif(not _can_isolate(), reason="no network namespaces here")
+
+
+@pytest.fixture
+def bound() -> Iterator[list[socket.socket]]:
+    made = []
+    for family, host in (
+        (socket.AF_INET, "127.0.0.1"),
+        (socket.AF_INET, "0.0.0.0"),
+        (socket.AF_INET6, "::"),
+    ):
+        sock = socket.socket(family)
+        sock.bind((host, 0))
+        sock.listen()
+        made.append(sock)
+    yield made
+    for sock in made:
+        sock.close()
+
+
+def _listener(sock: socket.socket) -> Listener:
+    host, port = sock.getsockname()[:2]
+    return Listener(host, port)
+
+
+def test_proc_lists_a_namespaces_listeners_and_a_sessions_own(bound: list[socket.socket]) -> None:
+    mine = {_listener(sock) for sock in bound}
+    assert mine <= listeners.in_namespace_of(os.getpid())
+    assert mine <= listeners.of_session(os.getsid(0))
+    # Excluded by inode (the emulator's relay inside a namespace is not the instance's).
+    inode = os.fstat(bound[0].fileno()).st_ino
+    assert _listener(bound[0]) not in listeners.in_namespace_of(os.getpid(), {inode})
+    assert listeners.of_session(2**22 + 12345) == set()  # no such session
+
+
+@pytest.mark.parametrize(
+    ("found", "isolated_net", "problem"),
+    [
+        (set(), True, None),  # a slow start, not a mistake
+        ({Listener("0.0.0.0", 8000)}, True, None),
+        ({Listener("::", 8000)}, True, None),
+        ({Listener("127.0.0.1", 8000), Listener("0.0.0.0", 8000)}, True, None),
+        (
+            {Listener("127.0.0.1", 8000)},
+            True,
+            "listens on 127.0.0.1:8000; AgentCore reaches the container on 0.0.0.0:8000",
+        ),
+        ({Listener("::1", 8000)}, True, "listens on [::1]:8000;"),
+        (
+            {Listener("0.0.0.0", 8080)},
+            True,
+            "AgentCore reaches an MCP container on 0.0.0.0:8000 at /mcp",
+        ),
+        ({Listener("0.0.0.0", 9090), Listener("0.0.0.0", 8000)}, True, None),  # a metrics port too
+        ({Listener("127.0.0.1", 8000)}, False, None),  # loopback is where shared reaches it
+        (
+            {Listener("0.0.0.0", 8080)},
+            False,
+            "not on the port the emulator gave it in $PORT (8000)",
+        ),
+    ],
+)
+def test_which_listeners_are_mistakes(
+    found: set[Listener], isolated_net: bool, problem: str | None
+) -> None:
+    said = listeners.mistake(found, 8000, "MCP", "/mcp", isolated_net)
+    if problem is None:
+        assert said is None
+    else:
+        assert said is not None and problem in said
+
+
+def test_without_namespaces_instances_share_loopback_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse() -> int:
+        raise NamespaceUnavailable("cannot make a network namespace: [Errno 1] not permitted")
+
+    monkeypatch.setattr(networks, "home_namespace", refuse)
+    with caplog.at_level(logging.WARNING, "agentcore_emulator.networks"):
+        places = networks.Networks("isolated", "http://127.0.0.1:4321")
+    assert places.mode == "shared"
+    assert [r.getMessage() for r in caplog.records] == [
+        'network = "isolated" needs Linux network namespaces, which cannot be made here '
+        "(cannot make a network namespace: [Errno 1] not permitted): instances share this "
+        'machine\'s loopback and listen on $PORT instead (network = "shared" says so and '
+        "silences this warning)"
+    ]
+    network = asyncio.run(places.place(SPEC))
+    assert (network.address, network.isolated) == ("127.0.0.1", False)
+    assert network.env == {"PORT": str(network.port), "HOST": "127.0.0.1"}
+    assert places.instance_emulator_url("http://127.0.0.1:4321") == "http://127.0.0.1:4321"
+
+
+def test_asking_for_the_shared_network_warns_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert networks.Networks("shared", "http://127.0.0.1:4321").mode == "shared"
+    assert caplog.records == []
+
+
+@isolated
+def test_an_isolated_network_is_reached_off_loopback_and_reaches_the_emulator() -> None:
+    async def scenario() -> None:
+        async def emulator_side(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"emulator heard " + await reader.readexactly(5))
+            await writer.drain()
+            writer.close()
+
+        emulator = await asyncio.start_server(emulator_side, "127.0.0.1", 0)
+        port = emulator.sockets[0].getsockname()[1]
+        places = networks.Networks("isolated", f"http://127.0.0.1:{port}")
+        one, two = await places.place(SPEC), await places.place(SPEC)
+        servers: list[socket.socket] = []
+        try:
+            assert one.isolated and one.address != two.address and one.port == two.port == 8000
+            assert one.env == {"PORT": "8000"}
+            assert (
+                places.instance_emulator_url(f"http://127.0.0.1:{port}")
+                == f"http://127.0.0.1:{port}"
+            )
+            maker = places.socket_for(one.address)
+            assert maker is not None and places.socket_for("127.0.0.1") is None
+            # Two servers in the instance's network, on one port each: loopback-bound refused.
+            for host, port_ in (("127.0.0.1", 8000), ("0.0.0.0", 8001)):
+                server = maker()
+                servers.append(server)
+                server.bind((host, port_))
+                server.listen()
+            client = InstanceClient(sockets=places.socket_for)
+            with pytest.raises(ConnectionRefusedError):
+                await client.connected_socket((one.address, 8000))
+            (await client.connected_socket((one.address, 8001))).close()
+            # The same port in the other network is free: nothing listens there.
+            with pytest.raises(ConnectionRefusedError):
+                await client.connected_socket((two.address, 8001))
+            # From inside, the emulator's own address reaches the emulator (the relay).
+            inside = maker()
+            inside.setblocking(False)
+            loop = asyncio.get_running_loop()
+            await loop.sock_connect(inside, ("127.0.0.1", port))
+            await loop.sock_sendall(inside, b"hello")
+            heard = b""
+            while chunk := await loop.sock_recv(inside, 100):
+                heard += chunk
+            inside.close()
+            assert heard == b"emulator heard hello"
+        finally:
+            for server in servers:
+                server.close()
+            await one.close()
+            await two.close()
+            places.close()
+            emulator.close()
+        assert places.socket_for(one.address) is None and one.namespace is not None
+        assert one.namespace.fd == -1
+
+    asyncio.run(scenario())
