@@ -24,7 +24,7 @@ DEFAULT_PORTS = {"MCP": 8000, "HTTP": 8080, "AGUI": 8080, "A2A": 9000}
 # "isolated": each instance in a network namespace of its own, on the protocol's port;
 # "shared": on this machine's loopback, on a free port named in $PORT.
 NETWORKS = ("isolated", "shared")
-CONTAINER_ERRORS = ("aws", "jsonrpc")
+CONTAINER_ERRORS = ("aws", "aws-424", "jsonrpc")
 # With no config: a small MCP server that needs nothing beyond the emulator's own packages.
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "example" / "runtimes.toml"
 
@@ -112,7 +112,10 @@ class RuntimeSpec:
     # AgentCore's rate limit per endpoint (25 requests per second); None: no limit.
     requests_per_second: float | None = 25.0
     # How a container's error reaches the caller: AWS's 424 RuntimeClientError, or (as one
-    # third party reports for MCP runtimes) HTTP 200 with a JSON-RPC error -32010.
+    # third party reports for MCP runtimes) HTTP 200 with a JSON-RPC error -32010. To an MCP
+    # 2026-07-28 request, a server's own JSON-RPC error sent with an HTTP 4xx (its header,
+    # version and method errors) reaches the caller intact, with HTTP 200, except with
+    # "aws-424" (chosen: what AgentCore does with such an answer could not be confirmed).
     container_errors: str = "aws"
     # The request-header allowlist: headers the container gets besides AgentCore's own.
     request_headers: tuple[str, ...] = ()

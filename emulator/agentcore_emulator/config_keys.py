@@ -73,7 +73,9 @@ RUNTIME = (
         "container_errors",
         "aws",
         'a container\'s HTTP error as 424 RuntimeClientError ("aws"), or HTTP 200 with '
-        'JSON-RPC error -32010, id null ("jsonrpc")',
+        'JSON-RPC error -32010, id null ("jsonrpc"); with either, an MCP 2026-07-28 server\'s '
+        'own JSON-RPC error sent with a 4xx reaches the caller intact (HTTP 200); "aws-424": '
+        "a 424 then too",
     ),
     Key("request_headers", [], "the request-header allowlist (AgentCore's rules, at most 20)"),
     Key("invoke_for_user", ["*"], "principals allowed to send a runtime user id"),

@@ -6,6 +6,7 @@ runtime, the headers of its request-header allowlist; it drops every other heade
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 
 from agentcore_emulator.exceptions import ValidationException
@@ -15,6 +16,8 @@ from mcp_agentcore_proxy.header_rules import (
     MAX_ALLOWLISTED_VALUE,
     allowlist_problem,
 )
+
+logger = logging.getLogger(__name__)
 
 USER_ID_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-User-Id"
 
@@ -68,6 +71,14 @@ def forwarded(caller: Mapping[str, str], allowlist: Iterable[str]) -> dict[str, 
                     f"Header {name} is longer than {MAX_ALLOWLISTED_VALUE} bytes"
                 )
         else:
+            if lower.startswith("mcp-param-"):
+                # MCP 2026-07-28's argument headers are custom headers to AgentCore (chosen:
+                # not confirmable offline): a server that expects one would refuse the call.
+                logger.warning(
+                    "%s not passed on: add it to the runtime's request_headers (AgentCore "
+                    "forwards allowlisted headers only)",
+                    name,
+                )
             continue
         headers[name] = value
     return headers

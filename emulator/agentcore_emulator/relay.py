@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from agentcore_emulator.sessions import (
     RuntimeSession,
     SessionClock,
 )
+from mcp_agentcore_proxy.mcp_headers import is_modern
 from mcp_agentcore_proxy.sse import SseDecoder
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,57 @@ class RelayLimits:
     request: float = 900.0
     stream: float = 3600.0
     chunk: int = 10_000_000
+
+
+_ERROR_BODY_LIMIT = 65536  # bytes of a 4xx answer read to see whether it is a JSON-RPC error
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+async def _jsonrpc_error(upstream: InstanceResponse) -> bytes | None:
+    """The body of an error answer if it is one JSON-RPC error response, else None."""
+    if not upstream.headers.get("content-type", "").startswith("application/json"):
+        return None
+    body = b""
+    async for chunk in upstream.chunks():
+        body += chunk
+        if len(body) > _ERROR_BODY_LIMIT:
+            return None
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    is_error = isinstance(message, dict) and isinstance(message.get("error"), dict)
+    return body if is_error and message.get("jsonrpc") == "2.0" else None
+
+
+async def _refused(
+    session: RuntimeSession,
+    upstream: InstanceResponse,
+    clock: SessionClock,
+    answer_headers: dict[str, str],
+    modern_mcp: bool,
+) -> Response:
+    """An error answer: to an MCP 2026-07-28 request, the server's own JSON-RPC error (a
+    4xx: header, version and method errors) passed on intact, as HTTP 200 (chosen, see
+    ``RuntimeSpec.container_errors``); else the container's 424, as AgentCore reports it
+    (a 2025-era client learns of a lost session from its "Received error (404)")."""
+    status = upstream.status
+    try:
+        error = await _jsonrpc_error(upstream) if modern_mcp and 400 <= status < 500 else None
+    finally:
+        upstream.release()
+        session.call_ended(clock())
+    if error is None or session.spec.container_errors == "aws-424":
+        raise RuntimeClientError.from_container(status)
+    logger.info(
+        "instance of session %s answered %d with a JSON-RPC error: passed on intact",
+        session.session_id,
+        status,
+    )
+    return Response(error, media_type="application/json", headers=answer_headers)
 
 
 class StreamCut(Exception):
@@ -84,8 +137,10 @@ async def relay(
     if faults.latency:
         await asyncio.sleep(faults.latency)
     mcp = spec.protocol == "MCP"
+    # MCP 2026-07-28 has no sessions: no Mcp-Session-Id is passed on, minted or echoed.
+    sessions = mcp and not is_modern(_header(forwarded, "mcp-protocol-version"))
     headers = {**forwarded, SESSION_HEADER: session.session_id, REQUEST_ID_HEADER: request_id}
-    if mcp and (forwarded_mcp := session.mcp_session_for_instance(caller_mcp)):
+    if sessions and (forwarded_mcp := session.mcp_session_for_instance(caller_mcp)):
         headers["Mcp-Session-Id"] = forwarded_mcp
     session.call_started()
     deadline = asyncio.get_running_loop().time() + limits.request
@@ -97,15 +152,15 @@ async def relay(
         if isinstance(exc, TimeoutError):
             raise RuntimeClientError(TOO_SLOW.format(int(limits.request))) from None
         raise
-    if upstream.status >= 400:
-        upstream.release()
-        session.call_ended(clock())
-        raise RuntimeClientError.from_container(upstream.status)
     answer_headers = {SESSION_HEADER: session.session_id, "x-amzn-RequestId": request_id}
+    if upstream.status >= 400:
+        return await _refused(session, upstream, clock, answer_headers, mcp and not sessions)
     if mcp:
-        mcp_id = session.mcp_session_for_caller(caller_mcp, upstream.headers.get("mcp-session-id"))
-        if mcp_id:
-            answer_headers["Mcp-Session-Id"] = mcp_id
+        server_mcp = upstream.headers.get("mcp-session-id")
+        if sessions or server_mcp:
+            mcp_id = session.mcp_session_for_caller(caller_mcp, server_mcp)
+            if mcp_id:
+                answer_headers["Mcp-Session-Id"] = mcp_id
         if "mcp-protocol-version" in upstream.headers:
             answer_headers["Mcp-Protocol-Version"] = upstream.headers["mcp-protocol-version"]
     content_type = upstream.headers.get("content-type", "application/json")

@@ -19,6 +19,10 @@ What one client cannot do to another, or to the process:
 - linger: a session with no call and no stream for ``http_session_idle_timeout`` ends,
   with its runtime session.
 
+Clients of MCP 2026-07-28 and later have no session (``http_modern``): their requests
+are checked as a server of that revision checks them and share one router, side by side
+with the sessions of 2025-era clients.
+
 Security, as the transport's rules ask: loopback only by default; a request whose
 ``Origin`` is not a loopback page, or whose ``Host`` is not a loopback name (DNS
 rebinding), is refused with 403.
@@ -33,16 +37,23 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.errors import INTERNAL_ERROR, INVALID_REQUEST
+from mcp_agentcore_proxy.http_modern import (
+    RequestIds,
+    header_mismatch,
+    is_modern_request,
+    mismatch_error,
+    param_headers,
+)
 from mcp_agentcore_proxy.http_streams import Outbox, event_stream
 from mcp_agentcore_proxy.lifecycle import Call
 from mcp_agentcore_proxy.loopback import host_name, is_loopback, is_loopback_origin
@@ -109,8 +120,11 @@ class ClientSession:
         loop: asyncio.AbstractEventLoop,
         make_router: RouterFactory,
         clock: Callable[[], float] = time.monotonic,
+        ids: RequestIds | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
+        # The stateless session's own ids for its clients' requests (None: the client's).
+        self.ids = ids
         self._loop = loop
         self._clock = clock
         self._lock = threading.Lock()
@@ -129,6 +143,8 @@ class ClientSession:
 
     def write(self, line: bytes, call: str | None = None) -> bool:
         if call is not None:
+            if self.ids is not None:
+                line = self.ids.restore(call, line)
             with self._lock:
                 stream = self._posts.get(call)
             if stream is None or not stream.put(line):  # waits while the client lags
@@ -164,6 +180,8 @@ class ClientSession:
             if self._posts.get(key) is stream:
                 del self._posts[key]
             self._last_active = self._clock()
+        if self.ids is not None:
+            self.ids.drop(key)
 
     def open_general(self) -> Outbox | None:
         """The GET stream; None if one is already open."""
@@ -234,6 +252,7 @@ class StreamableHttpFront:
         self._max_body = max_body
         self._clock = clock
         self._sessions: dict[str, ClientSession] = {}
+        self._stateless: ClientSession | None = None  # every 2026-07-28 client's
         self._draining = False
         self._reaper: asyncio.Task[None] | None = None
         methods = ["POST", "GET", "DELETE"]
@@ -246,6 +265,8 @@ class StreamableHttpFront:
             self._reaper.cancel()
         sessions = list(self._sessions.values())
         self._sessions.clear()
+        if self._stateless is not None:
+            sessions.append(self._stateless)
         deadline = self._clock() + grace
         await asyncio.gather(*(self._end(s, deadline, SHUTTING_DOWN) for s in sessions))
 
@@ -285,6 +306,11 @@ class StreamableHttpFront:
             self._reaper = asyncio.ensure_future(self._reap_forever())
         if request.method == "POST":
             return await self._post(request)
+        if is_modern_request(request.headers):
+            # The revision has no GET stream and no session to end.
+            return _error(
+                405, "Method Not Allowed: MCP 2026-07-28 takes POST only", headers={"Allow": "POST"}
+            )
         session = self._sessions.get(request.headers.get(SESSION_HEADER, ""))
         if session is None:
             return _error(400 if SESSION_HEADER not in request.headers else 404, "Unknown session")
@@ -314,6 +340,8 @@ class StreamableHttpFront:
             message = jsonrpc.parse_line(body)
         except jsonrpc.InvalidLine as exc:
             return JSONResponse(jsonrpc_error(exc), status_code=400)
+        if is_modern_request(request.headers, message):
+            return self._post_modern(request, message)
         session = self._session_for(request, message)
         if isinstance(session, Response):
             return session
@@ -341,6 +369,39 @@ class StreamableHttpFront:
             )
         session.router.submit(body, release)
         return event_stream(stream, headers, lambda: session.forget(key, stream))
+
+    def _post_modern(self, request: Request, message: jsonrpc.Message) -> Response:
+        """A 2026-07-28 request: checked, then routed without a session."""
+        problem = header_mismatch(request.headers, message)
+        if problem is not None:
+            logger.info("refused a %s request: header mismatch: %s", message.method, problem)
+            return JSONResponse(mismatch_error(message.id, problem), status_code=400)
+        if self._stateless is None:
+            self._stateless = ClientSession(
+                asyncio.get_running_loop(), self._make_router, self._clock, RequestIds()
+            )
+        session = self._stateless
+        release = session.router.try_admit()
+        if release is None:
+            return _error(
+                429,
+                "Too many messages in flight: retry after some have been answered",
+                BUSY,
+                message.id,
+                headers={"Retry-After": "1"},
+            )
+        if message.kind is not jsonrpc.Kind.REQUEST:
+            session.router.submit(message.raw, release)
+            return Response(status_code=202)
+        assert session.ids is not None
+        key, line = session.ids.own(message)
+        stream = session.expect(key)
+        assert stream is not None  # the key is new
+        session.router.submit(line, release, param_headers(request.headers))
+        done = lambda: session.forget(key, stream)  # noqa: E731
+        if "text/event-stream" in request.headers.get("accept", ""):
+            return event_stream(stream, {}, done)
+        return StreamingResponse(_last_line(stream, done), media_type="application/json")
 
     async def _body(self, request: Request) -> bytes | Response:
         """The POST's body, or 413 past the limit (before reading, when it says its size)."""
@@ -379,6 +440,19 @@ class StreamableHttpFront:
         self._sessions[session.id] = session
         logger.info("client session %s opened", session.id)
         return session
+
+
+async def _last_line(stream: Outbox, done: Callable[[], None]) -> AsyncIterator[bytes]:
+    """A request's answer as one JSON body: its response (what came before is dropped,
+    as a JSON answer has room for one message only)."""
+    last = b""
+    try:
+        while (line := await stream.get()) is not None:
+            last = line
+    finally:
+        stream.close()
+        done()
+    yield last
 
 
 def jsonrpc_error(exc: jsonrpc.InvalidLine) -> dict[str, Any]:

@@ -147,3 +147,8 @@ def error_response(reply_id: object, error: dict[str, Any]) -> bytes:
 def notification(method: str, params: dict[str, Any]) -> bytes:
     """Serialize a JSON-RPC notification."""
     return dumps({"jsonrpc": "2.0", "method": method, "params": params})
+
+
+def request(request_id: JsonId, method: str, params: dict[str, Any]) -> bytes:
+    """Serialize a JSON-RPC request (one the proxy sends on its own)."""
+    return dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})

@@ -64,10 +64,16 @@ class Once:
 class Call:
     """A request in flight."""
 
-    def __init__(self, message: Message, release: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        message: Message,
+        release: Callable[[], None] = lambda: None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         if message.id is None:
             raise ValueError("a call needs a request with an id")
         self.message = message
+        self.headers = headers  # the client's own Mcp-Param-* (HTTP front end), passed on
         # Frees what the call holds of the proxy's intake; safe to call more than once.
         self.release = Once(release)
         self.id: JsonId = message.id

@@ -6,11 +6,9 @@ import threading
 from dataclasses import dataclass
 
 from mcp_agentcore_proxy.jsonrpc import Message
+from mcp_agentcore_proxy.mcp_headers import META_VERSION, NAME_PARAMS, encode_value
 
 INITIALIZED = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
-_META_VERSION = "io.modelcontextprotocol/protocolVersion"
-# Methods whose target is named by a param, sent as the Mcp-Name header.
-_NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 
 
 def is_handshake(message: Message) -> bool:
@@ -67,12 +65,13 @@ class McpSession:
             return self._generation
 
     def headers_for(self, message: Message) -> tuple[str | None, str | None, str | None]:
-        """Protocol version, Mcp-Method and Mcp-Name for a message (unchecked as headers)."""
+        """Protocol version, Mcp-Method and Mcp-Name for a message (the name encoded as
+        MCP's transport says; none of them checked against the header limits)."""
         meta = message.params.get("_meta")
-        protocol = meta.get(_META_VERSION) if isinstance(meta, dict) else None
+        protocol = meta.get(META_VERSION) if isinstance(meta, dict) else None
         if not isinstance(protocol, str):
             with self._lock:
                 protocol = self._protocol_version
-        name_param = _NAME_PARAM.get(message.method or "")
+        name_param = NAME_PARAMS.get(message.method or "")
         name = message.params.get(name_param) if name_param else None
-        return protocol, message.method, name if isinstance(name, str) else None
+        return protocol, message.method, encode_value(name) if isinstance(name, str) else None

@@ -37,6 +37,7 @@ from mcp_agentcore_proxy.errors import (
 )
 from mcp_agentcore_proxy.jsonrpc import Kind, Message
 from mcp_agentcore_proxy.lifecycle import Call, CallState, Once
+from mcp_agentcore_proxy.mcp_headers import HEADER_MISMATCH, ToolHeaders, is_modern
 from mcp_agentcore_proxy.mcp_session import McpSession, SessionSnapshot, is_handshake
 from mcp_agentcore_proxy.ordering import SendOrder
 from mcp_agentcore_proxy.rate import no_pacing
@@ -64,6 +65,12 @@ _INTAKE_HEADROOM = 64
 _Gate = threading.Event | None
 _Queued = tuple[Message, int, _Gate, _Gate, Callable[[], None]]
 _SERVICE_EXIT = 0.2  # seconds close() waits for the router's own threads to end
+_LISTING_ID = "mcp-agentcore-proxy/tools-list"  # the id of the proxy's own tools/list
+_MAX_LISTING_PAGES = 50
+
+
+class _HeadersRefused(Exception):
+    """The server answered a tools/call with HeaderMismatch: its tools may have changed."""
 
 
 def _spawn(target: Callable[..., None], *args: object) -> None:
@@ -91,6 +98,8 @@ class Router:
         self._runtime_session_id = runtime_session_id
         self._session_done = session_done
         self._mcp = McpSession()
+        self._tools = ToolHeaders()
+        self._listing_lock = threading.Lock()
         self._recovery = SessionRecovery(runtime, self._mcp, runtime_session_id, writer.write)
         self._order = SendOrder()
         self._calls: dict[str, Call] = {}
@@ -129,8 +138,16 @@ class Router:
             return None
         return Once(self._intake.release)
 
-    def submit(self, line: bytes, release: Callable[[], None] | None = None) -> None:
-        """Take one line from stdin; blocks only while too many messages are unfinished."""
+    def submit(
+        self,
+        line: bytes,
+        release: Callable[[], None] | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        """Take one line from stdin; blocks only while too many messages are unfinished.
+
+        ``headers``: the client's own ``Mcp-Param-*`` of a request (HTTP front end).
+        """
         release = release or self.admit()
         try:
             message = jsonrpc.parse_line(line)
@@ -140,7 +157,7 @@ class Router:
             return
         gate = self._lifecycle_gate
         if message.kind is Kind.REQUEST:
-            self._submit_request(message, gate, release)
+            self._submit_request(message, gate, release, headers)
         elif message.kind is Kind.RESPONSE:
             number = self._order.admit()
             _spawn(self._run_message, message, number, gate, None, release)
@@ -157,9 +174,13 @@ class Router:
             self._notifications.put((message, number, gate, sent, release))
 
     def _submit_request(
-        self, message: Message, gate: threading.Event | None, release: Callable[[], None]
+        self,
+        message: Message,
+        gate: threading.Event | None,
+        release: Callable[[], None],
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        call = Call(message, release)
+        call = Call(message, release, headers)
         with self._lock:
             taken = call.key in self._calls
             if not taken:
@@ -249,6 +270,12 @@ class Router:
             except SessionLostError as lost:
                 self._recovery.recover(lost.generation, call.id)
                 self._exchange(call, number, replayed=True)
+            except _HeadersRefused:
+                # As the revision asks of a client: list the tools again, then send the
+                # call once more with the headers that listing gives (the server ran
+                # nothing: it checks headers before it calls a tool).
+                self._list_tools(call.message, again=True)
+                self._exchange(call, number, replayed=True)
             finally:
                 free_slot()
         except ProxyError as exc:
@@ -280,6 +307,9 @@ class Router:
             )
 
     def _exchange(self, call: Call, number: int, replayed: bool = False) -> None:
+        modern = is_modern(self._mcp.headers_for(call.message)[0])
+        if modern and call.message.method == "tools/call":
+            self._list_tools_unless_known(call.message)
         if not self._pace(call.done) or not call.begin_send():
             return  # cancelled or shutting down before it went
         handshake = is_handshake(call.message)
@@ -290,10 +320,17 @@ class Router:
             self._order.mark_sent(number)
 
         session_id, answer = self._invoke(
-            call.message, snapshot, handshake, on_sent, may_recover=not (handshake or replayed)
+            call.message,
+            snapshot,
+            handshake,
+            on_sent,
+            # A revision without sessions has none to lose: a 404 is the server's answer.
+            may_recover=not (handshake or replayed or modern),
+            client_headers=call.headers,
         )
         try:
-            self._mcp.observe(answer.mcp_session_id, snapshot.generation)
+            if not modern:
+                self._mcp.observe(answer.mcp_session_id, snapshot.generation)
             if not call.attach(answer):
                 return  # cancelled while the runtime was answering
             for payload in answer.payloads():
@@ -308,7 +345,8 @@ class Router:
                         self._writer.write(reply.raw, call.key)
                     continue
                 if reply.id is None and isinstance(reply.body.get("error"), dict):
-                    reply = self._envelope(reply, call, snapshot, handshake or replayed)
+                    no_replay = handshake or replayed or modern
+                    reply = self._envelope(reply, call, snapshot, no_replay)
                 if jsonrpc.id_key(reply.id) != call.key:
                     logger.warning(
                         "dropped a response for id=%r in the stream of request id=%r",
@@ -318,6 +356,10 @@ class Router:
                     continue
                 if handshake and isinstance(reply.body.get("result"), dict):
                     self._mcp.adopt_protocol_version(reply.body["result"].get("protocolVersion"))
+                if modern and call.message.method == "tools/list":
+                    reply = self._learn_tools(call.message, reply)
+                elif modern and not replayed and _is_header_mismatch(call.message, reply):
+                    raise _HeadersRefused
                 self._respond(call, reply.raw)
         finally:
             answer.close()
@@ -408,10 +450,17 @@ class Router:
         fresh_session: bool,
         on_sent: Callable[[], None] | None,
         may_recover: bool = False,
+        client_headers: tuple[tuple[str, str], ...] = (),
     ) -> tuple[str, Streaming]:
         protocol, method, name = self._mcp.headers_for(message)
         session_id = self._runtime_session_id()
         carried = None if fresh_session else snapshot.mcp_session_id
+        extra = client_headers
+        if method == "tools/call" and is_modern(protocol):
+            # The client's own pass on as sent; the proxy adds those it did not send.
+            sent = {name.lower() for name, _ in client_headers}
+            own = self._tools.headers_for(message.params)
+            extra = (*client_headers, *(h for h in own if h[0].lower() not in sent))
         headers = InvokeHeaders(
             runtime_session_id=session_id,
             mcp_session_id=carried,
@@ -419,6 +468,7 @@ class Router:
             mcp_method=method,
             mcp_name=name,
             trace=self._trace.for_params(message.params),
+            extra=extra,
         )
         try:
             return session_id, self._runtime.invoke(message.raw, headers, on_sent)
@@ -434,6 +484,76 @@ class Router:
         except BaseException:
             self._session_done(session_id)
             raise
+
+    # -- MCP 2026-07-28's tool headers ---------------------------------------------------
+
+    def _learn_tools(self, request: Message, reply: Message) -> Message:
+        """Learn the tools' header marks from a listing; one whose marks break the rules is
+        left out of what the client sees (the transport's rule for clients), with a warning."""
+        result = reply.body.get("result")
+        if not isinstance(result, dict):
+            return reply
+        refused = self._tools.learn(result, first_page="cursor" not in request.params)
+        if not refused:
+            return reply
+        for tool, why in refused:
+            logger.warning("left tool %r out of tools/list: %s", tool, why)
+        names = {tool for tool, _ in refused}
+        kept = [t for t in result["tools"] if not (isinstance(t, dict) and t.get("name") in names)]
+        body = {**reply.body, "result": {**result, "tools": kept}}
+        return Message(raw=jsonrpc.dumps(body), body=body, kind=Kind.RESPONSE)
+
+    def _list_tools_unless_known(self, call: Message) -> None:
+        """Before a call to a tool whose marks the proxy has not seen (no listing yet), list
+        the tools once itself: a call sent without its headers would only be refused."""
+        name = call.params.get("name")
+        if self._tools.listed or not isinstance(name, str) or self._tools.knows(name):
+            return
+        self._list_tools(call, again=False)
+
+    def _list_tools(self, call: Message, again: bool) -> None:
+        """``tools/list``, every page, sent by the proxy (invisible to the client), with the
+        ``_meta`` envelope of the client's ``call``; a failure is logged, never raised."""
+        with self._listing_lock:
+            if self._tools.listed and not again:
+                return  # listed by another call meanwhile
+            meta = call.params.get("_meta")
+            cursor: str | None = None
+            try:
+                for _ in range(_MAX_LISTING_PAGES):
+                    params: dict[str, object] = {"_meta": meta} if isinstance(meta, dict) else {}
+                    if cursor is not None:
+                        params["cursor"] = cursor
+                    result = self._ask(jsonrpc.request(_LISTING_ID, "tools/list", params))
+                    refused = self._tools.learn(result, first_page=cursor is None)
+                    for tool, why in refused:
+                        logger.warning("tool %r cannot be called: %s", tool, why)
+                    following = result.get("nextCursor")
+                    if not isinstance(following, str):
+                        break
+                    cursor = following
+            except ProxyError as exc:
+                logger.warning("could not list the runtime's tools: %s", exc)
+            finally:
+                self._tools.listed = True
+
+    def _ask(self, line: bytes) -> dict[str, object]:
+        """Send a request of the proxy's own; its result (ProxyError if none)."""
+        message = jsonrpc.parse_line(line)
+        self._pace(None)
+        session_id, answer = self._invoke(message, self._mcp.snapshot(), False, None)
+        try:
+            for payload in answer.payloads():
+                reply = jsonrpc.parse_payload(payload)
+                if reply is not None and reply.kind is Kind.RESPONSE and reply.id == message.id:
+                    result = reply.body.get("result")
+                    if isinstance(result, dict):
+                        return result
+                    raise ProxyError(f"{message.method} answered {reply.body.get('error')!r}")
+        finally:
+            answer.close()
+            self._session_done(session_id)
+        raise ProxyError(f"the runtime did not answer {message.method}")
 
     # -- answers ------------------------------------------------------------------------
 
@@ -496,6 +616,15 @@ class Router:
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 logger.warning("router thread %s still busy at close; left behind", thread.name)
+
+
+def _is_header_mismatch(request: Message, reply: Message) -> bool:
+    error = reply.body.get("error")
+    return (
+        request.method == "tools/call"
+        and isinstance(error, dict)
+        and error.get("code") == HEADER_MISMATCH
+    )
 
 
 def _describe(message: Message) -> str:

@@ -68,6 +68,8 @@ class InvokeHeaders:
     mcp_method: str | None = None
     mcp_name: str | None = None
     trace: TraceContext = NO_TRACE
+    # Headers of this call only (MCP's Mcp-Param-*): names and values already header-safe.
+    extra: tuple[tuple[str, str], ...] = ()
 
 
 class Streaming(Protocol):
@@ -333,11 +335,8 @@ class AgentCoreRuntime:
         client.meta.events.register(f"before-send.bedrock-agentcore.{INVOKE}", self._track_body)
         if self._bearer is not None:
             client.meta.events.register("before-send.bedrock-agentcore", self._add_bearer)
-        if self._config.headers:
-            # Before signing, so SigV4 covers them as it covers the modelled ones.
-            client.meta.events.register(
-                f"before-sign.bedrock-agentcore.{INVOKE}", self._add_headers
-            )
+        # Before signing, so SigV4 covers them as it covers the modelled ones.
+        client.meta.events.register(f"before-sign.bedrock-agentcore.{INVOKE}", self._add_headers)
         return client
 
     def _add_bearer(self, request: Any, **_: Any) -> None:
@@ -347,7 +346,8 @@ class AgentCoreRuntime:
         request.headers["Authorization"] = f"Bearer {token}"
 
     def _add_headers(self, request: Any, **_: Any) -> None:
-        for name, value in self._config.headers:
+        sending = getattr(self._sending, "call", None)
+        for name, value in (*self._config.headers, *(sending[1] if sending else ())):
             request.headers[name] = value
 
     def reset_client(self) -> None:
@@ -356,7 +356,8 @@ class AgentCoreRuntime:
             self._client = self._new_client()
 
     def _track_body(self, request: Any, **_: Any) -> None:
-        on_sent = getattr(self._sending, "on_sent", None)
+        sending = getattr(self._sending, "call", None)
+        on_sent = sending[0] if sending else None
         if on_sent is not None and isinstance(request.body, bytes):
             request.body = _body_then(request.body, on_sent)
 
@@ -417,7 +418,8 @@ class AgentCoreRuntime:
         refreshed = False
         while True:
             client = self._acquire_connection_slot()
-            self._sending.on_sent = on_sent
+            # What this thread's request carries besides kwargs, for the event hooks.
+            self._sending.call = (on_sent, headers.extra)
             try:
                 with translate_errors(INVOKE, self._sso_hint):
                     response = client.invoke_agent_runtime(**kwargs)
@@ -450,7 +452,7 @@ class AgentCoreRuntime:
                 self._release_connection_slot()
                 raise
             finally:
-                self._sending.on_sent = None
+                self._sending.call = None
             attempt += 1
         meta = response.get("ResponseMetadata", {})
         return RuntimeAnswer(
