@@ -331,7 +331,8 @@ class StreamableHttpFront:
 
     async def _post(self, request: Request) -> Response:
         accept = request.headers.get("accept", "")
-        if "application/json" not in accept or "text/event-stream" not in accept:
+        json_ok, sse_ok = "application/json" in accept, "text/event-stream" in accept
+        if not (json_ok or sse_ok):
             return _error(406, "Not Acceptable: accept application/json and text/event-stream")
         body = await self._body(request)
         if isinstance(body, Response):
@@ -341,7 +342,9 @@ class StreamableHttpFront:
         except jsonrpc.InvalidLine as exc:
             return JSONResponse(jsonrpc_error(exc), status_code=400)
         if is_modern_request(request.headers, message):
-            return self._post_modern(request, message)
+            return self._post_modern(request, message)  # answered as JSON or SSE
+        if not (json_ok and sse_ok):
+            return _error(406, "Not Acceptable: accept application/json and text/event-stream")
         session = self._session_for(request, message)
         if isinstance(session, Response):
             return session

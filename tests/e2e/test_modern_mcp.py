@@ -5,11 +5,14 @@ non-ASCII tool name and a multi-round elicitation."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from mcp import StdioServerParameters
 from mcp.client import Client
@@ -25,6 +28,11 @@ CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("delete", {"item": "report"}, "deleted report"),
 ]
 MODES = ["2026-07-28", "auto"]
+META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "1"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
 
 
 async def _confirm(context: Any, params: ElicitRequestParams) -> ElicitResult:
@@ -91,3 +99,88 @@ def front(emulator: Emulator) -> Iterator[HttpProxy]:
 @pytest.mark.parametrize("mode", MODES)
 def test_every_call_over_the_http_front_end(front: HttpProxy, mode: str) -> None:
     _expect(anyio.run(_every_call, f"{front.url}", mode))
+
+
+def _modern_post(url: str, id_: Any, method: str, params: dict[str, Any], **headers: str) -> Any:
+    body = {"jsonrpc": "2.0", "id": id_, "method": method, "params": {"_meta": META, **params}}
+    sent = {
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": method,
+        **headers,
+    }
+    return httpx.post(url, json=body, headers=sent, timeout=60)
+
+
+def _sse_messages(response: httpx.Response) -> list[dict[str, Any]]:
+    lines = response.text.splitlines()
+    return [json.loads(text[5:]) for text in lines if text.startswith("data:")]
+
+
+def test_the_front_end_refuses_what_a_modern_server_refuses_with_the_requests_id(
+    front: HttpProxy,
+) -> None:
+    call = {"name": "run_query", "arguments": {"region": "eu", "sql": "1"}}
+    wrong = _modern_post(front.url, 41, "tools/call", call, **{"Mcp-Name": "echo"})
+    assert wrong.status_code == 400
+    assert wrong.json()["id"] == 41 and wrong.json()["error"]["code"] == -32020
+    missing = _modern_post(front.url, 42, "tools/call", call)
+    assert missing.status_code == 400 and "Mcp-Name header is missing" in missing.text
+    for method in ("GET", "DELETE"):
+        refused = httpx.request(method, front.url, headers={"MCP-Protocol-Version": "2026-07-28"})
+        assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+
+
+def test_two_clients_with_one_request_id_at_once_each_get_their_own_answer(
+    front: HttpProxy,
+) -> None:
+    def ask(text: str) -> Any:
+        answer = _modern_post(
+            front.url,
+            1,
+            "tools/call",
+            {"name": "echo", "arguments": {"text": text}},
+            **{"Mcp-Name": "echo"},
+        )
+        assert answer.status_code == 200 and "mcp-session-id" not in answer.headers
+        (message,) = _sse_messages(answer)
+        return message
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, [f"client {n}" for n in range(8)]))
+    assert [a["id"] for a in answers] == [1] * 8
+    assert [a["result"]["content"][0]["text"] for a in answers] == [f"client {n}" for n in range(8)]
+
+
+def test_a_client_that_accepts_json_only_gets_one_json_answer(front: HttpProxy) -> None:
+    answer = _modern_post(
+        front.url,
+        "j",
+        "tools/call",
+        {"name": "echo", "arguments": {"text": "plain"}},
+        **{"Mcp-Name": "echo", "Accept": "application/json"},
+    )
+    assert answer.headers["content-type"].startswith("application/json")
+    assert answer.json()["id"] == "j" and answer.json()["result"]["content"][0]["text"] == "plain"
+
+
+def test_a_2025_client_keeps_its_session_beside_modern_clients(front: HttpProxy) -> None:
+    async def both() -> tuple[Any, Any]:
+        async def legacy() -> str:
+            async with Client(front.url, mode="legacy") as client:
+                result = await client.call_tool("echo", {"text": "old"})
+                return f"{client.protocol_version} {result.content[0].text}"  # type: ignore[union-attr]
+
+        results: dict[str, Any] = {}
+
+        async def run(name: str, work: Any) -> None:
+            results[name] = await work
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(run, "legacy", legacy())
+            group.start_soon(run, "modern", _every_call(front.url, "2026-07-28"))
+        return results["legacy"], results["modern"]
+
+    legacy, modern = anyio.run(both)
+    assert legacy == "2025-11-25 old"
+    _expect(modern)
