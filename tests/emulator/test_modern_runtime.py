@@ -82,7 +82,5 @@ def test_an_allowlisted_param_header_reaches_the_server_and_another_is_named_in_
     assert json.loads(ok["response"].read())["result"]["content"][0]["text"] == "1 ran in eu"
     dropped = _call(emulator, "modern_strict", "echo", {"text": "x"}, **{"Mcp-Param-Region": "eu"})
     dropped["response"].read()
-    assert (
-        "Mcp-Param-Region not passed on: add it to the runtime's request_headers"
-        in emulator.stderr()
-    )
+    said = "mcp-param-region not passed on: add it to the runtime's request_headers"
+    assert said in emulator.stderr().lower()
