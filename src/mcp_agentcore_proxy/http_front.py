@@ -49,13 +49,14 @@ from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.errors import INTERNAL_ERROR, INVALID_REQUEST
 from mcp_agentcore_proxy.http_modern import (
     RequestIds,
+    answer_status,
     header_mismatch,
     is_modern_request,
     mismatch_error,
-    param_headers,
+    passed_on,
 )
-from mcp_agentcore_proxy.http_streams import Outbox, event_stream
-from mcp_agentcore_proxy.lifecycle import Call
+from mcp_agentcore_proxy.http_streams import PING_INTERVAL, Outbox, event_stream
+from mcp_agentcore_proxy.lifecycle import Call, Once
 from mcp_agentcore_proxy.loopback import host_name, is_loopback, is_loopback_origin
 from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.threads import start_daemon
@@ -342,7 +343,7 @@ class StreamableHttpFront:
         except jsonrpc.InvalidLine as exc:
             return JSONResponse(jsonrpc_error(exc), status_code=400)
         if is_modern_request(request.headers, message):
-            return self._post_modern(request, message)  # answered as JSON or SSE
+            return await self._post_modern(request, message)  # answered as JSON or SSE
         if not (json_ok and sse_ok):
             return _error(406, "Not Acceptable: accept application/json and text/event-stream")
         session = self._session_for(request, message)
@@ -373,8 +374,10 @@ class StreamableHttpFront:
         session.router.submit(body, release)
         return event_stream(stream, headers, lambda: session.forget(key, stream))
 
-    def _post_modern(self, request: Request, message: jsonrpc.Message) -> Response:
-        """A 2026-07-28 request: checked, then routed without a session."""
+    async def _post_modern(self, request: Request, message: jsonrpc.Message) -> Response:
+        """A 2026-07-28 request: checked, then routed without a session. Its answer is one
+        JSON body (with the revision's HTTP status for an error) when it comes first, else
+        an SSE stream, as the client accepts."""
         problem = header_mismatch(request.headers, message)
         if problem is not None:
             logger.info("refused a %s request: header mismatch: %s", message.method, problem)
@@ -394,17 +397,31 @@ class StreamableHttpFront:
                 headers={"Retry-After": "1"},
             )
         if message.kind is not jsonrpc.Kind.REQUEST:
-            session.router.submit(message.raw, release)
+            session.router.submit(message.raw, release, ())
             return Response(status_code=202)
         assert session.ids is not None
         key, line = session.ids.own(message)
         stream = session.expect(key)
         assert stream is not None  # the key is new
-        session.router.submit(line, release, param_headers(request.headers))
-        done = lambda: session.forget(key, stream)  # noqa: E731
-        if "text/event-stream" in request.headers.get("accept", ""):
-            return event_stream(stream, {}, done)
-        return StreamingResponse(_last_line(stream, done), media_type="application/json")
+        session.router.submit(line, release, passed_on(request.headers))
+        done = Once(lambda: session.forget(key, stream))
+        accept = request.headers.get("accept", "")
+        try:
+            first = await asyncio.wait_for(stream.get(), PING_INTERVAL)
+        except TimeoutError:
+            first = None  # a long call: the stream's pings keep the client waiting
+        else:
+            if first is None:  # the stream ended with no answer: cut at shutdown
+                done()
+                return _error(503, SHUTTING_DOWN_TEXT, INTERNAL_ERROR, message.id)
+            status = answer_status(first)
+            if status is not None and "application/json" in accept:
+                stream.close()
+                done()
+                return Response(first, status_code=status, media_type="application/json")
+        if "text/event-stream" in accept:
+            return event_stream(stream, {}, done, first)
+        return StreamingResponse(_last_line(stream, done, first), media_type="application/json")
 
     async def _body(self, request: Request) -> bytes | Response:
         """The POST's body, or 413 past the limit (before reading, when it says its size)."""
@@ -445,10 +462,12 @@ class StreamableHttpFront:
         return session
 
 
-async def _last_line(stream: Outbox, done: Callable[[], None]) -> AsyncIterator[bytes]:
+async def _last_line(
+    stream: Outbox, done: Callable[[], None], first: bytes | None
+) -> AsyncIterator[bytes]:
     """A request's answer as one JSON body: its response (what came before is dropped,
     as a JSON answer has room for one message only)."""
-    last = b""
+    last = first or b""
     try:
         while (line := await stream.get()) is not None:
             last = line

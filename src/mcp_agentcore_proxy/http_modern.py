@@ -28,6 +28,21 @@ from mcp_agentcore_proxy.mcp_headers import (
 )
 
 VERSION_HEADER = "mcp-protocol-version"
+# The HTTP status of an answer that is one JSON-RPC error, as the revision gives it
+# (a server's early refusals: parse, request, params, headers, capability, version, method).
+ERROR_STATUS = {-32700: 400, -32600: 400, -32602: 400, -32020: 400, -32021: 400, -32022: 400}
+ERROR_STATUS[-32601] = 404
+
+
+def answer_status(line: bytes) -> int | None:
+    """HTTP status of a request's answer sent as one JSON body; None if ``line`` is not
+    the answer (a notification before it, say)."""
+    body = json.loads(line)
+    if not isinstance(body, dict) or "method" in body or "id" not in body:
+        return None
+    error = body.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    return ERROR_STATUS.get(code, 200) if isinstance(code, int) else 200
 
 
 def body_version(message: Message) -> object:
@@ -45,6 +60,8 @@ def is_modern_request(headers: Mapping[str, str], message: Message | None = None
 def header_mismatch(headers: Mapping[str, str], message: Message) -> str | None:
     """What a 2026-07-28 server would refuse in these headers, or None."""
     version = headers.get(VERSION_HEADER)
+    if version is not None:
+        version = version.strip(" \t")
     if version is None:
         return "the MCP-Protocol-Version header is missing"
     in_body = body_version(message)
@@ -53,13 +70,15 @@ def header_mismatch(headers: Mapping[str, str], message: Message) -> str | None:
     if message.kind is not jsonrpc.Kind.REQUEST:
         return None
     method = headers.get("mcp-method")
+    if method is not None:
+        method = method.strip(" \t")  # RFC 9110: whitespace around a field value is not in it
     if method != message.method:
         said = "is missing" if method is None else f"{method!r} does not match"
         return f"the Mcp-Method header {said} the body's {message.method!r}"
     name_param = NAME_PARAMS.get(message.method or "")
     if name_param is not None:
         sent = headers.get("mcp-name")
-        name = decode_value(sent) if sent is not None else None
+        name = decode_value(sent.strip(" \t")) if sent is not None else None
         expected = message.params.get(name_param)
         if name != expected:
             said = "is missing" if sent is None else f"{sent!r} does not match"
@@ -72,14 +91,19 @@ def mismatch_error(reply_id: JsonId | None, problem: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": reply_id, "error": error}
 
 
-def param_headers(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The client's ``Mcp-Param-*`` headers, as sent (passed on to the runtime)."""
+def passed_on(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The client's headers its server checks that the proxy passes on as sent: its
+    ``MCP-Protocol-Version`` and ``Mcp-Param-*`` (``Mcp-Method`` and ``Mcp-Name`` are
+    checked here and built from the body)."""
     prefix = PARAM_PREFIX.lower()
-    return tuple(
-        (PARAM_PREFIX + name[len(prefix) :], value)
+    found = [
+        (PARAM_PREFIX + name[len(prefix) :], value.strip(" \t"))
         for name, value in headers.items()
         if name.lower().startswith(prefix)
-    )
+    ]
+    if (version := headers.get(VERSION_HEADER)) is not None:
+        found.append(("MCP-Protocol-Version", version.strip(" \t")))
+    return tuple(found)
 
 
 class RequestIds:

@@ -122,8 +122,12 @@ def event(line: bytes) -> bytes:
     return b"event: message\ndata: " + line + b"\n\n"
 
 
-async def _events(outbox: Outbox, done: Callable[[], None]) -> AsyncIterator[bytes]:
+async def _events(
+    outbox: Outbox, done: Callable[[], None], first: bytes | None
+) -> AsyncIterator[bytes]:
     try:
+        if first is not None:
+            yield event(first)
         while True:
             try:
                 line = await asyncio.wait_for(outbox.get(), PING_INTERVAL)
@@ -139,11 +143,15 @@ async def _events(outbox: Outbox, done: Callable[[], None]) -> AsyncIterator[byt
 
 
 def event_stream(
-    outbox: Outbox, headers: Mapping[str, str], done: Callable[[], None]
+    outbox: Outbox,
+    headers: Mapping[str, str],
+    done: Callable[[], None],
+    first: bytes | None = None,
 ) -> StreamingResponse:
-    """The SSE response that sends ``outbox``; ``done`` runs when it ends, however."""
+    """The SSE response that sends ``outbox`` (after ``first``, a line already taken from
+    it); ``done`` runs when it ends, however."""
     return StreamingResponse(
-        _events(outbox, done),
+        _events(outbox, done, first),
         media_type="text/event-stream",
         headers={**STREAM_HEADERS, **headers},
     )

@@ -68,12 +68,14 @@ class Call:
         self,
         message: Message,
         release: Callable[[], None] = lambda: None,
-        headers: tuple[tuple[str, str], ...] = (),
+        headers: tuple[tuple[str, str], ...] | None = None,
     ) -> None:
         if message.id is None:
             raise ValueError("a call needs a request with an id")
         self.message = message
-        self.headers = headers  # the client's own Mcp-Param-* (HTTP front end), passed on
+        # An HTTP client's own Mcp-Param-* headers, passed on as sent; None (stdio): the
+        # proxy builds them itself.
+        self.headers = headers
         # Frees what the call holds of the proxy's intake; safe to call more than once.
         self.release = Once(release)
         self.id: JsonId = message.id

@@ -142,11 +142,12 @@ class Router:
         self,
         line: bytes,
         release: Callable[[], None] | None = None,
-        headers: tuple[tuple[str, str], ...] = (),
+        headers: tuple[tuple[str, str], ...] | None = None,
     ) -> None:
         """Take one line from stdin; blocks only while too many messages are unfinished.
 
-        ``headers``: the client's own ``Mcp-Param-*`` of a request (HTTP front end).
+        ``headers``: an HTTP client's own ``Mcp-Param-*`` of a request, passed on as they
+        are (its server checks them); None: the proxy builds them (stdio).
         """
         release = release or self.admit()
         try:
@@ -178,7 +179,7 @@ class Router:
         message: Message,
         gate: threading.Event | None,
         release: Callable[[], None],
-        headers: tuple[tuple[str, str], ...] = (),
+        headers: tuple[tuple[str, str], ...] | None = None,
     ) -> None:
         call = Call(message, release, headers)
         with self._lock:
@@ -308,7 +309,7 @@ class Router:
 
     def _exchange(self, call: Call, number: int, replayed: bool = False) -> None:
         modern = is_modern(self._mcp.headers_for(call.message)[0])
-        if modern and call.message.method == "tools/call":
+        if modern and call.message.method == "tools/call" and call.headers is None:
             self._list_tools_unless_known(call.message)
         if not self._pace(call.done) or not call.begin_send():
             return  # cancelled or shutting down before it went
@@ -358,7 +359,12 @@ class Router:
                     self._mcp.adopt_protocol_version(reply.body["result"].get("protocolVersion"))
                 if modern and call.message.method == "tools/list":
                     reply = self._learn_tools(call.message, reply)
-                elif modern and not replayed and _is_header_mismatch(call.message, reply):
+                elif (
+                    modern
+                    and not replayed
+                    and call.headers is None  # an HTTP client's own headers: its mismatch
+                    and _is_header_mismatch(call.message, reply)
+                ):
                     raise _HeadersRefused
                 self._respond(call, reply.raw)
         finally:
@@ -450,17 +456,18 @@ class Router:
         fresh_session: bool,
         on_sent: Callable[[], None] | None,
         may_recover: bool = False,
-        client_headers: tuple[tuple[str, str], ...] = (),
+        client_headers: tuple[tuple[str, str], ...] | None = None,
     ) -> tuple[str, Streaming]:
         protocol, method, name = self._mcp.headers_for(message)
         session_id = self._runtime_session_id()
         carried = None if fresh_session else snapshot.mcp_session_id
-        extra = client_headers
-        if method == "tools/call" and is_modern(protocol):
-            # The client's own pass on as sent; the proxy adds those it did not send.
-            sent = {name.lower() for name, _ in client_headers}
-            own = self._tools.headers_for(message.params)
-            extra = (*client_headers, *(h for h in own if h[0].lower() not in sent))
+        extra = client_headers or ()
+        for header, value in extra:
+            if header.lower() == "mcp-protocol-version":
+                protocol = value  # an HTTP client's, as it sent it (its server checks it)
+        extra = tuple(h for h in extra if h[0].lower() != "mcp-protocol-version")
+        if client_headers is None and method == "tools/call" and is_modern(protocol):
+            extra = tuple(self._tools.headers_for(message.params))
         headers = InvokeHeaders(
             runtime_session_id=session_id,
             mcp_session_id=carried,

@@ -112,7 +112,10 @@ def _modern_post(url: str, id_: Any, method: str, params: dict[str, Any], **head
     return httpx.post(url, json=body, headers=sent, timeout=60)
 
 
-def _sse_messages(response: httpx.Response) -> list[dict[str, Any]]:
+def _messages(response: httpx.Response) -> list[dict[str, Any]]:
+    """An answer's messages, whether one JSON body or an SSE stream."""
+    if response.headers["content-type"].startswith("application/json"):
+        return [response.json()]
     lines = response.text.splitlines()
     return [json.loads(text[5:]) for text in lines if text.startswith("data:")]
 
@@ -143,7 +146,7 @@ def test_two_clients_with_one_request_id_at_once_each_get_their_own_answer(
             **{"Mcp-Name": "echo"},
         )
         assert answer.status_code == 200 and "mcp-session-id" not in answer.headers
-        (message,) = _sse_messages(answer)
+        (message,) = _messages(answer)
         return message
 
     with ThreadPoolExecutor(8) as pool:

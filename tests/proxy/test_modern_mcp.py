@@ -12,7 +12,7 @@ import pytest
 
 from mcp_agentcore_proxy.aws_errors import AwsError
 from mcp_agentcore_proxy.errors import RuntimeServiceError
-from mcp_agentcore_proxy.http_modern import RequestIds, header_mismatch, param_headers
+from mcp_agentcore_proxy.http_modern import RequestIds, header_mismatch, passed_on
 from mcp_agentcore_proxy.jsonrpc import parse_line
 from mcp_agentcore_proxy.mcp_headers import (
     declarations,
@@ -135,7 +135,9 @@ def test_the_front_end_checks_version_method_and_name_against_the_body() -> None
 
 def test_the_clients_param_headers_are_passed_on_as_sent() -> None:
     sent = {"mcp-param-region": "us-west1", "mcp-method": "tools/call", "accept": "*/*"}
-    assert param_headers(sent) == (("Mcp-Param-region", "us-west1"),)
+    assert passed_on(sent) == (("Mcp-Param-region", "us-west1"),)
+    with_version = {**sent, "mcp-protocol-version": " 2026-07-28 "}
+    assert ("MCP-Protocol-Version", "2026-07-28") in passed_on(with_version)
 
 
 def test_requests_of_many_clients_get_ids_of_their_own_and_answers_the_clients() -> None:
