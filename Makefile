@@ -17,7 +17,7 @@ IMAGE_REPO ?= agentcore-mcp-demo
 PLATFORM ?= linux/arm64
 REGION = $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),$(shell aws configure get region 2>/dev/null))
 
-.PHONY: help demo test bench docs lint build push deploy outputs smoke-test clean require-region require-aws require-docker require-sam
+.PHONY: help demo test bench conformance docs lint build push deploy outputs smoke-test clean require-region require-aws require-docker require-sam
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ $(TOOLS)/.ready: Makefile
 	@if [ -f .venv ]; then rm -f .venv; fi
 	$(UV) sync --locked --group emulator --extra server
 	@touch $@
+
+conformance: .venv/.ready ## MCP's conformance suite (npm), 2026-07-28 server scenarios: directly vs through the HTTP front end
+	.venv/bin/python scripts/conformance.py
 
 demo: .venv/.ready ## run the demo server in the emulator and smoke-test it through the proxy, offline
 	.venv/bin/python scripts/demo.py
