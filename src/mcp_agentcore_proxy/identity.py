@@ -12,9 +12,10 @@ import botocore.config
 import botocore.credentials
 import botocore.session
 
+from mcp_agentcore_proxy.aws_boundary import translate_errors
 from mcp_agentcore_proxy.config import ProxyConfig
+from mcp_agentcore_proxy.data_path import AwsConnection
 from mcp_agentcore_proxy.errors import CredentialsError, ProxyError, clause
-from mcp_agentcore_proxy.runtime import translate_errors
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +81,11 @@ class AwsSessionFactory:
         )
         base._credentials = credentials  # type: ignore[attr-defined]
 
-    def agentcore_client(self) -> Any:
+    def agentcore(self) -> AwsConnection:
+        """A fresh credential lookup: the session, and the AgentCore client made from it."""
         cfg = self._config
-        return self.session().create_client(
+        session = self.session()
+        client = session.create_client(
             "bedrock-agentcore",
             region_name=cfg.region,
             config=botocore.config.Config(
@@ -99,6 +102,7 @@ class AwsSessionFactory:
                 user_agent_extra="mcp-agentcore-proxy",
             ),
         )
+        return AwsConnection(client=client, session=session)
 
     def caller_identity(self) -> CallerIdentity:
         """Who the credentials belong to; waits for STS at most its own short timeouts."""

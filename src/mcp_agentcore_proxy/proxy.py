@@ -76,9 +76,7 @@ class Forwarding:
         if config.session_mode is SessionMode.IDENTITY or logger.isEnabledFor(logging.INFO):
             _in_background("identity", lambda: _log_identity(identity, config))
         self._bearer = bearer
-        self.runtime = AgentCoreRuntime(
-            config, factory.agentcore_client, sso_hint(config), bearer=bearer
-        )
+        self.runtime = AgentCoreRuntime(config, factory.agentcore, sso_hint(config), bearer=bearer)
         self.session_ids = RuntimeSessionIds(config, identity)
         self.stops = SessionStops(self.runtime.stop_session)
         # One pace for every client: AgentCore's quota is the endpoint's, not a client's.

@@ -50,7 +50,7 @@ from mcp_agentcore_proxy.recovery import (
 from mcp_agentcore_proxy.redaction import redact
 from mcp_agentcore_proxy.runtime import InvokeHeaders, Runtime, Streaming
 from mcp_agentcore_proxy.stdio import Output
-from mcp_agentcore_proxy.threads import start_daemon
+from mcp_agentcore_proxy.threads import Workers, start_daemon
 from mcp_agentcore_proxy.trace import NO_TRACE, TraceContext
 
 logger = logging.getLogger(__name__)
@@ -73,11 +73,6 @@ class _HeadersRefused(Exception):
     """The server answered a tools/call with HeaderMismatch: its tools may have changed."""
 
 
-def _spawn(target: Callable[..., None], *args: object) -> None:
-    # Daemon threads: a runtime that never answers must not hold the process at exit.
-    start_daemon(target, *args)
-
-
 class Router:
     """Dispatches messages in the order read; writes each answer the moment it arrives."""
 
@@ -92,6 +87,10 @@ class Router:
         pace: Callable[[threading.Event | None], bool] = no_pacing,
     ) -> None:
         self._runtime = runtime
+        # Each message's work runs on a worker kept for the next: a thread's start costs
+        # about as much as the rest of the proxy's part of a call. Daemon threads: a
+        # runtime that never answers must not hold the process at exit.
+        self._workers = Workers("router-worker")
         self._pace = pace
         self._trace = trace
         self._writer = writer
@@ -154,14 +153,15 @@ class Router:
             message = jsonrpc.parse_line(line)
         except jsonrpc.InvalidLine as exc:
             logger.warning("rejected a line from stdin: %s", exc)
-            _spawn(self._tell, jsonrpc.error_response(exc.reply_id, exc.to_jsonrpc()), release)
+            refusal = jsonrpc.error_response(exc.reply_id, exc.to_jsonrpc())
+            self._workers.run(self._tell, refusal, release)
             return
         gate = self._lifecycle_gate
         if message.kind is Kind.REQUEST:
             self._submit_request(message, gate, release, headers)
         elif message.kind is Kind.RESPONSE:
             number = self._order.admit()
-            _spawn(self._run_message, message, number, gate, None, release)
+            self._workers.run(self._run_message, message, number, gate, None, release)
         elif message.method == CANCELLED:
             self._submit_cancellation(message, release)
         else:
@@ -198,7 +198,7 @@ class Router:
                     "still in use by a request in flight.",
                 },
             )
-            _spawn(self._tell, notice, release)
+            self._workers.run(self._tell, notice, release)
             return
         number = self._order.admit()
         if is_handshake(message):
@@ -211,7 +211,7 @@ class Router:
         """Start the call's worker now if a slot is free, else queue it (in order)."""
         with self._dispatch_lock:
             if self._backlog == 0 and self._slots.acquire(blocking=False):
-                _spawn(self._run_request, call, number, gate)
+                self._workers.run(self._run_request, call, number, gate)
                 return
             self._backlog += 1
         self._waiting.put((call, number, gate))
@@ -230,7 +230,7 @@ class Router:
             self._slots.acquire()
             with self._dispatch_lock:
                 self._backlog -= 1
-            _spawn(self._run_request, call, number, gate)
+            self._workers.run(self._run_request, call, number, gate)
 
     def _submit_cancellation(self, message: Message, release: Callable[[], None]) -> None:
         with self._lock:
@@ -238,11 +238,11 @@ class Router:
         number = self._order.admit()
         if call is None:
             # Already answered or never seen: the runtime may still want to know.
-            _spawn(self._run_message, message, number, None, None, release)
+            self._workers.run(self._run_message, message, number, None, None, release)
             return
         ended = call.interrupt()
         if ended is None:
-            _spawn(self._run_message, message, number, None, None, release)
+            self._workers.run(self._run_message, message, number, None, None, release)
             return
         was_sent, answer = ended
         self._end(call)
@@ -255,7 +255,7 @@ class Router:
             self._order.mark_sent(number)  # the runtime never saw the request
             release()
             return
-        _spawn(self._run_message, message, number, call.sent, None, release)
+        self._workers.run(self._run_message, message, number, call.sent, None, release)
 
     # -- workers ------------------------------------------------------------------------
 
@@ -613,6 +613,7 @@ class Router:
                 answer.close()
             cut.append(call)
         self._stop_service(time.monotonic() + _SERVICE_EXIT)
+        self._workers.close()
         return cut
 
     def _stop_service(self, deadline: float) -> None:

@@ -1,38 +1,27 @@
-"""The AgentCore data plane, reached through boto3: invoke, stream, stop.
+"""The AgentCore data plane: invoke (with its retries), stream, stop.
 
-botocore's and urllib3's exceptions become the proxy's errors here and nowhere else.
+Each call goes out on ``data_path``'s signed path; the exceptions of botocore and urllib3
+become the proxy's in ``aws_boundary``, and nowhere else.
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import logging
-import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import botocore.exceptions
-import botocore.parsers
-import urllib3.exceptions
-
-from mcp_agentcore_proxy.aws_errors import AwsError
+from mcp_agentcore_proxy.answer import RuntimeAnswer
+from mcp_agentcore_proxy.aws_boundary import parse_error, translate_errors
+from mcp_agentcore_proxy.data_path import INVOKE, AwsConnection, SignedInvoke
 from mcp_agentcore_proxy.errors import (
-    ConnectFailedError,
-    ConnectionLostError,
     CredentialsError,
-    ReadTimedOutError,
     RuntimeServiceError,
     RuntimeUnreachableError,
-    StreamInterruptedError,
-    TlsError,
-    clause,
 )
-from mcp_agentcore_proxy.sse import SseDecoder
+from mcp_agentcore_proxy.retry_policy import RetryPolicy
 from mcp_agentcore_proxy.trace import NO_TRACE, TraceContext
 
 if TYPE_CHECKING:
@@ -42,20 +31,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ACCEPT = "application/json, text/event-stream"
-INVOKE = "InvokeAgentRuntime"
-_READ_SIZE = 65536
 # Rejected before anything ran: a fresh credential lookup may fix these.
 CREDENTIAL_ERROR_CODES = frozenset(
     {"ExpiredTokenException", "UnrecognizedClientException", "InvalidSignatureException"}
 )
-_SSO_ERRORS: tuple[type[Exception], ...] = (
-    botocore.exceptions.SSOError,
-    botocore.exceptions.TokenRetrievalError,
-    botocore.exceptions.SSOTokenLoadError,
-)
 # Headers the proxy derives from a message; the rest come from the session.
 # Taken from the client's messages: one that cannot be a header is left off, not an error.
 _DERIVED_HEADERS = ("mcpMethod", "mcpName", "traceParent", "traceState", "baggage")
+_ERROR_BODY_LIMIT = 1 << 20  # bytes of an error answer read to find AWS's code and message
 
 
 @dataclass(frozen=True)
@@ -94,205 +77,6 @@ class Runtime(Protocol):
     ) -> Streaming: ...
 
 
-class RuntimeAnswer:
-    """An answer whose headers have arrived; its body is read as the caller iterates."""
-
-    def __init__(
-        self,
-        *,
-        status: int,
-        content_type: str,
-        mcp_session_id: str | None,
-        request_id: str | None,
-        body: Any,
-        on_done: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.status = status
-        self.content_type = content_type
-        self.mcp_session_id = mcp_session_id
-        self.request_id = request_id
-        self._body = body
-        self._on_done = on_done
-        self._lock = threading.Lock()
-        self._finished = False
-        self._closed_early = False
-
-    def payloads(self) -> Iterator[bytes]:
-        """Yield each JSON-RPC message payload of the body as soon as it is complete."""
-        try:
-            with _stream_errors():
-                if self.content_type.startswith("text/event-stream"):
-                    decoder = SseDecoder()
-                    for chunk in self._chunks():
-                        yield from decoder.feed(chunk)
-                    yield from decoder.close()
-                    return
-                body = b"".join(self._chunks())
-                if not body.strip():
-                    return
-                if not self.content_type.startswith("application/json"):
-                    raise StreamInterruptedError(
-                        f"The runtime answered with an unexpected content type "
-                        f"{self.content_type!r} (expected JSON or an SSE stream)"
-                    )
-                yield body
-        except Exception as exc:
-            if self._closed_early:
-                # Another thread closed it (cancellation, shutdown) under our read; the
-                # HTTP library fails in its own ways then.
-                raise StreamInterruptedError("The answer was closed while being read") from exc
-            raise
-        finally:
-            self._finish(complete=True)
-
-    def _chunks(self) -> Iterator[bytes]:
-        raw = getattr(self._body, "_raw_stream", None)
-        # read1() hands over each HTTP chunk as it lands; StreamingBody.read(n) would
-        # wait for n bytes and hold progress notifications back.
-        read = raw.read1 if raw is not None and hasattr(raw, "read1") else self._body.read
-        while True:
-            chunk = read(_READ_SIZE)
-            if not chunk:
-                return
-            yield chunk
-
-    def close(self) -> None:
-        """Stop reading, even a read blocked in another thread (cancellation, shutdown)."""
-        self._finish(complete=False)
-
-    def _finish(self, complete: bool) -> None:
-        with self._lock:
-            if self._finished:
-                return
-            self._finished = True
-            self._closed_early = not complete
-        if not complete:
-            raw = getattr(self._body, "_raw_stream", None)
-            sock = getattr(getattr(raw, "connection", None), "sock", None)
-            if sock is not None:
-                # close() alone does not wake a thread blocked in recv(); shutdown() does.
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(Exception):
-                self._body.close()
-        self._on_done()
-
-
-@contextlib.contextmanager
-def _stream_errors() -> Iterator[None]:
-    try:
-        yield
-    except (
-        urllib3.exceptions.HTTPError,
-        botocore.exceptions.ResponseStreamingError,
-        botocore.exceptions.IncompleteReadError,
-        http.client.HTTPException,
-        OSError,
-        ValueError,  # read from a body closed by a cancellation
-    ) as exc:
-        raise StreamInterruptedError(
-            f"The runtime's answer broke off mid-stream: {type(exc).__name__}: {exc}"
-        ) from exc
-
-
-def _aws_error(exc: botocore.exceptions.ClientError) -> AwsError:
-    err = exc.response.get("Error", {})
-    meta = exc.response.get("ResponseMetadata", {})
-    status = int(meta.get("HTTPStatusCode") or 0) or 500
-    return AwsError.from_response(
-        str(err.get("Code") or status), str(err.get("Message") or ""), status, meta.get("RequestId")
-    )
-
-
-@contextlib.contextmanager
-def translate_errors(operation: str, sso_hint: str) -> Iterator[None]:
-    """Map botocore's exceptions to the proxy's, most specific first."""
-    try:
-        yield
-    except botocore.exceptions.ClientError as exc:
-        raise RuntimeServiceError(_aws_error(exc), operation) from exc
-    except botocore.parsers.ResponseParserError as exc:
-        # A gateway's error page, not an AWS answer; its text may quote the request.
-        error = AwsError(
-            "the answer was not a valid AWS response (a proxy or gateway error page?)",
-            code="InvalidResponse",
-            status=502,
-        )
-        raise RuntimeServiceError(error, operation) from exc
-    except _SSO_ERRORS as exc:
-        raise CredentialsError(
-            f"The AWS SSO session has expired or is invalid. {sso_hint}"
-        ) from exc
-    except botocore.exceptions.NoCredentialsError as exc:
-        raise CredentialsError(
-            f"No AWS credentials found for {operation}: set AWS_PROFILE or AWS_ACCESS_KEY_ID, "
-            f"or run `aws configure`"
-        ) from exc
-    except botocore.exceptions.ParamValidationError as exc:
-        raise RuntimeServiceError(
-            AwsError(str(exc), code="ValidationException"), operation
-        ) from exc
-    except botocore.exceptions.SSLError as exc:
-        raise TlsError(
-            f"TLS certificate verification failed for {operation}: {clause(exc)}. Behind a TLS-"
-            f"inspecting proxy or with your own CA, set AWS_CA_BUNDLE (or --ca-bundle) to a "
-            f"PEM file with that CA"
-        ) from exc
-    except botocore.exceptions.ProxyConnectionError as exc:
-        raise ConnectFailedError(
-            f"Cannot reach the endpoint for {operation} through the HTTP(S) proxy: {clause(exc)}. "
-            f"Check HTTPS_PROXY and NO_PROXY"
-        ) from exc
-    except botocore.exceptions.ReadTimeoutError as exc:
-        raise ReadTimedOutError(f"{operation} timed out waiting for an answer: {exc}") from exc
-    except (
-        botocore.exceptions.EndpointConnectionError,
-        botocore.exceptions.ConnectTimeoutError,
-    ) as exc:
-        raise ConnectFailedError(f"Cannot reach the endpoint for {operation}: {exc}") from exc
-    except botocore.exceptions.HTTPClientError as exc:
-        raise ConnectionLostError(f"{operation} failed on the connection: {exc}") from exc
-    except botocore.exceptions.BotoCoreError as exc:
-        raise CredentialsError(f"{operation} failed: {exc}") from exc
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Resend only what the runtime cannot have run: errors answered before any output.
-
-    botocore's own retries would also resend after a read timeout or a dropped
-    connection, when a tool may already be running; so they are off and this takes over.
-    """
-
-    max_attempts: int = 3
-    base_delay: float = 0.05
-    throttle_base_delay: float = 0.5
-    # AgentCore counts calls over a sliding second: a throttled call retried within it
-    # is throttled again, so a retry waits the window out first (then backs off, jittered).
-    throttle_window: float = 1.0
-    max_delay: float = 20.0
-    sleep: Callable[[float], None] = time.sleep
-
-    def delay(self, attempt: int, throttled: bool) -> float:
-        base = self.throttle_base_delay if throttled else self.base_delay
-        jittered = random.uniform(0, min(self.max_delay, base * 2**attempt))  # noqa: S311
-        return self.throttle_window + jittered if throttled else jittered
-
-    def should_retry(self, exc: Exception, attempt: int) -> bool:
-        if attempt + 1 >= self.max_attempts:
-            return False
-        if isinstance(exc, RuntimeServiceError):
-            return exc.aws_error.retryable
-        return isinstance(exc, ConnectFailedError)
-
-
-def _body_then(body: bytes, on_sent: Callable[[], None]) -> Iterator[bytes]:
-    # urllib3 sends an iterable body chunk by chunk: resuming after the one chunk
-    # means the last byte has gone to the socket.
-    yield body
-    on_sent()
-
-
 def header_value(value: str | None, limit: int) -> str | None:
     """``value`` if it can travel as an HTTP header within ``limit`` characters."""
     if not value or len(value) > limit or value != value.strip():
@@ -303,12 +87,12 @@ def header_value(value: str | None, limit: int) -> str | None:
 
 
 class AgentCoreRuntime:
-    """One AgentCore runtime (ARN and qualifier), called through a boto3 client."""
+    """One AgentCore runtime (ARN and qualifier): its calls, their retries, its pool."""
 
     def __init__(
         self,
         config: ProxyConfig,
-        client_factory: Callable[[], Any],
+        connect: Callable[[], AwsConnection],
         sso_hint: str,
         clock: Callable[[], float] = time.monotonic,
         bearer: BearerTokens | None = None,
@@ -316,52 +100,52 @@ class AgentCoreRuntime:
         self._config = config
         self._bearer = bearer
         self._clock = clock
-        self._client_factory = client_factory
+        self._connect = connect
         self._sso_hint = sso_hint
         self._retry = RetryPolicy(max_attempts=config.max_attempts)
         self._sending = threading.local()
         self._lock = threading.Lock()
         self._open_answers = 0
         self._last_release = clock()
-        self._client = self._new_client()
-        members = self._client.meta.service_model.operation_model(INVOKE).input_shape.members
-        # Header limits from botocore's model; it checks only minimums itself.
-        self._limits = {
-            name: int(shape.metadata.get("max", 1024)) for name, shape in members.items()
-        }
+        self._connection, self._path = self._open()
+        self._limits = self._path.limits
 
-    def _new_client(self) -> Any:
-        client = self._client_factory()
-        client.meta.events.register(f"before-send.bedrock-agentcore.{INVOKE}", self._track_body)
-        if self._bearer is not None:
-            client.meta.events.register("before-send.bedrock-agentcore", self._add_bearer)
-        # Before signing, so SigV4 covers them as it covers the modelled ones.
-        client.meta.events.register(f"before-sign.bedrock-agentcore.{INVOKE}", self._add_headers)
-        return client
+    def _open(self) -> tuple[AwsConnection, SignedInvoke]:
+        """A credential lookup, and the signed path built on it."""
+        cfg = self._config
+        with translate_errors(INVOKE, self._sso_hint):
+            connection = self._connect()
+            if self._bearer is not None:
+                # StopRuntimeSession, through the client, carries the token too.
+                connection.client.meta.events.register(
+                    "before-send.bedrock-agentcore", self._add_bearer
+                )
+            path = SignedInvoke(
+                connection,
+                arn=cfg.agent_arn.arn,
+                qualifier=cfg.qualifier,
+                connect_timeout=cfg.connect_timeout,
+                read_timeout=cfg.read_timeout,
+                # A slot frees when the response is written, a little before its stream
+                # is closed; room for those, notifications and replies, without urllib3
+                # discarding connections (and warning) under full load.
+                max_pool_connections=2 * cfg.max_concurrency + 8,
+                signed=self._bearer is None,
+            )
+        return connection, path
 
     def _add_bearer(self, request: Any, **_: Any) -> None:
         assert self._bearer is not None
-        token = self._bearer.current()
-        self._sending.bearer = token
-        request.headers["Authorization"] = f"Bearer {token}"
-
-    def _add_headers(self, request: Any, **_: Any) -> None:
-        sending = getattr(self._sending, "call", None)
-        for name, value in (*self._config.headers, *(sending[1] if sending else ())):
-            request.headers[name] = value
+        request.headers["Authorization"] = f"Bearer {self._bearer.current()}"
 
     def reset_client(self) -> None:
-        """Build a new client, so credentials are looked up again."""
+        """Look credentials up again (a new session and path); the old pool is closed."""
+        connection, path = self._open()
         with self._lock:
-            self._client = self._new_client()
+            old, self._connection, self._path = self._path, connection, path
+        old.close()
 
-    def _track_body(self, request: Any, **_: Any) -> None:
-        sending = getattr(self._sending, "call", None)
-        on_sent = sending[0] if sending else None
-        if on_sent is not None and isinstance(request.body, bytes):
-            request.body = _body_then(request.body, on_sent)
-
-    def _acquire_connection_slot(self) -> Any:
+    def _acquire_connection_slot(self) -> SignedInvoke:
         """Count an answer in the making; retire the pool if it idled past the timeout."""
         with self._lock:
             idle = self._clock() - self._last_release
@@ -369,32 +153,21 @@ class AgentCoreRuntime:
             # A server may close it after its own keep-alive timeout, racing our
             # request; a request lost that way cannot be told apart from one that ran.
             if self._open_answers == 0 and idle >= self._config.idle_connection_timeout:
-                self._client.close()
+                self._path.close()
             self._open_answers += 1
-            return self._client
+            return self._path
 
     def _release_connection_slot(self) -> None:
         with self._lock:
             self._open_answers -= 1
             self._last_release = self._clock()
 
-    def invoke(
-        self,
-        payload: bytes,
-        headers: InvokeHeaders,
-        on_sent: Callable[[], None] | None = None,
-    ) -> RuntimeAnswer:
-        """Send one message and return once the answer's headers arrive.
-
-        ``on_sent`` runs once the whole request has been written to the connection.
-        """
-        kwargs: dict[str, Any] = {
-            "agentRuntimeArn": self._config.agent_arn.arn,
-            "qualifier": self._config.qualifier,
-            "payload": payload,
-            "contentType": "application/json",
-            "accept": ACCEPT,
-            "runtimeSessionId": headers.runtime_session_id,
+    def _wire_headers(self, headers: InvokeHeaders) -> dict[str, str]:
+        names = self._path.header_names
+        wire = {
+            "Content-Type": "application/json",
+            "Accept": ACCEPT,
+            names["runtimeSessionId"]: headers.runtime_session_id,
         }
         optional = {
             "mcpSessionId": headers.mcp_session_id,
@@ -407,22 +180,35 @@ class AgentCoreRuntime:
             "baggage": headers.trace.baggage,
         }
         for name, value in optional.items():
-            if name not in self._limits:
-                continue  # an older botocore without this header
+            if name not in names:
+                continue  # an older botocore's model without this header
             checked = header_value(value, self._limits[name])
             if checked is not None:
-                kwargs[name] = checked
+                wire[names[name]] = checked
             elif value and name in _DERIVED_HEADERS:
                 logger.debug("%s omitted: not a valid header value", name)
+        # Custom headers (checked at start) and this call's own, signed with the rest.
+        wire.update(self._config.headers)
+        wire.update(headers.extra)
+        return wire
+
+    def invoke(
+        self,
+        payload: bytes,
+        headers: InvokeHeaders,
+        on_sent: Callable[[], None] | None = None,
+    ) -> RuntimeAnswer:
+        """Send one message and return once the answer's headers arrive.
+
+        ``on_sent`` runs once the whole request has been written to the connection.
+        """
+        wire = self._wire_headers(headers)
         attempt = 0
         refreshed = False
         while True:
-            client = self._acquire_connection_slot()
-            # What this thread's request carries besides kwargs, for the event hooks.
-            self._sending.call = (on_sent, headers.extra)
+            path = self._acquire_connection_slot()
             try:
-                with translate_errors(INVOKE, self._sso_hint):
-                    response = client.invoke_agent_runtime(**kwargs)
+                answer = self._send(path, payload, wire, on_sent)
                 break
             except RuntimeServiceError as exc:
                 self._release_connection_slot()
@@ -451,16 +237,33 @@ class AgentCoreRuntime:
             except BaseException:
                 self._release_connection_slot()
                 raise
-            finally:
-                self._sending.call = None
             attempt += 1
-        meta = response.get("ResponseMetadata", {})
+        return answer
+
+    def _send(
+        self,
+        path: SignedInvoke,
+        payload: bytes,
+        wire: dict[str, str],
+        on_sent: Callable[[], None] | None,
+    ) -> RuntimeAnswer:
+        bearer = self._bearer.current() if self._bearer is not None else None
+        self._sending.bearer = bearer
+        with translate_errors(INVOKE, self._sso_hint):
+            sent = path.send(payload, wire, on_sent, bearer)
+            if sent.status >= 300:
+                try:
+                    body = sent.raw.read(_ERROR_BODY_LIMIT)
+                finally:
+                    sent.raw.close()
+                error = parse_error(sent.status, sent.headers, body, path.operation)
+                raise RuntimeServiceError(error, INVOKE)
         return RuntimeAnswer(
-            status=int(response.get("statusCode") or meta.get("HTTPStatusCode") or 200),
-            content_type=str(response.get("contentType") or ""),
-            mcp_session_id=response.get("mcpSessionId"),
-            request_id=meta.get("RequestId"),
-            body=response["response"],
+            status=sent.status,
+            content_type=sent.headers.get("Content-Type", ""),
+            mcp_session_id=sent.headers.get("Mcp-Session-Id"),
+            request_id=sent.headers.get("x-amzn-RequestId"),
+            body=sent.raw,
             on_done=self._release_connection_slot,
         )
 
@@ -484,7 +287,7 @@ class AgentCoreRuntime:
         """End a runtime session (its microVM); errors are logged, not raised."""
         try:
             with translate_errors("StopRuntimeSession", self._sso_hint):
-                self._client.stop_runtime_session(
+                self._connection.client.stop_runtime_session(
                     agentRuntimeArn=self._config.agent_arn.arn,
                     qualifier=self._config.qualifier,
                     runtimeSessionId=runtime_session_id,

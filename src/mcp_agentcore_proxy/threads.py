@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
 from collections.abc import Callable
@@ -27,3 +28,71 @@ def start_daemon(
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     return thread
+
+
+_Task = tuple[Callable[..., object], tuple[object, ...]]
+
+
+class Workers:
+    """Threads kept for the next task, so a call does not pay a thread's start.
+
+    A worker that found no task for ``idle_timeout`` seconds ends; ``close`` ends them all
+    once their tasks are done. No bound of its own: its owner bounds the tasks in flight
+    (the router's slots and intake).
+    """
+
+    def __init__(self, name: str, idle_timeout: float = 30.0) -> None:
+        self._name = name
+        self._idle_timeout = idle_timeout
+        self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0  # workers waiting for a task and not yet promised one
+        self._live = 0
+        self._closed = False
+
+    def run(self, target: Callable[..., object], *args: object) -> None:
+        """Run ``target(*args)`` on an idle worker, or on a new one if none is idle."""
+        with self._lock:
+            promised = self._idle > 0
+            if promised:
+                self._idle -= 1
+            else:
+                self._live += 1
+        self._tasks.put((target, args))
+        if not promised:
+            start_daemon(self._work, name=self._name)
+
+    def _work(self) -> None:
+        while True:
+            try:
+                task = self._tasks.get(timeout=self._idle_timeout)
+            except queue.Empty:
+                with self._lock:
+                    if self._idle == 0:
+                        continue  # promised a task meanwhile: it is in the queue
+                    self._idle -= 1
+                    self._live -= 1
+                return
+            if task is None:
+                return
+            target, args = task
+            try:
+                target(*args)
+            except BaseException:
+                with self._lock:
+                    self._live -= 1
+                raise
+            with self._lock:
+                if self._closed:
+                    self._live -= 1
+                    return
+                self._idle += 1
+
+    def close(self) -> None:
+        """End every idle worker now, and each busy one once its task is done."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, 0
+            self._live -= idle
+        for _ in range(idle):
+            self._tasks.put(None)

@@ -6,6 +6,7 @@ import botocore.exceptions
 import botocore.parsers
 import pytest
 
+from mcp_agentcore_proxy.aws_boundary import translate_errors
 from mcp_agentcore_proxy.aws_errors import AwsError
 from mcp_agentcore_proxy.errors import (
     ConnectFailedError,
@@ -15,7 +16,7 @@ from mcp_agentcore_proxy.errors import (
     RuntimeServiceError,
     RuntimeUnreachableError,
 )
-from mcp_agentcore_proxy.runtime import RetryPolicy, translate_errors
+from mcp_agentcore_proxy.retry_policy import RetryPolicy
 
 
 def _translated(exc: Exception) -> Exception:

@@ -1,4 +1,4 @@
-"""The boto3 boundary: when a request counts as sent, pooled connections, header checks."""
+"""The data path: when a request counts as sent, pooled connections, header checks."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
+import botocore.session
 import pytest
 
 from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
+from mcp_agentcore_proxy.data_path import AwsConnection
 from mcp_agentcore_proxy.runtime import AgentCoreRuntime, InvokeHeaders, header_value
 from tests.harness import INITIALIZE_PARAMS, Emulator
 
@@ -26,17 +27,15 @@ def _runtime(emulator: Emulator, name: str, **config: Any) -> AgentCoreRuntime:
         **config,
     )
 
-    def client() -> Any:
-        return boto3.client(
-            "bedrock-agentcore",
-            endpoint_url=emulator.url,
-            region_name="us-east-1",
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            config=boto3.session.Config(retries={"total_max_attempts": 1}),
+    def connect() -> AwsConnection:
+        session = botocore.session.Session()
+        session.set_credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+        client = session.create_client(
+            "bedrock-agentcore", endpoint_url=emulator.url, region_name="us-east-1"
         )
+        return AwsConnection(client=client, session=session)
 
-    return AgentCoreRuntime(cfg, client, "run aws sso login")
+    return AgentCoreRuntime(cfg, connect, "run aws sso login")
 
 
 def _call(runtime: AgentCoreRuntime, payload: dict[str, Any], **headers: Any) -> list[Any]:
@@ -88,29 +87,27 @@ class _Clock:
         return self.now
 
 
-class _CountingClient:
-    """The parts of a boto3 client the runtime touches, counting pool closes."""
+class _Closes:
+    """Counts how often the runtime retires its pool."""
 
-    def __init__(self, real: Any) -> None:
-        self._real = real
-        self.meta = real.meta
+    def __init__(self, runtime: AgentCoreRuntime) -> None:
         self.closed = 0
+        path = runtime._path
+        real = path.close
 
-    def close(self) -> None:
-        self.closed += 1
-        self._real.close()
+        def close() -> None:
+            self.closed += 1
+            real()
 
-    def invoke_agent_runtime(self, **kwargs: Any) -> Any:
-        return self._real.invoke_agent_runtime(**kwargs)
+        path.close = close  # type: ignore[method-assign]
 
 
 @pytest.fixture
-def counted(emulator: Emulator) -> Iterator[tuple[AgentCoreRuntime, _CountingClient, _Clock]]:
+def counted(emulator: Emulator) -> Iterator[tuple[AgentCoreRuntime, _Closes, _Clock]]:
     clock = _Clock()
     base = _runtime(emulator, "testing_server", idle_connection_timeout=4.0)
-    client = _CountingClient(base._client)
-    runtime = AgentCoreRuntime(base._config, lambda: client, "hint", clock=clock)
-    yield runtime, client, clock
+    runtime = AgentCoreRuntime(base._config, base._connect, "hint", clock=clock)
+    yield runtime, _Closes(runtime), clock
 
 
 def _ping(runtime: AgentCoreRuntime) -> None:
