@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import ssl
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -165,6 +166,33 @@ def translate_errors(operation: str, sso_hint: str) -> Iterator[None]:
         yield
     except _HANDLED as exc:
         raise mapped(operation, exc, sso_hint) from exc
+
+
+@contextlib.contextmanager
+def connect_errors(operation: str, url: str, proxied: bool) -> Iterator[None]:
+    """Failing to connect (TCP, a proxy's tunnel, TLS) on the proxy's own path: nothing
+    was sent, so the call may go again."""
+    try:
+        yield
+    except ssl.SSLError as exc:
+        raise _tls(operation, exc, "") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        cause = f'Could not connect to the endpoint URL: "{url}" ({type(exc).__name__}: {exc})'
+        if proxied:
+            raise _through_proxy(operation, OSError(cause), "") from exc
+        raise ConnectFailedError(f"Cannot reach the endpoint for {operation}: {cause}") from exc
+
+
+@contextlib.contextmanager
+def transfer_errors(operation: str) -> Iterator[None]:
+    """Failing once connected, while the request goes or its answer's head comes: the
+    runtime may have it, so it never goes again."""
+    try:
+        yield
+    except TimeoutError as exc:  # socket.timeout: the read timeout ran out
+        raise _timed_out(operation, exc, "") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise _lost(operation, exc, "") from exc
 
 
 @contextlib.contextmanager

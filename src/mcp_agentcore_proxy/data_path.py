@@ -4,28 +4,29 @@ botocore's client pipeline (parameter validation, serialization, event hooks, en
 rules, response parsing) spent about 0.6 ms of CPU per call over a bare signed request,
 measured side by side; on the data plane that was a third of the proxy's own cost. So
 botocore keeps what it is the right tool for (the credential chain with its refreshes,
-the SigV4 signer, the endpoint its rules resolve, the operation's model, its HTTP
-session with proxies and CA bundle) and this module puts them together per call. The
-client itself still makes the rare calls (StopRuntimeSession).
+the SigV4 signer, the endpoint its rules resolve, the operation's model, the proxy and
+CA bundle its settings give) and this module puts them together per call, on connections
+of its own (``connections``). The client itself still makes the rare calls
+(StopRuntimeSession).
 """
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import botocore
 import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
-import botocore.httpsession
 import botocore.utils
 
 from mcp_agentcore_proxy import __version__
-from mcp_agentcore_proxy.errors import CredentialsError
+from mcp_agentcore_proxy.aws_boundary import connect_errors, transfer_errors
+from mcp_agentcore_proxy.connections import EndpointConnections
+from mcp_agentcore_proxy.errors import ConnectFailedError, CredentialsError
 
 INVOKE = "InvokeAgentRuntime"
 _USER_AGENT = f"Botocore/{botocore.__version__} mcp-agentcore-proxy/{__version__}"
@@ -45,15 +46,8 @@ class SentAnswer:
     """An answer's status and headers, its body still to be read from ``raw``."""
 
     status: int
-    headers: Mapping[str, str]
+    headers: Any  # case-insensitive: an email.message.Message, as http.client gives them
     raw: Any  # urllib3's HTTPResponse, read as it arrives
-
-
-def _body_then(body: bytes, on_sent: Callable[[], None]) -> Iterator[bytes]:
-    # urllib3 sends an iterable body chunk by chunk: resuming after the one chunk
-    # means the last byte has gone to the socket.
-    yield body
-    on_sent()
 
 
 class SignedInvoke:
@@ -84,27 +78,38 @@ class SignedInvoke:
         self.limits = {
             name: int(shape.metadata.get("max", 1024)) for name, shape in members.items()
         }
+        endpoint = meta.endpoint_url.rstrip("/")
         self._url = (
-            f"{meta.endpoint_url.rstrip('/')}/runtimes/{quote(arn, safe='')}/invocations"
+            f"{endpoint}/runtimes/{quote(arn, safe='')}/invocations"
             f"?qualifier={quote(qualifier, safe='')}"
         )
+        parts = urlsplit(self._url)
+        default_port = {"https": 443, "http": 80}.get(parts.scheme)
+        # The Host header botocore signs: the port only when it is not the scheme's own.
+        self._host = parts.hostname if parts.port in (None, default_port) else parts.netloc
         self._region = meta.region_name
         self._signing_name = meta.service_model.signing_name
         session = connection.session
         self._session = session
         self._credentials: botocore.credentials.Credentials | None = None  # looked up once
-        options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        if botocore.utils.ensure_boolean(session.get_config_variable("tcp_keepalive") or False):
-            options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
-        # The stubs under-type it: it takes (connect, read) and socket option triples.
-        http_session: Any = botocore.httpsession.URLLib3Session
-        self._http = http_session(
+        proxy = botocore.utils.get_environ_proxies(endpoint).get(parts.scheme)
+        if proxy is not None and not proxy.startswith("http://"):
+            raise ConnectFailedError(
+                f"The proxy {urlsplit(proxy).netloc} is not an http:// proxy; HTTPS_PROXY "
+                "must name one that tunnels (CONNECT), as http://host:port"
+            )
+        self._connections = EndpointConnections(
+            endpoint,
             verify=session.get_config_variable("ca_bundle") or True,
-            proxies=botocore.utils.get_environ_proxies(meta.endpoint_url),
-            timeout=(connect_timeout, read_timeout),
-            max_pool_connections=max_pool_connections,
-            socket_options=options,
+            proxy_url=proxy,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            keepalive=botocore.utils.ensure_boolean(
+                session.get_config_variable("tcp_keepalive") or False
+            ),
+            max_idle=max_pool_connections,
         )
+        self._target = self._connections.target(self._url[len(endpoint) :])
 
     def send(
         self,
@@ -118,7 +123,7 @@ class SignedInvoke:
             method="POST",
             url=self._url,
             data=payload,
-            headers={"User-Agent": _USER_AGENT, **headers},
+            headers={"Host": self._host, "User-Agent": _USER_AGENT, **headers},
         )
         if bearer is not None:
             request.headers["Authorization"] = f"Bearer {bearer}"
@@ -127,14 +132,22 @@ class SignedInvoke:
             frozen = self._lookup().get_frozen_credentials()
             signer = botocore.auth.SigV4Auth(frozen, self._signing_name, self._region)
             signer.add_auth(request)
-        prepared: Any = request.prepare()  # its body may be an iterator (the stubs say not)
-        prepared.stream_output = True
-        if on_sent is not None:
-            prepared.body = _body_then(payload, on_sent)
         # As botocore's client sends it: never compressed, so read as it arrives.
-        prepared.headers["Accept-Encoding"] = "identity"
-        response = self._http.send(prepared)
-        return SentAnswer(response.status_code, response.headers, response.raw)
+        wire = {**dict(request.headers.items()), "Accept-Encoding": "identity"}
+        pool = self._connections
+        conn = pool.acquire()
+        try:
+            with connect_errors(INVOKE, self._url, pool.proxied):
+                pool.connect(conn)
+            with transfer_errors(INVOKE):
+                pool.send(conn, self._target, payload, wire)
+                if on_sent is not None:
+                    on_sent()  # written in full to the connection
+                response = pool.answer(conn)
+        except BaseException:
+            pool.discard(conn)
+            raise
+        return SentAnswer(response.status, response.headers, response)
 
     def _lookup(self) -> botocore.credentials.Credentials:
         """The session's credentials, looked up at the first call (not at start: a proxy
@@ -150,4 +163,4 @@ class SignedInvoke:
 
     def close(self) -> None:
         """Close every pooled connection (the next request opens a new one)."""
-        self._http.close()
+        self._connections.close()

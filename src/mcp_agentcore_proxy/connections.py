@@ -1,0 +1,170 @@
+"""Kept-alive HTTP(S) connections to the AgentCore endpoint, on the standard library's
+``http.client``: a request's head and a small body leave in one write, and nothing is
+parsed twice (measured against urllib3's pool on the data plane: 0.25 ms less a call).
+
+Each connection serves one request at a time; a free one waits in a LIFO list (the most
+recently used is the least likely to have been closed by the server), bounded. TLS
+verifies against the CA bundle in force; an HTTPS endpoint behind an HTTP proxy is
+reached through a CONNECT tunnel, a plain one through the proxy as absolute URLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import socket
+import ssl
+import threading
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
+
+_Connection = http.client.HTTPConnection
+
+
+class PooledResponse:
+    """An answer being read; its connection goes back to the pool once read to its end."""
+
+    def __init__(
+        self, pool: EndpointConnections, conn: _Connection, response: http.client.HTTPResponse
+    ) -> None:
+        self._pool = pool
+        self.connection = conn
+        self._response = response
+        self.status = response.status
+        self.headers = response.headers  # case-insensitive
+        self._ended = False
+
+    def read1(self, size: int) -> bytes:
+        data = self._response.read1(size)
+        self._ended = not data  # the body's own end, not a failure
+        return data
+
+    def read(self, size: int) -> bytes:
+        return self._response.read(size)
+
+    def release_conn(self) -> None:
+        """Done with the answer: its connection serves the next request only if the answer
+        ended as it said it would (a broken-off one leaves it unusable)."""
+        reusable = self._ended and not self._response.will_close
+        # Closing a response read to its end frees its connection for the next request
+        # (http.client would refuse one while the last response is open).
+        self._response.close()
+        if reusable:
+            self._pool.release(self.connection)
+        else:
+            self._pool.discard(self.connection)
+
+    def close(self) -> None:
+        """Abandon the answer and its connection (the rest would pass for the next answer)."""
+        self._response.close()
+        self._pool.discard(self.connection)
+
+
+class EndpointConnections:
+    """Connections to one endpoint URL, made as its scheme, CA bundle and proxy say."""
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        *,
+        verify: bool | str,
+        proxy_url: str | None,
+        connect_timeout: float,
+        read_timeout: float,
+        keepalive: bool,
+        max_idle: int,
+    ) -> None:
+        parts = urlsplit(endpoint_url)
+        self._https = parts.scheme == "https"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (443 if self._https else 80)
+        self.base_path = parts.path.rstrip("/")
+        self.proxied = proxy_url is not None
+        self._proxy = urlsplit(proxy_url) if proxy_url else None
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._keepalive = keepalive
+        self._max_idle = max_idle
+        self._context: ssl.SSLContext | None = None
+        if self._https:
+            self._context = ssl.create_default_context(
+                cafile=verify if isinstance(verify, str) else None
+            )
+            if verify is False:
+                self._context.check_hostname = False
+                self._context.verify_mode = ssl.CERT_NONE
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()
+
+    def target(self, path_and_query: str) -> str:
+        """The request target: the path, or the whole URL for a plain HTTP proxy."""
+        path = self.base_path + path_and_query
+        if self._proxy is not None and not self._https:
+            return f"http://{self.host}:{self.port}{path}"
+        return path
+
+    def acquire(self) -> _Connection:
+        """A free connection (connected already or not yet: see ``connect``)."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._new()
+
+    def _new(self) -> _Connection:
+        proxy = self._proxy
+        host, port = self.host, self.port
+        if proxy is not None:
+            host, port = proxy.hostname or "localhost", proxy.port or 80
+        if not self._https:
+            return http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
+        conn = http.client.HTTPSConnection(
+            host, port, timeout=self._connect_timeout, context=self._context
+        )
+        if proxy is not None:
+            auth = _proxy_auth(proxy.username, proxy.password)
+            conn.set_tunnel(self.host, self.port, headers=auth)
+        return conn
+
+    def connect(self, conn: _Connection) -> None:
+        """Connect a new connection within the connect timeout (a kept one is connected)."""
+        if conn.sock is not None:
+            return
+        conn.connect()  # TCP, the proxy's tunnel, then TLS
+        sock: socket.socket = conn.sock  # type: ignore[assignment]  # set by connect()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._keepalive:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.settimeout(self._read_timeout)  # from here on, each read waits this long
+
+    def send(self, conn: _Connection, target: str, body: bytes, headers: Mapping[str, str]) -> None:
+        """Write a request on a connected connection (returns once it is all written)."""
+        # Bytes, not an iterator: http.client sends the head and the body in one write.
+        conn.request("POST", target, body=body, headers=dict(headers))
+
+    def answer(self, conn: _Connection) -> PooledResponse:
+        """The answer to the request just sent, once its head is in."""
+        return PooledResponse(self, conn, conn.getresponse())
+
+    def release(self, conn: _Connection) -> None:
+        with self._lock:
+            if len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def discard(self, conn: _Connection) -> None:
+        conn.close()
+
+    def close(self) -> None:
+        """Close the free connections; one in use closes when its answer is done with."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+def _proxy_auth(user: str | None, password: str | None) -> dict[str, str]:
+    if not user:
+        return {}
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password or '')}".encode()).decode()
+    return {"Proxy-Authorization": f"Basic {token}"}
