@@ -137,6 +137,7 @@ MAPPED: tuple[tuple[type[Exception], Mapper], ...] = (
     (urllib3.exceptions.SSLError, _tls),
     (botocore.exceptions.ProxyConnectionError, _through_proxy),
     (urllib3.exceptions.ProxyError, _through_proxy),
+    (urllib3.exceptions.ProxySchemeUnsupported, _through_proxy),
     (botocore.exceptions.ReadTimeoutError, _timed_out),
     (urllib3.exceptions.ReadTimeoutError, _timed_out),
     (botocore.exceptions.EndpointConnectionError, _unreachable),
