@@ -95,8 +95,8 @@ class SignedInvoke:
         proxy = botocore.utils.get_environ_proxies(endpoint).get(parts.scheme)
         if proxy is not None and not proxy.startswith("http://"):
             raise ConnectFailedError(
-                f"The proxy {urlsplit(proxy).netloc} is not an http:// proxy; HTTPS_PROXY "
-                "must name one that tunnels (CONNECT), as http://host:port"
+                f"The proxy {urlsplit(proxy).netloc} is not an http:// proxy; HTTPS_PROXY and "
+                "HTTP_PROXY must name one as http://host:port (HTTPS is tunnelled with CONNECT)"
             )
         self._connections = EndpointConnections(
             endpoint,

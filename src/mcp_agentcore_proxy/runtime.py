@@ -107,8 +107,9 @@ class AgentCoreRuntime:
         self._lock = threading.Lock()
         self._open_answers = 0
         self._last_release = clock()
-        self._connection, self._path = self._open()
-        self._limits = self._path.limits
+        # Opened at the first call, not here: a proxy that cannot open it (no credentials,
+        # a proxy URL it cannot use) answers each request with why, and keeps serving.
+        self._opened: tuple[AwsConnection, SignedInvoke] | None = None
 
     def _open(self) -> tuple[AwsConnection, SignedInvoke]:
         """A credential lookup, and the signed path built on it."""
@@ -138,12 +139,25 @@ class AgentCoreRuntime:
         assert self._bearer is not None
         request.headers["Authorization"] = f"Bearer {self._bearer.current()}"
 
+    def _current(self) -> tuple[AwsConnection, SignedInvoke]:
+        with self._lock:
+            opened = self._opened
+        if opened is None:
+            fresh = self._open()
+            with self._lock:
+                if self._opened is None:
+                    self._opened = fresh
+                opened = self._opened
+            if opened is not fresh:
+                fresh[1].close()  # another call opened one meanwhile
+        return opened
+
     def reset_client(self) -> None:
         """Look credentials up again (a new session and path); the old pool is closed."""
-        connection, path = self._open()
         with self._lock:
-            old, self._connection, self._path = self._path, connection, path
-        old.close()
+            old, self._opened = self._opened, None
+        if old is not None:
+            old[1].close()
 
     def _acquire_connection_slot(self) -> SignedInvoke:
         """Count an answer in the making; retire the pool if it idled past the timeout."""
@@ -152,18 +166,24 @@ class AgentCoreRuntime:
             # urllib3's pool is LIFO: the connection reused next is the one freed last.
             # A server may close it after its own keep-alive timeout, racing our
             # request; a request lost that way cannot be told apart from one that ran.
-            if self._open_answers == 0 and idle >= self._config.idle_connection_timeout:
-                self._path.close()
+            opened = self._opened
+            retire = self._open_answers == 0 and idle >= self._config.idle_connection_timeout
+            if retire and opened is not None:
+                opened[1].close()
             self._open_answers += 1
-            return self._path
+        try:
+            return self._current()[1]
+        except BaseException:
+            self._release_connection_slot()
+            raise
 
     def _release_connection_slot(self) -> None:
         with self._lock:
             self._open_answers -= 1
             self._last_release = self._clock()
 
-    def _wire_headers(self, headers: InvokeHeaders) -> dict[str, str]:
-        names = self._path.header_names
+    def _wire_headers(self, path: SignedInvoke, headers: InvokeHeaders) -> dict[str, str]:
+        names = path.header_names
         wire = {
             "Content-Type": "application/json",
             "Accept": ACCEPT,
@@ -182,7 +202,7 @@ class AgentCoreRuntime:
         for name, value in optional.items():
             if name not in names:
                 continue  # an older botocore's model without this header
-            checked = header_value(value, self._limits[name])
+            checked = header_value(value, path.limits[name])
             if checked is not None:
                 wire[names[name]] = checked
             elif value and name in _DERIVED_HEADERS:
@@ -202,13 +222,12 @@ class AgentCoreRuntime:
 
         ``on_sent`` runs once the whole request has been written to the connection.
         """
-        wire = self._wire_headers(headers)
         attempt = 0
         refreshed = False
         while True:
             path = self._acquire_connection_slot()
             try:
-                answer = self._send(path, payload, wire, on_sent)
+                answer = self._send(path, payload, self._wire_headers(path, headers), on_sent)
                 break
             except RuntimeServiceError as exc:
                 self._release_connection_slot()
@@ -287,7 +306,7 @@ class AgentCoreRuntime:
         """End a runtime session (its microVM); errors are logged, not raised."""
         try:
             with translate_errors("StopRuntimeSession", self._sso_hint):
-                self._connection.client.stop_runtime_session(
+                self._current()[0].client.stop_runtime_session(
                     agentRuntimeArn=self._config.agent_arn.arn,
                     qualifier=self._config.qualifier,
                     runtimeSessionId=runtime_session_id,

@@ -105,3 +105,22 @@ def test_modern_protocol_passes_through_with_its_headers(proxy: Proxy) -> None:
         2, "tools/call", {"name": "get_weather", "arguments": {"city": "Oslo"}, "_meta": meta}
     )
     assert called["result"]["structuredContent"]["city"] == "Oslo"
+
+
+def test_a_proxy_url_it_cannot_use_is_each_requests_clear_error(emulator: Emulator) -> None:
+    """An https:// proxy (TLS to the proxy itself): refused with why, and the proxy serves."""
+    env = {
+        **emulator.env("testing_server"),
+        "HTTP_PROXY": "https://proxy.example:3128",
+        "RUNTIME_SESSION_MODE": "session",  # no STS call first: the runtime's own error
+    }
+    env.pop("NO_PROXY", None)
+    env.pop("no_proxy", None)
+    proxy = Proxy(env)
+    try:
+        for id_ in (1, 2):
+            answer = proxy.request(id_, "tools/list")
+            assert "must name one as http://host:port" in answer["error"]["message"]
+    finally:
+        proxy.stop()
+    assert "Traceback" not in proxy.stderr()

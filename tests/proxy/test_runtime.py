@@ -92,7 +92,7 @@ class _Closes:
 
     def __init__(self, runtime: AgentCoreRuntime) -> None:
         self.closed = 0
-        path = runtime._path
+        path = runtime._current()[1]
         real = path.close
 
         def close() -> None:
