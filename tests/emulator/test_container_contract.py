@@ -43,13 +43,14 @@ _WHY_NOT = _namespaces_here()
 isolated = pytest.mark.skipif(_WHY_NOT is not None, reason=f"no isolated network: {_WHY_NOT}")
 
 
+def _running(config: str) -> Iterator[Emulator]:
+    with Emulator(ROOT / "fixtures" / config) as running:
+        yield running
+
+
 @pytest.fixture(scope="module")
 def samples() -> Iterator[Emulator]:
-    running = Emulator(ROOT / "fixtures" / "agentcore-samples.toml")
-    try:
-        yield running
-    finally:
-        running.stop()
+    yield from _running("agentcore-samples.toml")
 
 
 def _invoke(emulator: Emulator, runtime: str, session: str, payload: dict[str, Any]) -> Any:
@@ -202,11 +203,7 @@ def test_a_deploy_mistake_ends_the_start_with_a_424_naming_it(
 
 @pytest.fixture(scope="module")
 def shared() -> Iterator[Emulator]:
-    running = Emulator(ROOT / "fixtures" / "emulator-shared.toml")
-    try:
-        yield running
-    finally:
-        running.stop()
+    yield from _running("emulator-shared.toml")
 
 
 def test_in_the_shared_network_an_instance_serves_on_port_and_loopback(shared: Emulator) -> None:
