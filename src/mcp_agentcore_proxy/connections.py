@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import select
 import socket
 import ssl
 import threading
@@ -104,11 +105,17 @@ class EndpointConnections:
         return path
 
     def acquire(self) -> _Connection:
-        """A free connection (connected already or not yet: see ``connect``)."""
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self._new()
+        """A free connection (connected already or not yet: see ``connect``); a kept one the
+        server has closed meanwhile is let go first, as urllib3 does, so a request is never
+        lost on it (and never taken for one the runtime may have run)."""
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                return self._new()
+            if conn.sock is not None and not _dropped(conn.sock):
+                return conn
+            conn.close()
 
     def _new(self) -> _Connection:
         proxy = self._proxy
@@ -161,6 +168,20 @@ class EndpointConnections:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """Whether an idle connection has something to read: the server's close (or bytes
+    nobody asked for), so it cannot carry the next request."""
+    try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        ready, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(ready)
 
 
 def _proxy_auth(user: str | None, password: str | None) -> dict[str, str]:
