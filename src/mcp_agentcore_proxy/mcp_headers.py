@@ -7,15 +7,14 @@ call then carries ``Mcp-Param-Name`` with that argument's value, which a 2026-07
 checks against the body (-32020 ``HeaderMismatch`` if it is missing or differs). The proxy
 is the HTTP client of the runtime, so it learns each tool's marks from the ``tools/list``
 answers it forwards and adds the headers itself; a tool whose marks break the rules is left
-out of the listing, as the transport requires of a client.
+out of the listing, as the transport requires of a client (``tool_headers``).
 """
 
 from __future__ import annotations
 
 import base64
 import re
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 MODERN_VERSION = "2026-07-28"  # the first revision without sessions, and with these headers
@@ -144,44 +143,3 @@ def param_headers(marks: Declarations, arguments: object) -> list[tuple[str, str
         if rendered is not None:
             headers.append((f"{PARAM_PREFIX}{token}", encode_value(rendered)))
     return headers
-
-
-class ToolHeaders:
-    """What the proxy knows of each tool's ``x-mcp-header`` marks, from the listings it saw."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._marks: dict[str, Declarations] = {}
-        self.listed = False  # a listing has been seen (or fetched): unknown tools are unknown
-
-    def learn(self, result: Mapping[str, Any], *, first_page: bool) -> list[tuple[str, str]]:
-        """Take one ``tools/list`` result; returns the tools left out, with why."""
-        tools = result.get("tools")
-        if not isinstance(tools, list):
-            return []
-        refused: list[tuple[str, str]] = []
-        learned: dict[str, Declarations] = {}
-        for tool in tools:
-            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
-                continue
-            try:
-                learned[tool["name"]] = declarations(tool.get("inputSchema"))
-            except ValueError as exc:
-                refused.append((tool["name"], str(exc)))
-        with self._lock:
-            if first_page:
-                self._marks.clear()
-            self._marks.update(learned)
-            self.listed = True
-        return refused
-
-    def knows(self, tool: str) -> bool:
-        with self._lock:
-            return tool in self._marks
-
-    def headers_for(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """The ``Mcp-Param-*`` headers of a ``tools/call`` with these params."""
-        name = params.get("name")
-        with self._lock:
-            marks = self._marks.get(name) if isinstance(name, str) else None
-        return param_headers(marks, params.get("arguments")) if marks else []

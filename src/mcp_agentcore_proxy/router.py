@@ -37,7 +37,7 @@ from mcp_agentcore_proxy.errors import (
 )
 from mcp_agentcore_proxy.jsonrpc import Kind, Message
 from mcp_agentcore_proxy.lifecycle import Call, CallState, Once
-from mcp_agentcore_proxy.mcp_headers import HEADER_MISMATCH, ToolHeaders, is_modern
+from mcp_agentcore_proxy.mcp_headers import HEADER_MISMATCH, is_modern
 from mcp_agentcore_proxy.mcp_session import McpSession, SessionSnapshot, is_handshake
 from mcp_agentcore_proxy.ordering import SendOrder
 from mcp_agentcore_proxy.rate import no_pacing
@@ -51,6 +51,7 @@ from mcp_agentcore_proxy.redaction import redact
 from mcp_agentcore_proxy.runtime import InvokeHeaders, Runtime, Streaming
 from mcp_agentcore_proxy.stdio import Output
 from mcp_agentcore_proxy.threads import Workers, start_daemon
+from mcp_agentcore_proxy.tool_headers import ToolHeaders
 from mcp_agentcore_proxy.trace import NO_TRACE, TraceContext
 
 logger = logging.getLogger(__name__)
@@ -65,8 +66,6 @@ _INTAKE_HEADROOM = 64
 _Gate = threading.Event | None
 _Queued = tuple[Message, int, _Gate, _Gate, Callable[[], None]]
 _SERVICE_EXIT = 0.2  # seconds close() waits for the router's own threads to end
-_LISTING_ID = "mcp-agentcore-proxy/tools-list"  # the id of the proxy's own tools/list
-_MAX_LISTING_PAGES = 50
 
 
 class _HeadersRefused(Exception):
@@ -98,7 +97,6 @@ class Router:
         self._session_done = session_done
         self._mcp = McpSession()
         self._tools = ToolHeaders()
-        self._listing_lock = threading.Lock()
         self._recovery = SessionRecovery(runtime, self._mcp, runtime_session_id, writer.write)
         self._order = SendOrder()
         self._calls: dict[str, Call] = {}
@@ -275,7 +273,7 @@ class Router:
                 # As the revision asks of a client: list the tools again, then send the
                 # call once more with the headers that listing gives (the server ran
                 # nothing: it checks headers before it calls a tool).
-                self._list_tools(call.message, again=True)
+                self._tools.list_all(self._ask, call.message, again=True)
                 self._exchange(call, number, replayed=True)
             finally:
                 free_slot()
@@ -310,7 +308,7 @@ class Router:
     def _exchange(self, call: Call, number: int, replayed: bool = False) -> None:
         modern = is_modern(self._mcp.headers_for(call.message)[0])
         if modern and call.message.method == "tools/call" and call.headers is None:
-            self._list_tools_unless_known(call.message)
+            self._tools.list_unless_known(self._ask, call.message)
         if not self._pace(call.done) or not call.begin_send():
             return  # cancelled or shutting down before it went
         handshake = is_handshake(call.message)
@@ -358,7 +356,7 @@ class Router:
                 if handshake and isinstance(reply.body.get("result"), dict):
                     self._mcp.adopt_protocol_version(reply.body["result"].get("protocolVersion"))
                 if modern and call.message.method == "tools/list":
-                    reply = self._learn_tools(call.message, reply)
+                    reply = self._tools.learn_reply(call.message, reply)
                 elif (
                     modern
                     and not replayed
@@ -492,57 +490,7 @@ class Router:
             self._session_done(session_id)
             raise
 
-    # -- MCP 2026-07-28's tool headers ---------------------------------------------------
-
-    def _learn_tools(self, request: Message, reply: Message) -> Message:
-        """Learn the tools' header marks from a listing; one whose marks break the rules is
-        left out of what the client sees (the transport's rule for clients), with a warning."""
-        result = reply.body.get("result")
-        if not isinstance(result, dict):
-            return reply
-        refused = self._tools.learn(result, first_page="cursor" not in request.params)
-        if not refused:
-            return reply
-        for tool, why in refused:
-            logger.warning("left tool %r out of tools/list: %s", tool, why)
-        names = {tool for tool, _ in refused}
-        kept = [t for t in result["tools"] if not (isinstance(t, dict) and t.get("name") in names)]
-        body = {**reply.body, "result": {**result, "tools": kept}}
-        return Message(raw=jsonrpc.dumps(body), body=body, kind=Kind.RESPONSE)
-
-    def _list_tools_unless_known(self, call: Message) -> None:
-        """Before a call to a tool whose marks the proxy has not seen (no listing yet), list
-        the tools once itself: a call sent without its headers would only be refused."""
-        name = call.params.get("name")
-        if self._tools.listed or not isinstance(name, str) or self._tools.knows(name):
-            return
-        self._list_tools(call, again=False)
-
-    def _list_tools(self, call: Message, again: bool) -> None:
-        """``tools/list``, every page, sent by the proxy (invisible to the client), with the
-        ``_meta`` envelope of the client's ``call``; a failure is logged, never raised."""
-        with self._listing_lock:
-            if self._tools.listed and not again:
-                return  # listed by another call meanwhile
-            meta = call.params.get("_meta")
-            cursor: str | None = None
-            try:
-                for _ in range(_MAX_LISTING_PAGES):
-                    params: dict[str, object] = {"_meta": meta} if isinstance(meta, dict) else {}
-                    if cursor is not None:
-                        params["cursor"] = cursor
-                    result = self._ask(jsonrpc.request(_LISTING_ID, "tools/list", params))
-                    refused = self._tools.learn(result, first_page=cursor is None)
-                    for tool, why in refused:
-                        logger.warning("tool %r cannot be called: %s", tool, why)
-                    following = result.get("nextCursor")
-                    if not isinstance(following, str):
-                        break
-                    cursor = following
-            except ProxyError as exc:
-                logger.warning("could not list the runtime's tools: %s", exc)
-            finally:
-                self._tools.listed = True
+    # -- requests of the proxy's own ----------------------------------------------------
 
     def _ask(self, line: bytes) -> dict[str, object]:
         """Send a request of the proxy's own; its result (ProxyError if none)."""
