@@ -62,3 +62,52 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
             sink.sendall(data)
     with contextlib.suppress(OSError):
         sink.shutdown(socket.SHUT_WR)
+
+
+class ForwardProxy:
+    """A plain HTTP proxy: takes absolute-form requests (``POST http://host:port/path``),
+    one connection upstream per client connection; records each request line and the
+    Proxy-Authorization it was given."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self.requests: list[tuple[str, str | None]] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        reader = client.makefile("rb")
+        upstream: socket.socket | None = None
+        with contextlib.suppress(OSError), client:
+            while line := reader.readline():
+                method, target, version = line.decode().split()
+                rest = target.split("://", 1)[1]
+                hostport, _, path = rest.partition("/")
+                head = [f"{method} /{path} {version}\r\n".encode()]
+                auth, length = None, 0
+                while (header := reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = header.decode().partition(":")
+                    if name.lower() == "proxy-authorization":
+                        auth = value.strip()
+                        continue
+                    length = int(value) if name.lower() == "content-length" else length
+                    head.append(header)
+                with self._lock:
+                    self.requests.append((f"{method} {target}", auth))
+                if upstream is None:
+                    host, _, port = hostport.rpartition(":")
+                    upstream = socket.create_connection((host, int(port)))
+                    threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+                upstream.sendall(b"".join(head) + b"\r\n" + reader.read(length))
+
+    def close(self) -> None:
+        self._server.close()

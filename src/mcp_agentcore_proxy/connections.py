@@ -97,6 +97,13 @@ class EndpointConnections:
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
 
+    @property
+    def proxy_headers(self) -> dict[str, str]:
+        """Headers each request carries for a plain HTTP proxy (a tunnel has them once)."""
+        if self._proxy is None or self._https:
+            return {}
+        return _proxy_auth(self._proxy.username, self._proxy.password)
+
     def target(self, path_and_query: str) -> str:
         """The request target: the path, or the whole URL for a plain HTTP proxy."""
         path = self.base_path + path_and_query

@@ -133,8 +133,12 @@ class SignedInvoke:
             signer = botocore.auth.SigV4Auth(frozen, self._signing_name, self._region)
             signer.add_auth(request)
         # As botocore's client sends it: never compressed, so read as it arrives.
-        wire = {**dict(request.headers.items()), "Accept-Encoding": "identity"}
         pool = self._connections
+        wire = {
+            **dict(request.headers.items()),
+            "Accept-Encoding": "identity",
+            **pool.proxy_headers,  # unsigned, as botocore leaves them
+        }
         conn = pool.acquire()
         try:
             with connect_errors(INVOKE, self._url, pool.proxied):

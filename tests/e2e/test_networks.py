@@ -11,7 +11,7 @@ import pytest
 import trustme
 
 from tests.harness import INITIALIZE_PARAMS, Emulator, Proxy
-from tests.tunnel import ConnectProxy
+from tests.tunnel import ConnectProxy, ForwardProxy
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +89,30 @@ def test_the_wrong_ca_is_a_clear_error_naming_aws_ca_bundle(
     finally:
         proxy.stop()
     assert proxy.process.returncode == 0
+
+
+def test_a_plain_endpoint_through_a_plain_http_proxy_with_its_credentials(
+    emulator: Emulator,
+) -> None:
+    """HTTP_PROXY for an http:// endpoint: requests in absolute form, with the proxy's
+    credentials (from the URL) on each, never signed."""
+    forward = ForwardProxy()
+    host = forward.url.removeprefix("http://")
+    try:
+        env = _env(
+            emulator, HTTP_PROXY=f"http://user:p%40ss@{host}", RUNTIME_SESSION_MODE="session"
+        )
+        env.pop("NO_PROXY", None)
+        env.pop("no_proxy", None)
+        proxy = Proxy(env)
+        try:
+            assert "result" in proxy.request(1, "tools/list")
+            assert "result" in proxy.request(2, "tools/list")
+        finally:
+            proxy.stop()
+    finally:
+        forward.close()
+    invokes = [r for r in forward.requests if "/invocations" in r[0]]
+    assert len(invokes) >= 2
+    assert all(line.startswith(f"POST {emulator.url}/runtimes/") for line, _ in invokes)
+    assert {auth for _, auth in invokes} == {"Basic dXNlcjpwQHNz"}  # user:p@ss
