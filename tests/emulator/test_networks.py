@@ -4,6 +4,7 @@ to the shared network, and an isolated network's two ways in and out."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -184,5 +185,25 @@ def test_an_isolated_network_is_reached_off_loopback_and_reaches_the_emulator() 
             emulator.close()
         assert places.socket_for(one.address) is None and one.namespace is not None
         assert one.namespace.fd == -1
+
+    asyncio.run(scenario())
+
+
+@isolated
+def test_fifty_networks_made_and_closed_leave_no_descriptor_behind() -> None:
+    async def scenario() -> None:
+        emulator = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        port = emulator.sockets[0].getsockname()[1]
+        places = networks.Networks("isolated", f"http://127.0.0.1:{port}")
+        gc.collect()  # what earlier tests left to the collector is closed now, not mid-count
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(50):
+            network = await places.place(SPEC)
+            await network.close()
+        after = len(os.listdir("/proc/self/fd"))
+        assert after == before, (before, after)
+        assert places._live == {}
+        places.close()
+        emulator.close()
 
     asyncio.run(scenario())
