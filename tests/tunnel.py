@@ -7,14 +7,12 @@ import socket
 import threading
 
 
-class ConnectProxy:
-    """Opens a tunnel for each CONNECT and records its target; refuses anything else."""
+class _LoopbackProxy:
+    """A proxy on a free loopback port: each client connection served on a thread."""
 
     def __init__(self) -> None:
         self._server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
-        self.tunnels: list[str] = []
-        self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -24,9 +22,24 @@ class ConnectProxy:
                 client, _ = self._server.accept()
             except OSError:
                 return  # closed
-            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    def _tunnel(self, client: socket.socket) -> None:
+    def _serve(self, client: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._server.close()
+
+
+class ConnectProxy(_LoopbackProxy):
+    """Opens a tunnel for each CONNECT and records its target; refuses anything else."""
+
+    def __init__(self) -> None:
+        self.tunnels: list[str] = []
+        self._sockets: list[socket.socket] = []
+        super().__init__()
+
+    def _serve(self, client: socket.socket) -> None:
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = client.recv(4096)
@@ -49,7 +62,7 @@ class ConnectProxy:
         _pipe(client, upstream)
 
     def close(self) -> None:
-        self._server.close()
+        super().close()
         with self._lock:
             for sock in self._sockets:
                 with contextlib.suppress(OSError):
@@ -64,25 +77,14 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
         sink.shutdown(socket.SHUT_WR)
 
 
-class ForwardProxy:
+class ForwardProxy(_LoopbackProxy):
     """A plain HTTP proxy: takes absolute-form requests (``POST http://host:port/path``),
     one connection upstream per client connection; records each request line and the
     Proxy-Authorization it was given."""
 
     def __init__(self) -> None:
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
         self.requests: list[tuple[str, str | None]] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+        super().__init__()
 
     def _serve(self, client: socket.socket) -> None:
         reader = client.makefile("rb")
@@ -108,6 +110,3 @@ class ForwardProxy:
                     upstream = socket.create_connection((host, int(port)))
                     threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
                 upstream.sendall(b"".join(head) + b"\r\n" + reader.read(length))
-
-    def close(self) -> None:
-        self._server.close()
