@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from agentcore_emulator.networks import free_port
 from agentcore_emulator.process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,12 +45,6 @@ def run_suite(url: str) -> dict[str, tuple[int, int]]:
         command += [str(CLI), "server", "--url", url, "--requirements", "2026-07-28", "-o", out]
         done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=PREFIX)
     return {m[1]: (int(m[2]), int(m[3])) for m in RESULT.finditer(done.stdout)}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(port: int) -> None:

@@ -55,10 +55,7 @@ def _check_startable(spec: RuntimeSpec) -> None:
         found = shutil.which(program) is not None
         problem = "" if found else f"command {program!r} was not found on PATH"
     if problem:
-        raise RuntimeClientError(
-            f"Runtime failed to start: {problem}. Please check your CloudWatch logs for more "
-            "information."
-        )
+        raise RuntimeClientError(f"Runtime failed to start: {problem}. {CHECK_LOGS}")
 
 
 class RuntimeInstance:

@@ -148,3 +148,12 @@ def home_namespace() -> int:
         raise
     probe.close()
     return home
+
+
+def unavailable() -> str | None:
+    """Why no network namespace can be made here; None if one can."""
+    try:
+        os.close(home_namespace())
+    except (NamespaceUnavailable, OSError) as exc:
+        return str(exc)
+    return None

@@ -397,7 +397,7 @@ class StreamableHttpFront:
                 headers={"Retry-After": "1"},
             )
         if message.kind is not jsonrpc.Kind.REQUEST:
-            session.router.submit(message.raw, release, ())
+            session.router.submit(message.raw, release, passed_on(request.headers))
             return Response(status_code=202)
         assert session.ids is not None
         key, line = session.ids.own(message)

@@ -23,6 +23,7 @@ from mcp_agentcore_proxy.mcp_headers import (
     META_VERSION,
     NAME_PARAMS,
     PARAM_PREFIX,
+    ClientHeaders,
     decode_value,
     is_modern,
 )
@@ -91,19 +92,17 @@ def mismatch_error(reply_id: JsonId | None, problem: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": reply_id, "error": error}
 
 
-def passed_on(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The client's headers its server checks that the proxy passes on as sent: its
-    ``MCP-Protocol-Version`` and ``Mcp-Param-*`` (``Mcp-Method`` and ``Mcp-Name`` are
-    checked here and built from the body)."""
+def passed_on(headers: Mapping[str, str]) -> ClientHeaders:
+    """The client's headers its server checks that the proxy passes on as sent
+    (``Mcp-Method`` and ``Mcp-Name`` are checked here and built from the body)."""
     prefix = PARAM_PREFIX.lower()
-    found = [
+    params = tuple(
         (PARAM_PREFIX + name[len(prefix) :], value.strip(" \t"))
         for name, value in headers.items()
         if name.lower().startswith(prefix)
-    ]
-    if (version := headers.get(VERSION_HEADER)) is not None:
-        found.append(("MCP-Protocol-Version", version.strip(" \t")))
-    return tuple(found)
+    )
+    version = headers.get(VERSION_HEADER)
+    return ClientHeaders(version.strip(" \t") if version is not None else None, params)
 
 
 class RequestIds:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from mcp_agentcore_proxy.jsonrpc import JsonId, Message, id_key
+from mcp_agentcore_proxy.mcp_headers import ClientHeaders
 
 
 class Answer(Protocol):
@@ -68,13 +69,13 @@ class Call:
         self,
         message: Message,
         release: Callable[[], None] = lambda: None,
-        headers: tuple[tuple[str, str], ...] | None = None,
+        headers: ClientHeaders | None = None,
     ) -> None:
         if message.id is None:
             raise ValueError("a call needs a request with an id")
         self.message = message
-        # An HTTP client's own Mcp-Param-* headers, passed on as sent; None (stdio): the
-        # proxy builds them itself.
+        # An HTTP client's own checked headers, passed on as sent; None (stdio): the proxy
+        # builds them itself.
         self.headers = headers
         # Frees what the call holds of the proxy's intake; safe to call more than once.
         self.release = Once(release)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 MODERN_VERSION = "2026-07-28"  # the first revision without sessions, and with these headers
@@ -51,6 +52,15 @@ _SCHEMA_LISTS = frozenset({"prefixItems", "allOf", "anyOf", "oneOf"})
 _SCHEMA_MAPS = frozenset({"patternProperties", "dependentSchemas", "$defs", "definitions"})
 
 Declarations = dict[tuple[str, ...], str]  # argument path -> header name token
+
+
+@dataclass(frozen=True)
+class ClientHeaders:
+    """An HTTP client's own headers that its server checks against the body: passed on as
+    sent, and none added for it (a mismatch is the client's)."""
+
+    version: str | None  # MCP-Protocol-Version
+    params: tuple[tuple[str, str], ...] = ()  # Mcp-Param-*
 
 
 def is_modern(version: object) -> bool:

@@ -37,7 +37,7 @@ from mcp_agentcore_proxy.errors import (
 )
 from mcp_agentcore_proxy.jsonrpc import Kind, Message
 from mcp_agentcore_proxy.lifecycle import Call, CallState, Once
-from mcp_agentcore_proxy.mcp_headers import HEADER_MISMATCH, is_modern
+from mcp_agentcore_proxy.mcp_headers import HEADER_MISMATCH, ClientHeaders, is_modern
 from mcp_agentcore_proxy.mcp_session import McpSession, SessionSnapshot, is_handshake
 from mcp_agentcore_proxy.ordering import SendOrder
 from mcp_agentcore_proxy.rate import no_pacing
@@ -139,11 +139,11 @@ class Router:
         self,
         line: bytes,
         release: Callable[[], None] | None = None,
-        headers: tuple[tuple[str, str], ...] | None = None,
+        headers: ClientHeaders | None = None,
     ) -> None:
         """Take one line from stdin; blocks only while too many messages are unfinished.
 
-        ``headers``: an HTTP client's own ``Mcp-Param-*`` of a request, passed on as they
+        ``headers``: an HTTP client's own checked headers of a request, passed on as they
         are (its server checks them); None: the proxy builds them (stdio).
         """
         release = release or self.admit()
@@ -177,7 +177,7 @@ class Router:
         message: Message,
         gate: threading.Event | None,
         release: Callable[[], None],
-        headers: tuple[tuple[str, str], ...] | None = None,
+        headers: ClientHeaders | None = None,
     ) -> None:
         call = Call(message, release, headers)
         with self._lock:
@@ -306,7 +306,10 @@ class Router:
             )
 
     def _exchange(self, call: Call, number: int, replayed: bool = False) -> None:
-        modern = is_modern(self._mcp.headers_for(call.message)[0])
+        standard = self._mcp.headers_for(call.message)
+        if call.headers is not None and call.headers.version is not None:
+            standard = (call.headers.version, *standard[1:])
+        modern = is_modern(standard[0])
         if modern and call.message.method == "tools/call" and call.headers is None:
             self._tools.list_unless_known(self._ask, call.message)
         if not self._pace(call.done) or not call.begin_send():
@@ -326,6 +329,7 @@ class Router:
             # A revision without sessions has none to lose: a 404 is the server's answer.
             may_recover=not (handshake or replayed or modern),
             client_headers=call.headers,
+            standard=standard,
         )
         try:
             if not modern:
@@ -454,17 +458,18 @@ class Router:
         fresh_session: bool,
         on_sent: Callable[[], None] | None,
         may_recover: bool = False,
-        client_headers: tuple[tuple[str, str], ...] | None = None,
+        client_headers: ClientHeaders | None = None,
+        standard: tuple[str | None, str | None, str | None] | None = None,
     ) -> tuple[str, Streaming]:
-        protocol, method, name = self._mcp.headers_for(message)
+        """``standard``: the message's protocol version, Mcp-Method and Mcp-Name, if the
+        caller has them already."""
+        protocol, method, name = standard or self._mcp.headers_for(message)
         session_id = self._runtime_session_id()
         carried = None if fresh_session else snapshot.mcp_session_id
-        extra = client_headers or ()
-        for header, value in extra:
-            if header.lower() == "mcp-protocol-version":
-                protocol = value  # an HTTP client's, as it sent it (its server checks it)
-        extra = tuple(h for h in extra if h[0].lower() != "mcp-protocol-version")
-        if client_headers is None and method == "tools/call" and is_modern(protocol):
+        extra: tuple[tuple[str, str], ...] = ()
+        if client_headers is not None:
+            extra = client_headers.params
+        elif method == "tools/call" and is_modern(protocol):
             extra = tuple(self._tools.headers_for(message.params))
         headers = InvokeHeaders(
             runtime_session_id=session_id,

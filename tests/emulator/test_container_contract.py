@@ -9,7 +9,6 @@ Streamable HTTP defaults, an a2a-sdk server on 9000); none reads ``$PORT``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import uuid
@@ -26,20 +25,11 @@ from a2a.helpers.proto_helpers import get_message_text, new_text_message
 from a2a.types import AgentCard, Role, SendMessageRequest
 from google.protobuf.json_format import ParseDict
 
-from agentcore_emulator.netns import NamespaceUnavailable, home_namespace
+from agentcore_emulator import netns
 from tests.emulator.test_a2a import SignedForAgentCore
 from tests.harness import ROOT, Emulator
 
-
-def _namespaces_here() -> str | None:
-    try:
-        os.close(home_namespace())
-    except (NamespaceUnavailable, OSError) as exc:
-        return str(exc)
-    return None
-
-
-_WHY_NOT = _namespaces_here()
+_WHY_NOT = netns.unavailable()
 isolated = pytest.mark.skipif(_WHY_NOT is not None, reason=f"no isolated network: {_WHY_NOT}")
 
 

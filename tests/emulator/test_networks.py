@@ -13,24 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from agentcore_emulator import listeners, networks
+from agentcore_emulator import listeners, netns, networks
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.instance_http import InstanceClient
 from agentcore_emulator.listeners import Listener
-from agentcore_emulator.netns import NamespaceUnavailable, home_namespace
+from agentcore_emulator.netns import NamespaceUnavailable
 
 SPEC = RuntimeSpec("r", "arn", "r-0123456789", ("true",), cwd=Path.cwd())
 
 
-def _can_isolate() -> bool:
-    try:
-        os.close(home_namespace())
-    except (NamespaceUnavailable, OSError):
-        return False
-    return True
-
-
-isolated = pytest.mark.skipif(not _can_isolate(), reason="no network namespaces here")
+isolated = pytest.mark.skipif(netns.unavailable() is not None, reason="no network namespaces")
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from mcp_agentcore_proxy.errors import RuntimeServiceError
 from mcp_agentcore_proxy.http_modern import RequestIds, header_mismatch, passed_on
 from mcp_agentcore_proxy.jsonrpc import parse_line
 from mcp_agentcore_proxy.mcp_headers import (
+    ClientHeaders,
     declarations,
     decode_value,
     encode_value,
@@ -135,9 +136,9 @@ def test_the_front_end_checks_version_method_and_name_against_the_body() -> None
 
 def test_the_clients_param_headers_are_passed_on_as_sent() -> None:
     sent = {"mcp-param-region": "us-west1", "mcp-method": "tools/call", "accept": "*/*"}
-    assert passed_on(sent) == (("Mcp-Param-region", "us-west1"),)
+    assert passed_on(sent) == ClientHeaders(None, (("Mcp-Param-region", "us-west1"),))
     with_version = {**sent, "mcp-protocol-version": " 2026-07-28 "}
-    assert ("MCP-Protocol-Version", "2026-07-28") in passed_on(with_version)
+    assert passed_on(with_version).version == "2026-07-28"
 
 
 def test_requests_of_many_clients_get_ids_of_their_own_and_answers_the_clients() -> None:
@@ -238,3 +239,21 @@ def test_a_2025_era_call_gets_no_listing_of_the_proxys_own() -> None:
     proxy.submit(line({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "x"}}))
     call = proxy.runtime.next()
     assert call.method == "tools/call" and call.headers.extra == ()
+
+
+def test_an_http_clients_own_headers_go_as_sent_and_its_mismatch_is_its_own() -> None:
+    proxy = Harness()
+    body = {"name": "run_query", "arguments": {"region": "eu"}}  # no _meta: the header says
+    client = ClientHeaders("2026-07-28", (("Mcp-Param-Region", "us"),))
+    proxy.router.submit(
+        line({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": body}),
+        headers=client,
+    )
+    call = proxy.runtime.next()  # no listing of the proxy's own first
+    assert call.method == "tools/call"
+    assert call.headers.mcp_protocol_version == "2026-07-28"
+    assert call.headers.extra == (("Mcp-Param-Region", "us"),)
+    mismatch = {"code": -32020, "message": "Header mismatch: Mcp-Param-Region"}
+    call.answer().push({"jsonrpc": "2.0", "id": 1, "error": mismatch}).end()
+    assert proxy.stdout.next()["error"] == mismatch  # not relisted, not resent
+    assert proxy.runtime.nothing_new()
