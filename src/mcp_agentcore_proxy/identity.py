@@ -40,11 +40,16 @@ class AwsSessionFactory:
     (with s3transfer) would add about 0.2 s to every start.
 
     A new session re-reads credentials (environment, profiles, SSO cache), which is how
-    `aws sso login` takes effect without restarting the proxy.
+    `aws sso login` takes effect without restarting the proxy. The service models are read
+    once: every session shares the first one's data loader, so the second session (the STS
+    lookup's, then the data path's) does not list every service and parse the endpoint
+    files again (about 50 ms at start, measured).
     """
 
     def __init__(self, config: ProxyConfig) -> None:
         self._config = config
+        self._loader_lock = threading.Lock()
+        self._loader: object | None = None
 
     @property
     def config(self) -> ProxyConfig:
@@ -52,6 +57,11 @@ class AwsSessionFactory:
 
     def session(self) -> botocore.session.Session:
         base = botocore.session.Session(profile=self._config.profile)
+        with self._loader_lock:
+            if self._loader is None:
+                self._loader = base.get_component("data_loader")  # AWS_DATA_PATH honoured
+            else:
+                base.register_component("data_loader", self._loader)
         base.set_config_variable("region", self._config.region)  # for the role's STS calls too
         if self._config.ca_bundle:
             base.set_config_variable("ca_bundle", self._config.ca_bundle)  # every client
