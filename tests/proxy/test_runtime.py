@@ -137,6 +137,62 @@ def test_the_pool_is_never_retired_under_an_answer_being_read(counted) -> None:
     list(open_answer.payloads())
 
 
+class _CountedLock:
+    """A lock that says how many threads have asked for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._asked = threading.Condition()
+        self.asks = 0
+
+    def __enter__(self) -> None:
+        with self._asked:
+            self.asks += 1
+            self._asked.notify_all()
+        self._lock.acquire()
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
+
+    def wait_for(self, asks: int) -> None:
+        with self._asked:
+            assert self._asked.wait_for(lambda: self.asks >= asks, timeout=30)
+
+
+def test_calls_arriving_while_the_path_opens_wait_for_that_one_lookup(
+    emulator: Emulator,
+) -> None:
+    # Opening is tens of ms of CPU (models, endpoint rules): twenty first calls at once
+    # must not each spend it again.
+    base = _runtime(emulator, "testing_server")
+    release = threading.Event()
+    lookups: list[AwsConnection] = []
+
+    def connect() -> AwsConnection:
+        release.wait(timeout=30)
+        lookups.append(base._connect())
+        return lookups[-1]
+
+    runtime = AgentCoreRuntime(base._config, connect, "hint")
+    opening = _CountedLock()
+    runtime._opening = opening  # type: ignore[assignment]
+    answered: list[object] = []
+
+    def ping() -> None:
+        _ping(runtime)
+        answered.append(True)
+
+    callers = [threading.Thread(target=ping) for _ in range(20)]
+    for caller in callers:
+        caller.start()
+    opening.wait_for(20)  # every caller is at the door while the first one opens
+    release.set()
+    for caller in callers:
+        caller.join(timeout=30)
+    assert len(answered) == 20
+    assert len(lookups) == 1
+
+
 @pytest.mark.parametrize(
     ("value", "ok"),
     [
