@@ -1,6 +1,8 @@
-"""Kept-alive HTTP(S) connections to the AgentCore endpoint, on the standard library's
-``http.client``: a request's head and a small body leave in one write, and nothing is
-parsed twice (measured against urllib3's pool on the data plane: 0.25 ms less a call).
+"""Kept-alive HTTP(S) connections to the AgentCore endpoint: connected by the standard
+library's ``http.client`` (TCP, a proxy's tunnel, TLS), then spoken on by ``http_framing``:
+a request's head and a small body leave in one write, and nothing is parsed twice
+(measured against urllib3's pool on the data plane: 0.25 ms less a call; against
+``http.client``'s own request and answer parsing, 0.04 ms less).
 
 Each connection serves one request at a time; a free one waits in a LIFO list (the most
 recently used is the least likely to have been closed by the server), bounded. TLS
@@ -19,26 +21,23 @@ import threading
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
+from mcp_agentcore_proxy.http_framing import Answer, Headers, request_head
+
 _Connection = http.client.HTTPConnection
 
 
 class PooledResponse:
     """An answer being read; its connection goes back to the pool once read to its end."""
 
-    def __init__(
-        self, pool: EndpointConnections, conn: _Connection, response: http.client.HTTPResponse
-    ) -> None:
+    def __init__(self, pool: EndpointConnections, conn: _Connection, response: Answer) -> None:
         self._pool = pool
         self.connection = conn
         self._response = response
         self.status = response.status
-        self.headers = response.headers  # case-insensitive
-        self._ended = False
+        self.headers: Headers = response.headers  # case-insensitive
 
     def read1(self, size: int) -> bytes:
-        data = self._response.read1(size)
-        self._ended = not data  # the body's own end, not a failure
-        return data
+        return self._response.read1(size)
 
     def read(self, size: int) -> bytes:
         return self._response.read(size)
@@ -46,9 +45,7 @@ class PooledResponse:
     def release_conn(self) -> None:
         """Done with the answer: its connection serves the next request only if the answer
         ended as it said it would (a broken-off one leaves it unusable)."""
-        reusable = self._ended and not self._response.will_close
-        # Closing a response read to its end frees its connection for the next request
-        # (http.client would refuse one while the last response is open).
+        reusable = self._response.ended and not self._response.will_close
         self._response.close()
         if reusable:
             self._pool.release(self.connection)
@@ -80,6 +77,8 @@ class EndpointConnections:
         self.host = parts.hostname or "localhost"
         self.port = parts.port or (443 if self._https else 80)
         self.base_path = parts.path.rstrip("/")
+        default_port = 443 if self._https else 80
+        self._host_header = self.host if self.port == default_port else f"{self.host}:{self.port}"
         self.proxied = proxy_url is not None
         self._proxy = urlsplit(proxy_url) if proxy_url else None
         self._connect_timeout = connect_timeout
@@ -151,13 +150,15 @@ class EndpointConnections:
         sock.settimeout(self._read_timeout)  # from here on, each read waits this long
 
     def send(self, conn: _Connection, target: str, body: bytes, headers: Mapping[str, str]) -> None:
-        """Write a request on a connected connection (returns once it is all written)."""
-        # Bytes, not an iterator: http.client sends the head and the body in one write.
-        conn.request("POST", target, body=body, headers=dict(headers))
+        """Write a POST on a connected connection (returns once it is all written)."""
+        if not any(name.lower() == "host" for name in headers):
+            headers = {"Host": self._host_header, **headers}
+        # Head and body in one write: one segment for a small request, no delayed ACK.
+        conn.sock.sendall(request_head(target, headers, len(body)) + body)
 
     def answer(self, conn: _Connection) -> PooledResponse:
         """The answer to the request just sent, once its head is in."""
-        return PooledResponse(self, conn, conn.getresponse())
+        return PooledResponse(self, conn, Answer(conn.sock))
 
     def release(self, conn: _Connection) -> None:
         with self._lock:

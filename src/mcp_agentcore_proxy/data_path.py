@@ -25,7 +25,7 @@ import botocore.utils
 
 from mcp_agentcore_proxy import __version__
 from mcp_agentcore_proxy.aws_boundary import connect_errors, transfer_errors
-from mcp_agentcore_proxy.connections import EndpointConnections
+from mcp_agentcore_proxy.connections import EndpointConnections, PooledResponse
 from mcp_agentcore_proxy.errors import ConnectFailedError, CredentialsError
 
 INVOKE = "InvokeAgentRuntime"
@@ -46,8 +46,8 @@ class SentAnswer:
     """An answer's status and headers, its body still to be read from ``raw``."""
 
     status: int
-    headers: Any  # case-insensitive: an email.message.Message, as http.client gives them
-    raw: Any  # urllib3's HTTPResponse, read as it arrives
+    headers: Mapping[str, str]  # case-insensitive
+    raw: PooledResponse  # the body, read as it arrives
 
 
 class SignedInvoke:

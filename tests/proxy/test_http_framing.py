@@ -1,0 +1,162 @@
+"""HTTP/1.1 framing on a socket: every way an answer can be framed, and every way it can
+be malformed, read as http.client reads it (its exceptions, for the AWS boundary)."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from mcp_agentcore_proxy.http_framing import Answer, request_head
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    ours, theirs = socket.socketpair()
+    ours.settimeout(5)
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+def _answer(pair: tuple[socket.socket, socket.socket], wire: bytes, close: bool = False) -> Answer:
+    ours, theirs = pair
+    theirs.sendall(wire)
+    if close:
+        theirs.shutdown(socket.SHUT_WR)
+    return Answer(ours)
+
+
+def _body(answer: Answer) -> bytes:
+    parts = []
+    while data := answer.read1(7):  # small reads: chunk and buffer edges are crossed
+        parts.append(data)
+    return b"".join(parts)
+
+
+def test_a_chunked_answer_is_read_chunk_by_chunk_to_its_end(pair) -> None:
+    wire = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+        b'\r\n1c;ext=1\r\ndata: {"id": 1, "x": true}\n\n\r\n3\r\nabc\r\n0\r\nTrailer: t\r\n\r\n'
+    )
+    answer = _answer(pair, wire)
+    assert (answer.status, answer.headers.get("CONTENT-TYPE")) == (200, "text/event-stream")
+    assert _body(answer) == b'data: {"id": 1, "x": true}\n\nabc'
+    assert answer.ended and not answer.will_close
+
+
+def test_a_chunk_is_handed_over_as_it_lands_not_when_the_answer_ends(pair) -> None:
+    ours, theirs = pair
+    theirs.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+    answer = Answer(ours)
+    assert answer.read1(65536) == b"first"  # the server has not sent the rest yet
+    theirs.sendall(b"6\r\nsecond\r\n0\r\n\r\n")
+    assert _body(answer) == b"second"
+
+
+def test_a_content_length_answer_ends_at_its_length(pair) -> None:
+    answer = _answer(pair, b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello worldNEXT")
+    assert answer.read(100) == b"hello world"
+    assert answer.ended and not answer.will_close
+
+
+def test_an_answer_without_length_runs_to_the_close_and_takes_the_connection(pair) -> None:
+    answer = _answer(pair, b"HTTP/1.1 200 OK\r\n\r\nuntil the end", close=True)
+    assert answer.will_close
+    assert _body(answer) == b"until the end"
+    assert answer.ended
+
+
+@pytest.mark.parametrize(
+    ("head", "will_close"),
+    [
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\n", True),
+        (b"HTTP/1.0 200 OK\r\n", True),
+        (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n", False),
+        (b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n", False),
+    ],
+)
+def test_whether_the_connection_may_carry_the_next_request(pair, head, will_close) -> None:
+    answer = _answer(pair, head + b"Content-Length: 0\r\n\r\n")
+    assert answer.will_close is will_close
+    assert answer.read1(10) == b"" and answer.ended
+
+
+def test_interim_answers_are_skipped(pair) -> None:
+    answer = _answer(
+        pair,
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
+        b"HTTP/1.1 404 Not Found\r\nx-amzn-ErrorType: ResourceNotFoundException\r\n"
+        b"Content-Length: 2\r\n\r\n{}",
+    )
+    assert answer.status == 404
+    assert answer.headers["X-Amzn-Errortype"] == "ResourceNotFoundException"
+    assert "link" not in answer.headers
+
+
+def test_headers_repeated_or_folded_are_joined_and_junk_lines_left_out(pair) -> None:
+    answer = _answer(
+        pair,
+        b"HTTP/1.1 200 OK\r\nVary: a\r\nvary: b\r\nX-Long: one\r\n  two\r\nno colon here\r\n"
+        b"Content-Length: 0\r\n\r\n",
+    )
+    assert answer.headers.get("Vary") == "a, b"
+    assert answer.headers.get("x-long") == "one two"
+    assert answer.headers.get("missing", "d") == "d"
+
+
+@pytest.mark.parametrize(
+    ("wire", "error"),
+    [
+        (b"", http.client.RemoteDisconnected),
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", http.client.BadStatusLine),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", http.client.BadStatusLine),
+        (b"HTTP/1.1 " + b"2" * 70000 + b"\r\n", http.client.LineTooLong),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 70000 + b"\r\n\r\n", http.client.LineTooLong),
+        (b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n", http.client.HTTPException),
+    ],
+)
+def test_a_malformed_head_is_http_clients_error(pair, wire, error) -> None:
+    with pytest.raises(error):
+        _answer(pair, wire, close=True)
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",  # closed before its length
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nshort",  # mid-chunk
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",  # not a size
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY0\r\n\r\n",  # no CRLF
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n",  # no last chunk
+    ],
+)
+def test_a_body_that_breaks_off_is_an_incomplete_read(pair, wire) -> None:
+    answer = _answer(pair, wire, close=True)
+    with pytest.raises(http.client.HTTPException):
+        _body(answer)
+    assert not answer.ended  # so its connection is never reused
+
+
+def test_a_request_head_carries_the_headers_as_given_and_the_length() -> None:
+    head = request_head("/runtimes/x/invocations?qualifier=DEFAULT", {"Host": "h", "A": "b"}, 12)
+    assert head == (
+        b"POST /runtimes/x/invocations?qualifier=DEFAULT HTTP/1.1\r\nHost: h\r\nA: b\r\n"
+        b"Content-Length: 12\r\n\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Test": "ok\r\nInjected: yes"},
+        {"X-Test\r\nInjected": "yes"},
+        {"X-Test": "nul\x00"},
+        {"X-Test": "bare\nnewline"},
+    ],
+)
+def test_a_header_that_would_smuggle_a_line_is_refused(headers) -> None:
+    with pytest.raises(ValueError):
+        request_head("/", headers, 0)
