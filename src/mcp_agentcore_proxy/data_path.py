@@ -135,7 +135,7 @@ class SignedInvoke:
         # As botocore's client sends it: never compressed, so read as it arrives.
         pool = self._connections
         wire = {
-            **dict(request.headers.items()),
+            **dict(request.headers.raw_items()),  # as signed (email's parsing skipped)
             "Accept-Encoding": "identity",
             **pool.proxy_headers,  # unsigned, as botocore leaves them
         }

@@ -298,12 +298,13 @@ class Router:
             call.sending_over()
             self._order.mark_sent(number)
             call.release()
-            logger.info(
-                "%s -> %s in %.0f ms",
-                _describe(call.message),
-                call.state.value,
-                (time.monotonic() - started) * 1000,
-            )
+            if logger.isEnabledFor(logging.INFO):  # once per call: not even its arguments
+                logger.info(
+                    "%s -> %s in %.0f ms",
+                    _describe(call.message),
+                    call.state.value,
+                    (time.monotonic() - started) * 1000,
+                )
 
     def _exchange(self, call: Call, number: int, replayed: bool = False) -> None:
         standard = self._mcp.headers_for(call.message)
