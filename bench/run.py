@@ -307,7 +307,11 @@ def run(rounds: int) -> str:
                 warm_start(contender, emulator)
         for round_ in range(1, rounds + 1):
             print(f"round {round_}/{rounds}", file=sys.stderr)
-            for contender in CONTENDERS:
+            # Each round starts with another contender: whatever the round before left
+            # running (the emulator's throughput test, an instance stopping) falls on each
+            # in turn, not always on the first.
+            turn = (round_ - 1) % len(CONTENDERS)
+            for contender in CONTENDERS[turn:] + CONTENDERS[:turn]:
                 try:
                     figures = measure_proxy(contender, emulator)
                 except Exception as exc:  # a contender that cannot do it is reported, not fatal
