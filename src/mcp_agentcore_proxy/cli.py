@@ -33,8 +33,6 @@ def _main(argv: Sequence[str] | None) -> int:
     from mcp_agentcore_proxy.logs import configure_logging
     from mcp_agentcore_proxy.proxy import run
 
-    gc.freeze()
-    gc.enable()
     configure_logging(config.log_level)
     for note in config.start_notes:
         logging.getLogger("mcp_agentcore_proxy").warning("%s", note)
@@ -48,5 +46,13 @@ def _main(argv: Sequence[str] | None) -> int:
                 file=sys.stderr,
             )
             return 2
+        _loaded()
         return serve(config)
+    _loaded()
     return run(config, sys.stdin.buffer, sys.stdout.buffer)
+
+
+def _loaded() -> None:
+    """The modules are in: keep what they made out of the collector's passes."""
+    gc.freeze()
+    gc.enable()

@@ -293,3 +293,27 @@ def test_an_error_quoted_inside_a_sentence_ends_it_with_one_period() -> None:
         IdentityCheck(Refusing())()  # type: ignore[arg-type]
     assert "is expired. Check AWS_PROFILE" in str(caught.value)
     assert ".." not in str(caught.value)
+
+
+@pytest.mark.parametrize("transport", ["stdio", "streamable-http"])
+def test_the_collector_runs_again_once_the_proxy_serves(transport: str) -> None:
+    # Paused while the modules load: left paused, cyclic garbage would pile up for good.
+    script = (
+        "import gc, sys\n"
+        "from mcp_agentcore_proxy import cli, http_serve, proxy\n"
+        "def serving(*_):\n"
+        "    print(gc.isenabled(), gc.get_freeze_count() > 0)\n"
+        "    return 0\n"
+        "proxy.run = http_serve.serve = serving\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--agent-arn", ARN, "--transport", transport],
+        check=False,
+        capture_output=True,
+        env=isolated_aws_env(),
+        timeout=60,
+        input=b"",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [b"True", b"True"]
