@@ -142,7 +142,7 @@ def _status_line(line: bytes) -> tuple[str, int]:
     text = line.decode("iso-8859-1")
     version, _, rest = text.partition(" ")
     code = rest[:3]
-    if not version.startswith("HTTP/") or not code.isdigit() or rest[3:4] not in ("", " ", "\r"):
+    if not version.startswith("HTTP/") or not code.isdigit() or rest[3:4] not in ("", " ", "\r", "\n"):
         raise http.client.BadStatusLine(text)
     return version, int(code)
 

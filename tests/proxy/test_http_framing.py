@@ -4,6 +4,7 @@ be malformed, read as http.client reads it (its exceptions, for the AWS boundary
 from __future__ import annotations
 
 import http.client
+import io
 import socket
 from collections.abc import Iterator
 
@@ -96,6 +97,19 @@ def test_interim_answers_are_skipped(pair) -> None:
     assert "link" not in answer.headers
 
 
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok",  # no reason phrase
+        b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",  # bare line feeds
+        b"HTTP/1.1 200\nContent-Length: 2\n\nok",
+    ],
+)
+def test_a_terse_head_is_read_as_http_client_reads_it(pair, wire) -> None:
+    answer = _answer(pair, wire)
+    assert (answer.status, answer.read(10)) == (200, b"ok")
+
+
 def test_headers_repeated_or_folded_are_joined_and_junk_lines_left_out(pair) -> None:
     answer = _answer(
         pair,
@@ -160,3 +174,57 @@ def test_a_request_head_carries_the_headers_as_given_and_the_length() -> None:
 def test_a_header_that_would_smuggle_a_line_is_refused(headers) -> None:
     with pytest.raises(ValueError):
         request_head("/", headers, 0)
+
+
+class _Wire:
+    """What http.client's response reads from: the same bytes, as a socket file."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(io.BytesIO(self._data))
+
+
+CORPUS = [
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\n{}{}",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n1;x=y\r\ne\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n"
+    b"2\r\nok\r\n0\r\n\r\n",
+    b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok",
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nto the close",
+    b"HTTP/1.1 200 OK\r\nContent-Length: nonsense\r\n\r\nto the close",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\nx",
+    b"HTTP/1.1 424 Failed Dependency\r\nX-Amzn-ErrorType: RuntimeClientError:http://x/\r\n"
+    b"x-amzn-errortype: again\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+    b"HTTP/1.1 200 OK\r\nMcp-Session-Id:   spaced\r\nContent-Length: 0\r\n\r\n",
+]
+NAMES = ["content-type", "Content-Length", "mcp-session-id", "X-AMZN-ERRORTYPE", "connection"]
+
+
+@pytest.mark.parametrize("wire", CORPUS)
+def test_every_answer_reads_as_http_client_reads_it(pair, wire) -> None:
+    theirs = http.client.HTTPResponse(_Wire(wire))  # type: ignore[arg-type]
+    theirs.begin()
+    expected = (
+        theirs.status,
+        [theirs.getheader(name) for name in NAMES],
+        theirs.read(),
+        theirs.will_close,
+    )
+    ours = _answer(pair, wire, close=True)
+    assert (ours.status, [ours.headers.get(n) for n in NAMES], _body(ours), ours.will_close) == (
+        expected
+    )
+
+
+def test_whitespace_after_a_value_is_not_part_of_it(pair) -> None:
+    # RFC 9110 5.5; http.client keeps it (a session id would not match its own echo).
+    answer = _answer(
+        pair, b"HTTP/1.1 200 OK\r\nMcp-Session-Id: abc \t\r\nContent-Length: 0\r\n\r\n"
+    )
+    assert answer.headers.get("Mcp-Session-Id") == "abc"
