@@ -357,6 +357,7 @@ def report(
             cell(results[name].get(figure, []), ours if name != OURS else None) for name in names
         ]
         lines.append(f"| {figure} | " + " | ".join(row) + " |")
+    lines += ["", *targets(results)]
     lines += [
         "",
         "| emulator alone (SigV4 checked, relayed to an HTTP agent) | invocations/s |",
@@ -368,6 +369,29 @@ def report(
     for name, error in errors.items():
         lines.append(f"\n{name} failed: `{error}`")
     return "\n".join(lines) + "\n"
+
+
+# The project's performance targets: (figure, whom this proxy is measured against, at most).
+TARGETS = [
+    ("tools/call p50 (ms)", FLOOR, 1.2),
+    ("cold start, warm instance (s)", "mcp-agentcore-proxy 0.1.5", 0.8),
+]
+
+
+def targets(results: dict[str, dict[str, list[float]]]) -> list[str]:
+    """A line per target: this proxy's median over the other's, and whether it is met."""
+    lines = []
+    for figure, other, limit in TARGETS:
+        ours, theirs = results[OURS].get(figure), results[other].get(figure)
+        if not ours or not theirs:
+            lines.append(f"- {figure}: not measured (target: at most {limit}x {other}).")
+            continue
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        verdict = "met" if ratio <= limit else "NOT met"
+        lines.append(
+            f"- {figure}: this proxy at {ratio:.2f}x {other} (target: at most {limit}x), {verdict}."
+        )
+    return lines
 
 
 def update_readme(table: str) -> None:
