@@ -1,8 +1,8 @@
 """Kept-alive HTTP(S) connections to the AgentCore endpoint: connected by the standard
 library's ``http.client`` (TCP, a proxy's tunnel, TLS), then spoken on by ``http_framing``:
 a request's head and a small body leave in one write, and nothing is parsed twice
-(measured against urllib3's pool on the data plane: 0.25 ms less a call; against
-``http.client``'s own request and answer parsing, 0.04 ms less).
+(measured on the data plane: 0.25 ms less a call than urllib3's pool, and 0.12 ms less
+of the proxy's CPU a call than ``http.client``'s own request and answer handling).
 
 Each connection serves one request at a time; a free one waits in a LIFO list (the most
 recently used is the least likely to have been closed by the server), bounded. TLS
@@ -77,8 +77,10 @@ class EndpointConnections:
         self.host = parts.hostname or "localhost"
         self.port = parts.port or (443 if self._https else 80)
         self.base_path = parts.path.rstrip("/")
+        # The Host header (botocore signs the same): the port only when not the scheme's own.
+        host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6 in brackets
         default_port = 443 if self._https else 80
-        self._host_header = self.host if self.port == default_port else f"{self.host}:{self.port}"
+        self.host_header = host if self.port == default_port else f"{host}:{self.port}"
         self.proxied = proxy_url is not None
         self._proxy = urlsplit(proxy_url) if proxy_url else None
         self._connect_timeout = connect_timeout
@@ -152,7 +154,7 @@ class EndpointConnections:
     def send(self, conn: _Connection, target: str, body: bytes, headers: Mapping[str, str]) -> None:
         """Write a POST on a connected connection (returns once it is all written)."""
         if not any(name.lower() == "host" for name in headers):
-            headers = {"Host": self._host_header, **headers}
+            headers = {"Host": self.host_header, **headers}
         # Head and body in one write: one segment for a small request, no delayed ACK.
         conn.sock.sendall(request_head(target, headers, len(body)) + body)
 

@@ -84,9 +84,6 @@ class SignedInvoke:
             f"?qualifier={quote(qualifier, safe='')}"
         )
         parts = urlsplit(self._url)
-        default_port = {"https": 443, "http": 80}.get(parts.scheme)
-        # The Host header botocore signs: the port only when it is not the scheme's own.
-        self._host = parts.hostname if parts.port in (None, default_port) else parts.netloc
         self._region = meta.region_name
         self._signing_name = meta.service_model.signing_name
         session = connection.session
@@ -123,7 +120,11 @@ class SignedInvoke:
             method="POST",
             url=self._url,
             data=payload,
-            headers={"Host": self._host, "User-Agent": _USER_AGENT, **headers},
+            headers={
+                "Host": self._connections.host_header,
+                "User-Agent": _USER_AGENT,
+                **headers,
+            },
         )
         if bearer is not None:
             request.headers["Authorization"] = f"Bearer {bearer}"

@@ -142,7 +142,11 @@ def _status_line(line: bytes) -> tuple[str, int]:
     text = line.decode("iso-8859-1")
     version, _, rest = text.partition(" ")
     code = rest[:3]
-    if not version.startswith("HTTP/") or not code.isdigit() or rest[3:4] not in ("", " ", "\r", "\n"):
+    if (
+        not version.startswith("HTTP/")
+        or not code.isdigit()
+        or rest[3:4] not in ("", " ", "\r", "\n")
+    ):
         raise http.client.BadStatusLine(text)
     return version, int(code)
 

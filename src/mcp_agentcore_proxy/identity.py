@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,8 +115,11 @@ class AwsSessionFactory:
         )
         return AwsConnection(client=client, session=session)
 
-    def caller_identity(self) -> CallerIdentity:
-        """Who the credentials belong to; waits for STS at most its own short timeouts."""
+    def caller_identity(self, while_waiting: Callable[[], None] = lambda: None) -> CallerIdentity:
+        """Who the credentials belong to; waits for STS at most its own short timeouts.
+
+        ``while_waiting`` runs just before the call goes: work to start meanwhile.
+        """
         cfg = self._config
         with translate_errors("sts:GetCallerIdentity", sso_hint(cfg)):
             sts: Any = self.session().create_client(
@@ -128,6 +132,7 @@ class AwsSessionFactory:
                     user_agent_extra="mcp-agentcore-proxy",
                 ),
             )
+            while_waiting()
             answer = sts.get_caller_identity()
         return CallerIdentity(
             account=answer["Account"], arn=answer["Arn"], user_id=answer["UserId"]
@@ -135,10 +140,18 @@ class AwsSessionFactory:
 
 
 class IdentityCheck:
-    """Resolves the caller identity, again on each use until it succeeds."""
+    """Resolves the caller identity, again on each use until it succeeds.
 
-    def __init__(self, factory: AwsSessionFactory) -> None:
+    ``while_waiting`` starts work that need not wait for the answer (the data path's
+    opening) while STS answers: a round trip to AWS is tens of ms that would otherwise
+    add to the start.
+    """
+
+    def __init__(
+        self, factory: AwsSessionFactory, while_waiting: Callable[[], None] = lambda: None
+    ) -> None:
         self._factory = factory
+        self._while_waiting = while_waiting
         self._lock = threading.Lock()
         self._identity: CallerIdentity | None = None
 
@@ -146,7 +159,7 @@ class IdentityCheck:
         with self._lock:
             if self._identity is None:
                 try:
-                    self._identity = self._factory.caller_identity()
+                    self._identity = self._factory.caller_identity(self._while_waiting)
                 except ProxyError as exc:
                     raise CredentialsError(
                         f"Unable to call sts:GetCallerIdentity: {clause(exc)}. Check AWS_PROFILE, "

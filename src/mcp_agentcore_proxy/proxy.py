@@ -67,16 +67,21 @@ class Forwarding:
         self.config = config
         factory = AwsSessionFactory(config)
         bearer = BearerTokens.from_config(config)
+        self.runtime = AgentCoreRuntime(config, factory.agentcore, sso_hint(config), bearer=bearer)
+
         # With a bearer token the caller is the token's subject, and STS is never asked.
+        # While STS answers, the data path opens beside it (its first use waits for that).
+        def open_beside() -> None:
+            _in_background("data-path", self.runtime.prepare)
+
         identity: Callable[[], CallerIdentity] = (
-            bearer.identity if bearer is not None else IdentityCheck(factory)
+            bearer.identity if bearer is not None else IdentityCheck(factory, open_beside)
         )
         # Identity mode needs the caller for its session id; the other modes never wait
         # on STS, and look it up only to log it.
         if config.session_mode is SessionMode.IDENTITY or logger.isEnabledFor(logging.INFO):
             _in_background("identity", lambda: _log_identity(identity, config))
         self._bearer = bearer
-        self.runtime = AgentCoreRuntime(config, factory.agentcore, sso_hint(config), bearer=bearer)
         self.session_ids = RuntimeSessionIds(config, identity)
         self.stops = SessionStops(self.runtime.stop_session)
         # One pace for every client: AgentCore's quota is the endpoint's, not a client's.

@@ -18,6 +18,7 @@ from mcp_agentcore_proxy.aws_boundary import parse_error, translate_errors
 from mcp_agentcore_proxy.data_path import INVOKE, AwsConnection, SignedInvoke
 from mcp_agentcore_proxy.errors import (
     CredentialsError,
+    ProxyError,
     RuntimeServiceError,
     RuntimeUnreachableError,
 )
@@ -155,6 +156,14 @@ class AgentCoreRuntime:
                 with self._lock:
                     self._opened = opened
         return opened
+
+    def prepare(self) -> None:
+        """Open the path before the first call needs it; that call waits for this opening
+        instead of making its own. A failure is left for the call to meet and report."""
+        try:
+            self._current()
+        except ProxyError as exc:
+            logger.debug("the data path opens at the first call instead: %s", exc)
 
     def reset_client(self) -> None:
         """Look credentials up again (a new session and path); the old pool is closed."""

@@ -286,7 +286,7 @@ def test_an_error_quoted_inside_a_sentence_ends_it_with_one_period() -> None:
     class Refusing:
         config = ProxyConfig(agent_arn=RuntimeArn.parse(ARN), region="eu-west-1")
 
-        def caller_identity(self) -> None:
+        def caller_identity(self, while_waiting: object) -> None:
             raise ProxyError("The security token included in the request is expired.")
 
     with pytest.raises(CredentialsError) as caught:

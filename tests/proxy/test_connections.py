@@ -7,6 +7,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 
+import botocore.auth
 import pytest
 
 from mcp_agentcore_proxy.connections import EndpointConnections
@@ -105,3 +106,29 @@ def test_an_answer_abandoned_midway_takes_its_connection_with_it(server) -> None
     assert pool._idle == []
     assert _post(pool) == b'{"ok": true}'
     assert len(connections) == 2
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "host"),
+    [
+        (
+            "https://bedrock-agentcore.us-east-1.amazonaws.com",
+            "bedrock-agentcore.us-east-1.amazonaws.com",
+        ),
+        ("https://example.com:443", "example.com"),
+        ("http://127.0.0.1:8080", "127.0.0.1:8080"),
+        ("http://[::1]:8080", "[::1]:8080"),
+        ("https://[fd00::1]", "[fd00::1]"),
+    ],
+)
+def test_the_host_header_is_the_one_botocore_signs(endpoint: str, host: str) -> None:
+    pool = EndpointConnections(
+        endpoint,
+        verify=True,
+        proxy_url=None,
+        connect_timeout=1,
+        read_timeout=1,
+        keepalive=False,
+        max_idle=1,
+    )
+    assert pool.host_header == host == botocore.auth._host_from_url(endpoint + "/x")

@@ -218,3 +218,42 @@ def test_an_invalid_name_is_omitted_and_the_request_still_goes(emulator: Emulato
     call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "x" * 100_000}}
     reply = _call(runtime, call, mcp_method="tools/call\x00" * 9000, mcp_name="x" * 100_000)[0]
     assert reply["id"] == 1  # the server's own answer (an unknown tool), not a 431
+
+
+def test_in_identity_mode_the_data_path_opens_while_sts_answers(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_agentcore_proxy.identity import AwsSessionFactory
+    from mcp_agentcore_proxy.proxy import Forwarding
+
+    env = emulator.env("testing_server")
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    opens: list[str] = []  # the thread of each opening of the data path
+    opened = threading.Event()
+    real_agentcore = AwsSessionFactory.agentcore
+
+    def agentcore(self: AwsSessionFactory) -> AwsConnection:
+        opens.append(threading.current_thread().name)
+        connection = real_agentcore(self)
+        opened.set()
+        return connection
+
+    monkeypatch.setattr(AwsSessionFactory, "agentcore", agentcore)
+    cfg = ProxyConfig(
+        agent_arn=RuntimeArn.parse(env["AGENTCORE_AGENT_ARN"]),
+        region="us-east-1",
+        session_mode=SessionMode.IDENTITY,
+    )
+    forwarding = Forwarding(cfg)  # starts the identity lookup, as the proxy does
+    session_id = forwarding.session_ids.current()  # waits for STS's answer
+    assert opened.wait(30)
+    assert opens == ["data-path"]  # started by the lookup, beside it
+    answer = forwarding.runtime.invoke(
+        json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode(),
+        InvokeHeaders(runtime_session_id=session_id),
+    )
+    assert [json.loads(p)["result"] for p in answer.payloads()] == [{}]
+    assert opens == ["data-path"]  # the first call used the path opened beside STS
