@@ -43,8 +43,8 @@ class AwsSessionFactory:
     A new session re-reads credentials (environment, profiles, SSO cache), which is how
     `aws sso login` takes effect without restarting the proxy. The service models are read
     once: every session shares the first one's data loader, so the second session (the STS
-    lookup's, then the data path's) does not list every service and parse the endpoint
-    files again (about 50 ms at start, measured).
+    lookup's, then the data path's) does not list every service and parse the endpoints
+    file again (25 ms of a 0.26 s start, measured end to end).
     """
 
     def __init__(self, config: ProxyConfig) -> None:
