@@ -14,6 +14,10 @@ from mcp_agentcore_proxy.errors import StreamInterruptedError
 from mcp_agentcore_proxy.sse import SseDecoder
 
 _READ_SIZE = 65536
+# The most one message of an answer may hold: AgentCore's payload limit (100 MB). A runtime
+# that sends more (an event that never ends, a body without end) is cut off there, not
+# kept in memory until the proxy runs out of it.
+MAX_MESSAGE = 100 * 1024 * 1024
 
 
 class RuntimeAnswer:
@@ -28,13 +32,15 @@ class RuntimeAnswer:
         request_id: str | None,
         body: Any,
         on_done: Callable[[], None] = lambda: None,
+        max_message: int = MAX_MESSAGE,
     ) -> None:
         self.status = status
         self.content_type = content_type
         self.mcp_session_id = mcp_session_id
         self.request_id = request_id
-        self._body = body  # urllib3's HTTPResponse, not yet read
+        self._body = body  # connections.PooledResponse, its body not yet read
         self._on_done = on_done
+        self._max_message = max_message
         self._lock = threading.Lock()
         self._finished = False
         self._closed_early = False
@@ -47,9 +53,17 @@ class RuntimeAnswer:
                     decoder = SseDecoder()
                     for chunk in self._chunks():
                         yield from decoder.feed(chunk)
+                        if decoder.pending > self._max_message:
+                            raise self._too_large("an event of its stream")
                     yield from decoder.close()
                     return
-                body = b"".join(self._chunks())
+                parts, size = [], 0
+                for chunk in self._chunks():
+                    size += len(chunk)
+                    if size > self._max_message:
+                        raise self._too_large("its body")
+                    parts.append(chunk)
+                body = b"".join(parts)
                 if not body.strip():
                     return
                 if not self.content_type.startswith("application/json"):
@@ -66,6 +80,13 @@ class RuntimeAnswer:
             raise
         finally:
             self._finish(complete=True)
+
+    def _too_large(self, what: str) -> StreamInterruptedError:
+        # Not read to its end: its connection is let go, never reused (release_conn).
+        return StreamInterruptedError(
+            f"The runtime's answer was cut off: {what} passed {self._max_message} bytes, "
+            f"AgentCore's payload limit"
+        )
 
     def _chunks(self) -> Iterator[bytes]:
         # read1() hands over each HTTP chunk as it lands; read(n) would wait for n bytes

@@ -22,7 +22,13 @@ class SseDecoder:
         self._buffer = bytearray()
         self._scanned = 0  # bytes of the buffer already known to hold no line end
         self._data: list[bytes] = []
+        self._data_size = 0
         self._pending_cr = False
+
+    @property
+    def pending(self) -> int:
+        """Bytes held for the event not yet complete (its data lines, its last line)."""
+        return len(self._buffer) + self._data_size
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Return the data of every event completed by ``chunk``."""
@@ -59,6 +65,7 @@ class SseDecoder:
             if self._data:
                 data = b"\n".join(self._data)
                 self._data = []
+                self._data_size = 0
                 if data.strip():
                     events.append(data)
             return
@@ -66,4 +73,6 @@ class SseDecoder:
             return
         field, _, value = line.partition(b":")
         if field == b"data":
-            self._data.append(value[1:] if value.startswith(b" ") else value)
+            value = value[1:] if value.startswith(b" ") else value
+            self._data.append(value)
+            self._data_size += len(value) + 1
