@@ -3,6 +3,7 @@ has a deliberate mapping, and no other module names one."""
 
 from __future__ import annotations
 
+import http.client
 import inspect
 import re
 from pathlib import Path
@@ -82,3 +83,34 @@ def test_the_import_loop_is_gone() -> None:
     """bearer -> identity -> runtime -> bearer was a loop; runtime names bearer for types only."""
     identity = (SOURCE / "identity.py").read_text()
     assert "from mcp_agentcore_proxy.runtime" not in identity
+
+
+def _instance(kind: type[BaseException]) -> BaseException:
+    for args in (("x",), (b"",), ()):
+        try:
+            return kind(*args)
+        except TypeError:
+            continue
+    raise AssertionError(f"cannot make a {kind.__name__}")
+
+
+def test_every_http_client_exception_of_the_own_path_becomes_a_proxy_error() -> None:
+    # http_framing raises http.client's exceptions for a malformed or broken answer; the
+    # boundary's contexts are where they become the proxy's, whatever stage they meet.
+    contexts = {
+        "connect": lambda: aws_boundary.connect_errors("InvokeAgentRuntime", "http://x", False),
+        "transfer": lambda: aws_boundary.transfer_errors("InvokeAgentRuntime"),
+        "stream": aws_boundary.stream_errors,
+    }
+    kinds = _exceptions(http.client)
+    assert http.client.IncompleteRead in kinds and http.client.RemoteDisconnected in kinds
+    for kind in kinds:
+        for stage, context in contexts.items():
+            try:
+                with context():
+                    raise _instance(kind)
+            except ProxyError:
+                continue
+            except BaseException as exc:
+                raise AssertionError(f"{kind.__name__} at {stage}: {exc!r} escaped") from exc
+            raise AssertionError(f"{kind.__name__} at {stage}: swallowed")
