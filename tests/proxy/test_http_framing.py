@@ -3,9 +3,11 @@ be malformed, read as http.client reads it (its exceptions, for the AWS boundary
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,21 +15,42 @@ import pytest
 from mcp_agentcore_proxy.http_framing import Answer, request_head
 
 
+class Pair:
+    """Our end of a connection, and the server's, writing from a thread of its own (a wire
+    larger than the socket's buffer waits for our reads)."""
+
+    def __init__(self) -> None:
+        self.ours, self.theirs = socket.socketpair()
+        self.ours.settimeout(5)
+        self.theirs.settimeout(5)
+        self.senders: list[threading.Thread] = []
+
+    def send(self, wire: bytes, close: bool = False) -> None:
+        def send() -> None:
+            with contextlib.suppress(OSError):  # the test ended before reading it all
+                self.theirs.sendall(wire)
+                if close:
+                    self.theirs.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send, daemon=True)
+        self.senders.append(sender)
+        sender.start()
+
+
 @pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    ours, theirs = socket.socketpair()
-    ours.settimeout(5)
-    yield ours, theirs
-    ours.close()
-    theirs.close()
+def pair() -> Iterator[Pair]:
+    both = Pair()
+    yield both
+    both.ours.close()
+    both.theirs.close()
+    for sender in both.senders:
+        sender.join(timeout=5)
+        assert not sender.is_alive()
 
 
-def _answer(pair: tuple[socket.socket, socket.socket], wire: bytes, close: bool = False) -> Answer:
-    ours, theirs = pair
-    theirs.sendall(wire)
-    if close:
-        theirs.shutdown(socket.SHUT_WR)
-    return Answer(ours)
+def _answer(pair: Pair, wire: bytes, close: bool = False) -> Answer:
+    pair.send(wire, close)
+    return Answer(pair.ours)
 
 
 def _body(answer: Answer) -> bytes:
@@ -49,11 +72,9 @@ def test_a_chunked_answer_is_read_chunk_by_chunk_to_its_end(pair) -> None:
 
 
 def test_a_chunk_is_handed_over_as_it_lands_not_when_the_answer_ends(pair) -> None:
-    ours, theirs = pair
-    theirs.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
-    answer = Answer(ours)
+    answer = _answer(pair, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
     assert answer.read1(65536) == b"first"  # the server has not sent the rest yet
-    theirs.sendall(b"6\r\nsecond\r\n0\r\n\r\n")
+    pair.send(b"6\r\nsecond\r\n0\r\n\r\n")
     assert _body(answer) == b"second"
 
 
