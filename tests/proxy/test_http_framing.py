@@ -164,6 +164,7 @@ def test_a_malformed_head_is_http_clients_error(pair, wire, error) -> None:
         b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",  # closed before its length
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nshort",  # mid-chunk
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",  # not a size
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n",  # a negative size
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY0\r\n\r\n",  # no CRLF
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n",  # no last chunk
     ],

@@ -257,3 +257,25 @@ def test_in_identity_mode_the_data_path_opens_while_sts_answers(
     )
     assert [json.loads(p)["result"] for p in answer.payloads()] == [{}]
     assert opens == ["data-path"]  # the first call used the path opened beside STS
+
+
+def test_a_path_that_cannot_open_ahead_is_the_first_calls_error_to_report(
+    emulator: Emulator,
+) -> None:
+    from mcp_agentcore_proxy.errors import CredentialsError
+
+    base = _runtime(emulator, "testing_server")
+    lookups: list[int] = []
+
+    def connect() -> AwsConnection:
+        lookups.append(1)
+        if len(lookups) <= 2:  # until `aws sso login`, say
+            raise CredentialsError("No AWS credentials found")
+        return base._connect()
+
+    runtime = AgentCoreRuntime(base._config, connect, "hint")
+    runtime.prepare()  # nobody waits on it: the failure is not raised here
+    with pytest.raises(CredentialsError):
+        _ping(runtime)  # met again, and reported to the call that needs the path
+    _ping(runtime)  # the lookup after that succeeds
+    assert len(lookups) == 3
