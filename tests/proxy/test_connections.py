@@ -50,8 +50,12 @@ def server() -> Iterator[tuple[http.server.ThreadingHTTPServer, list[int]]]:
 
 def _pool(httpd: http.server.ThreadingHTTPServer) -> EndpointConnections:
     host, port = httpd.server_address[:2]
+    return _connections(f"http://{host}:{port}")
+
+
+def _connections(endpoint: str) -> EndpointConnections:
     return EndpointConnections(
-        f"http://{host}:{port}",
+        endpoint,
         verify=True,
         proxy_url=None,
         connect_timeout=5,
@@ -122,13 +126,5 @@ def test_an_answer_abandoned_midway_takes_its_connection_with_it(server) -> None
     ],
 )
 def test_the_host_header_is_the_one_botocore_signs(endpoint: str, host: str) -> None:
-    pool = EndpointConnections(
-        endpoint,
-        verify=True,
-        proxy_url=None,
-        connect_timeout=1,
-        read_timeout=1,
-        keepalive=False,
-        max_idle=1,
-    )
+    pool = _connections(endpoint)
     assert pool.host_header == host == botocore.auth._host_from_url(endpoint + "/x")
