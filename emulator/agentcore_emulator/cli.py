@@ -17,8 +17,16 @@ from types import FrameType
 from agentcore_emulator.config import NETWORKS, ConfigError, EmulatorConfig, load_config
 from agentcore_emulator.process import READY
 from mcp_agentcore_proxy.loopback import base_url, is_loopback, listening_socket
+from mcp_agentcore_proxy.redaction import redact
 
 DEFAULT_PORT = 8765
+
+
+class _RedactingFormatter(logging.Formatter):
+    """A log line with no secret in it (a URL's password, a signature, a token)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,11 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print("\n".join(lines))
         return 0
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     for quiet in ("botocore", "boto3", "urllib3", "aiohttp", "werkzeug", "sse_starlette"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
     if not is_loopback(args.host):

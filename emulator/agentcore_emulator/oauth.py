@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import collections
 import secrets
 import time
 import uuid
@@ -27,8 +26,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agentcore_emulator.config import JwtAuthorizerSpec, OAuthClient
 from agentcore_emulator.exceptions import AccessDeniedException, UnauthorizedException
+from mcp_agentcore_proxy.redaction import redact_url
 
 IDP_PATH = "/_idp"
+# How long a token check waits for an identity provider's discovery document and keys.
+FETCH_DEADLINE = 10.0
 ALGORITHM = "RS256"
 METHOD_MISMATCH = (
     "Authorization method mismatch. The agent is configured for a different authorization "
@@ -135,15 +137,20 @@ def _client_credentials(form: Mapping[str, str], basic_auth: str | None) -> tupl
 
 
 class BearerCheck:
-    """Verifies bearer tokens for runtimes with a JWT authorizer; keys cached per issuer."""
+    """Verifies bearer tokens for runtimes with a JWT authorizer; keys cached per issuer.
 
-    def __init__(self, own_provider: IdentityProvider) -> None:
+    A provider's keys are fetched once at a time: a caller that needs them while a fetch is
+    under way joins it, and waits at most ``fetch_deadline`` from its own arrival (a hanging
+    provider costs each caller one deadline, never the sum of those before it).
+    """
+
+    def __init__(
+        self, own_provider: IdentityProvider, fetch_deadline: float = FETCH_DEADLINE
+    ) -> None:
         self._own = own_provider
+        self._deadline = fetch_deadline
         self._keys: dict[str, tuple[str, jwt.PyJWKSet]] = {}
-        # One lock per provider: a slow one holds up only the runtimes that trust it.
-        self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
-            asyncio.Lock
-        )
+        self._fetches: dict[str, asyncio.Task[tuple[str, jwt.PyJWKSet]]] = {}
 
     async def verify(
         self, client: aiohttp.ClientSession, authorizer: JwtAuthorizerSpec, header: str | None
@@ -176,27 +183,65 @@ class BearerCheck:
     async def _keys_for(
         self, client: aiohttp.ClientSession, discovery_url: str, kid: object
     ) -> tuple[str, jwt.PyJWKSet]:
-        async with self._locks[discovery_url]:
-            cached = self._keys.get(discovery_url)
-            if cached is None or not any(k.key_id == kid for k in cached[1].keys):
-                cached = await _fetch_keys(client, discovery_url)  # a key may have rotated
-                self._keys[discovery_url] = cached
+        cached = self._keys.get(discovery_url)
+        if cached is not None and any(k.key_id == kid for k in cached[1].keys):
             return cached
+        # Not cached, or a key may have rotated: fetch, or join the fetch under way.
+        fetch = self._fetches.get(discovery_url)
+        if fetch is None:
+            fetch = asyncio.ensure_future(self._fetch(client, discovery_url))
+            fetch.add_done_callback(_seen)  # its failure is its waiters' to report
+            self._fetches[discovery_url] = fetch
+        try:
+            return await asyncio.wait_for(asyncio.shield(fetch), self._deadline)
+        except TimeoutError:
+            raise jwt.PyJWKClientConnectionError(
+                f"the discovery document {redact_url(discovery_url)} did not answer "
+                f"within {self._deadline:g} s"
+            ) from None
+
+    async def _fetch(
+        self, client: aiohttp.ClientSession, discovery_url: str
+    ) -> tuple[str, jwt.PyJWKSet]:
+        """One fetch, ended by its own deadline whoever still waits for it."""
+        try:
+            async with asyncio.timeout(self._deadline):
+                keys = await _fetch_keys(client, discovery_url)
+        except TimeoutError:
+            raise jwt.PyJWKClientConnectionError(
+                f"the discovery document {redact_url(discovery_url)} did not answer "
+                f"within {self._deadline:g} s"
+            ) from None
+        finally:
+            del self._fetches[discovery_url]
+        self._keys[discovery_url] = keys
+        return keys
+
+    async def close(self) -> None:
+        """End the fetches under way (their callers have been answered or are gone)."""
+        fetches = list(self._fetches.values())
+        for fetch in fetches:
+            fetch.cancel()
+        await asyncio.gather(*fetches, return_exceptions=True)
+
+
+def _seen(fetch: asyncio.Task[Any]) -> None:
+    if not fetch.cancelled():
+        fetch.exception()
 
 
 async def _fetch_keys(
     client: aiohttp.ClientSession, discovery_url: str
 ) -> tuple[str, jwt.PyJWKSet]:
-    timeout = aiohttp.ClientTimeout(total=10)
     try:
-        async with client.get(discovery_url, timeout=timeout) as answer:
+        async with client.get(discovery_url) as answer:
             discovery = await answer.json(content_type=None)
-        async with client.get(discovery["jwks_uri"], timeout=timeout) as answer:
+        async with client.get(discovery["jwks_uri"]) as answer:
             jwks = await answer.json(content_type=None)
         return str(discovery["issuer"]), jwt.PyJWKSet.from_dict(jwks)
-    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+    except (aiohttp.ClientError, ValueError, KeyError, TypeError) as exc:
         raise jwt.PyJWKClientConnectionError(
-            f"could not read the discovery document {discovery_url}: {exc!r}"
+            f"could not read the discovery document {redact_url(discovery_url)}: {exc!r}"
         ) from exc
 
 

@@ -109,6 +109,7 @@ class Emulator:
         return maker() if maker is not None else socket.socket(family, kind, proto)
 
     async def close(self) -> None:
+        await self.bearer.close()
         await self.sessions.stop_all()
         await self.instance_client.close()
         if self._web is not None:

@@ -27,6 +27,7 @@ from mcp_agentcore_proxy import __version__
 from mcp_agentcore_proxy.aws_boundary import connect_errors, transfer_errors
 from mcp_agentcore_proxy.connections import EndpointConnections, PooledResponse
 from mcp_agentcore_proxy.errors import ConnectFailedError, CredentialsError
+from mcp_agentcore_proxy.redaction import redact_url
 
 INVOKE = "InvokeAgentRuntime"
 _USER_AGENT = f"Botocore/{botocore.__version__} mcp-agentcore-proxy/{__version__}"
@@ -92,7 +93,7 @@ class SignedInvoke:
         proxy = botocore.utils.get_environ_proxies(endpoint).get(parts.scheme)
         if proxy is not None and not proxy.startswith("http://"):
             raise ConnectFailedError(
-                f"The proxy {urlsplit(proxy).netloc} is not an http:// proxy; HTTPS_PROXY and "
+                f"The proxy {redact_url(proxy)} is not an http:// proxy; HTTPS_PROXY and "
                 "HTTP_PROXY must name one as http://host:port (HTTPS is tunnelled with CONNECT)"
             )
         self._connections = EndpointConnections(

@@ -5,12 +5,17 @@ A secret is found by what names it, in every form text takes here: a header line
 (also escaped inside another JSON string), the repr of a dict or of bytes
 (``{'Authorization': b'Bearer x'}``), a pair (``('x-amz-security-token', 'x')``) and
 STS's XML; then by its own shape wherever it stands (``Bearer x``, a JWT, a SigV4
-signature, the WebSocket subprotocol that carries a token).
+signature, the WebSocket subprotocol that carries a token, a URL's ``user:password@``).
+
+A URL quoted on purpose (a proxy, an endpoint, a presigned URL) goes through
+``redact_url``, which keeps what locates it (scheme, host, port, path) and drops what
+authenticates (userinfo; a signature, credential or token in its query).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED = "<redacted>"
 
@@ -41,6 +46,13 @@ _SHAPED = (
     (re.compile(r"(base64UrlBearerAuthorization\.)[A-Za-z0-9._~+/=-]+", re.I), rf"\1{REDACTED}"),
     (re.compile(r"(\bbearer\s+)(?!<redacted)[A-Za-z0-9._~+/=-]+", re.I), rf"\1{REDACTED}"),
     (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "<redacted-jwt>"),
+    # Userinfo in a URL (`http://user:pw@host`), and a bare `user:pw@host` (a netloc).
+    # (To the last `@` before a query: a password may hold an unescaped `/`.)
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s'\"<>?#]*@", re.I), rf"\1{REDACTED}@"),
+    (re.compile(r"(?<![\w.%+:/-])[^\s/@:'\"<>(),]+:[^\s/@'\"<>]*@(?=[\w\[])"), rf"{REDACTED}@"),
+)
+_SECRET_QUERY = re.compile(
+    rf"^(?:{'|'.join(_SECRET_NAMES)}|x-amz-signature|signature|sig|key)$", re.I
 )
 
 
@@ -57,3 +69,23 @@ def redact(text: str) -> str:
     for pattern, replacement in _SHAPED:
         text = pattern.sub(replacement, text)
     return text
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its userinfo and without the values of secret query parameters."""
+    scheme, sep, rest = url.partition("://")
+    authority_and_path = re.split(r"[?#]", rest, maxsplit=1)[0]
+    if sep and "@" in authority_and_path:  # a password may hold an unescaped `/`
+        url = f"{scheme}://{REDACTED}@{rest[authority_and_path.rindex('@') + 1 :]}"
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            query = urlencode(
+                [(k, REDACTED if _SECRET_QUERY.match(k) else v) for k, v in pairs], safe="<>"
+            )
+        return redact(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+    except ValueError:  # not a URL urlsplit can read (a bad port, brackets): no part kept
+        return redact(url)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
-from mcp_agentcore_proxy.redaction import redact
+from mcp_agentcore_proxy.redaction import redact, redact_url
 
 SECRET = "s3cr3t-V4LUE_x.y~z+/="
 NAMES = (
@@ -124,3 +125,31 @@ def test_ordinary_protocol_text_is_left_alone() -> None:
 def test_a_name_after_an_escaped_line_break_is_found() -> None:
     cleaned = redact("'POST\\n/runtimes\\nx-amz-security-token:TOKENX\\n'")
     assert "TOKENX" not in cleaned
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://user:{SECRET}@proxy.example:3128",
+        f"http://{SECRET}@proxy.example",
+        f"https://user:{SECRET}@[::1]:8443/path",
+        f"https://h.example/x?X-Amz-Signature={SECRET}&a=1",
+        f"wss://h.example/ws?X-Amz-Credential={SECRET}%2F20261207&X-Amz-Security-Token={SECRET}",
+        f"https://h.example/ws?token={SECRET}",
+    ],
+)
+def test_a_url_keeps_where_it_points_and_loses_what_authenticates(url: str) -> None:
+    cleaned = redact_url(url)
+    assert SECRET not in cleaned and SECRET.split("_", maxsplit=1)[0] not in cleaned
+    assert urlsplit(cleaned).hostname in {"proxy.example", "h.example", "::1"}
+    # The same URL quoted inside any other text is cleaned by redact() too.
+    assert SECRET.split("_", maxsplit=1)[0] not in redact(
+        f"the proxy {url} is not an http:// proxy"
+    )
+
+
+def test_a_netloc_with_a_password_is_redacted_where_it_stands() -> None:
+    assert "pw" not in redact("The proxy user:pw@proxy.example:3128 refused")
+    # What only looks similar stays: an email address, an ARN, an IPv6 endpoint.
+    for text in ("bob@example.com", "arn:aws:iam::123456789012:role/x", "http://[::1]:80/a"):
+        assert redact(text) == text

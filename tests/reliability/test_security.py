@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -373,3 +374,17 @@ def test_a_body_sent_in_time_leaves_its_connection_open(impatient_emulator: Emul
             stalled.sendall(head + b"{")
             assert _closed_by_peer(stalled)
         assert _answer(kept, head + body).startswith(b"HTTP/1.1 200")
+
+
+def test_a_proxy_password_reaches_neither_the_client_nor_the_log(emulator: Emulator) -> None:
+    env = {**emulator.env(), "LOG_LEVEL": "DEBUG", "NO_PROXY": "", "no_proxy": ""}
+    env["HTTP_PROXY"] = env["HTTPS_PROXY"] = "https://proxyuser:hunter2pw@127.0.0.1:9"
+    proxy = Proxy(env, ["--session-mode", "session"])
+    try:
+        answer = proxy.request(1, "tools/list")
+        assert "is not an http:// proxy" in answer["error"]["message"]
+        assert "127.0.0.1:9" in answer["error"]["message"]  # where it points stays readable
+    finally:
+        proxy.stop()
+    for text in (json.dumps(answer), proxy.stderr()):
+        assert "hunter2pw" not in text and "proxyuser" not in text
