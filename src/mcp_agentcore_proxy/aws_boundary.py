@@ -179,7 +179,8 @@ def connect_errors(operation: str, url: str, proxied: bool) -> Iterator[None]:
     except ssl.SSLError as exc:
         raise _tls(operation, exc, "") from exc
     except (OSError, http.client.HTTPException) as exc:
-        cause = f'Could not connect to the endpoint URL: "{redact_url(url)}" ({type(exc).__name__}: {exc})'
+        where = redact_url(url)
+        cause = f'Could not connect to the endpoint URL: "{where}" ({type(exc).__name__}: {exc})'
         if proxied:
             raise _through_proxy(operation, OSError(cause), "") from exc
         raise ConnectFailedError(f"Cannot reach the endpoint for {operation}: {cause}") from exc
