@@ -7,6 +7,11 @@ call is answered. Here a request must finish its headers within ``header_timeout
 seconds of its first byte (or of the connection, for the first one), and its body within
 ``body_timeout`` seconds of its headers; else the connection is closed. A WebSocket has
 neither deadline once upgraded: it lives as long as both sides keep it.
+
+A request's header block is bounded too (``MAX_HEADER_BYTES``): httptools keeps every
+header it has parsed until the block ends, so one endless block would grow the server's
+memory as fast as a client sends. Past the bound the request is refused with 431 and the
+connection closed; what was held of it is let go.
 """
 
 from __future__ import annotations
@@ -19,18 +24,29 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 logger = logging.getLogger(__name__)
 
+# The most a request's header block may hold (request line and headers). Chosen: AgentCore
+# forwards up to 20 allowlisted headers of 4 KiB each, and a caller adds its signature,
+# session id and MCP headers; ALB allows 64 KiB, uvicorn's h11 16 KiB per event.
+MAX_HEADER_BYTES = 128 * 1024
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
+)
+
 
 class DeadlineProtocol(HttpToolsProtocol):
     """Closes a connection whose request headers or body are not complete in time."""
 
     header_timeout: float = 10.0
     body_timeout: float = 60.0
+    max_header_bytes: int = MAX_HEADER_BYTES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._waiting_for = ""  # what the armed deadline waits for
         self._upgraded = False
+        self._head_bytes = 0  # of the header block being received
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -44,6 +60,13 @@ class DeadlineProtocol(HttpToolsProtocol):
             return  # the bytes were a WebSocket handshake: no HTTP request follows
         cycle = self.cycle
         if cycle is not before:
+            self._head_bytes = 0
+        elif cycle is None or not cycle.more_body:  # still the next request's header block
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_header_bytes:
+                self._refuse_head()
+                return
+        if cycle is not before:
             self._disarm()
             if cycle is not None and cycle.more_body:
                 self._arm(self.body_timeout, "request body")
@@ -53,6 +76,21 @@ class DeadlineProtocol(HttpToolsProtocol):
             # The first bytes of the next request on a kept-alive connection, its headers not
             # complete. Armed only then: most requests arrive whole, and need no timer.
             self._arm(self.header_timeout, "request headers")
+
+    def _refuse_head(self) -> None:
+        self._disarm()
+        if self.transport.is_closing():
+            return
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+        logger.warning(
+            "refused the request of %s: its header block passed %d bytes",
+            client,
+            self.max_header_bytes,
+        )
+        text = b"The request's header block passed %d bytes\n" % self.max_header_bytes
+        self.transport.write(_TOO_LARGE % (len(text), text))
+        self.transport.close()
+        self.headers = []  # what httptools handed over of the block, let go at once
 
     def handle_websocket_upgrade(self) -> None:
         # The connection is a WebSocket's now, with its own keep-alive, for as long as both

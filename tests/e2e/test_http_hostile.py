@@ -344,3 +344,45 @@ def test_a_dropped_streams_later_messages_never_reach_another_request(
     tokens = {m["params"]["progressToken"] for m in on_b if m.get("method")}
     assert tokens == {2}  # request 1's "gate open" progress never came on request 2's stream
     assert [m["id"] for m in on_b if "id" in m] == [2]
+
+
+def _rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
+
+
+def _endless_header_block(url: str, total: int = 64 * 1024 * 1024) -> bytes:
+    """Send one header that never ends (up to ``total`` bytes); what the server answered."""
+    parts = urlsplit(url)
+    chunk = b"a" * 65536
+    with socket.create_connection((parts.hostname, parts.port), timeout=WAIT) as sock:
+        sock.sendall(f"POST {parts.path or '/'} HTTP/1.1\r\nHost: x\r\nX-Big: ".encode())
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(total // len(chunk)):
+                sock.sendall(chunk)
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while data := sock.recv(65536):
+                answer += data
+        return answer
+
+
+@pytest.mark.parametrize("server", ["emulator", "front end"])
+def test_an_endless_header_block_is_refused_with_431_and_memory_stays_flat(
+    server: str, emulator: Emulator, proxy_env: dict[str, str]
+) -> None:
+    proxy = HttpProxy(proxy_env) if server == "front end" else None
+    url, pid = (proxy.url, proxy.process.pid) if proxy else (emulator.url, emulator.process.pid)
+    try:
+        before = _rss_kib(pid)
+        answer = _endless_header_block(url)
+        # Refused once past the bound, the connection closed: the rest was never read.
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+        assert _rss_kib(pid) - before < 8 * 1024  # of the 64 MiB sent: before, it all stayed
+        # And the server serves on.
+        assert httpx.get(f"{emulator.url}/_emulator/health", timeout=WAIT).status_code == 200
+        if proxy:
+            assert _post(proxy.url, INITIALIZE).status_code == 200
+    finally:
+        if proxy:
+            assert proxy.stop() == 0
