@@ -14,10 +14,14 @@ import http.client
 import io
 import re
 import socket
+import time
 from collections.abc import Mapping
 
 _MAX_LINE = 65536  # as http.client: a longer status, header or chunk-size line is refused
 _MAX_HEADERS = 100
+# Interim (1xx) answers before the final one: RFC 9110 sets no number; a server that keeps
+# sending them (an endless `100 Continue`) would otherwise hold the call forever.
+_MAX_INTERIM = 16
 # A name or value that would end its line early or smuggle another header in.
 _UNSAFE = re.compile(r"[\r\n\x00]")
 
@@ -51,7 +55,7 @@ class Answer:
 
     def __init__(self, sock: socket.socket) -> None:
         self._fp: io.BufferedReader = sock.makefile("rb")
-        version, self.status, self.headers = self._head()
+        version, self.status, self.headers = self._head(sock)
         connection = (self.headers.get("connection") or "").lower()
         encoding = (self.headers.get("transfer-encoding") or "").lower()
         self._chunked = encoding == "chunked"
@@ -68,13 +72,28 @@ class Answer:
             self.will_close = True  # the body ends where the connection does
         self.ended = self._left == 0 and not self._chunked
 
-    def _head(self) -> tuple[str, int, Headers]:
-        while True:
-            version, status = _status_line(_line(self._fp, "status line"))
-            headers = _header_lines(self._fp)
-            if not 100 <= status < 200:
-                return version, status, headers
-            # An interim answer (100 Continue, 103 Early Hints): the real one follows.
+    def _head(self, sock: socket.socket) -> tuple[str, int, Headers]:
+        """The final answer's head; the interim ones before it, bounded in number and
+        all within one read timeout (each read alone would wait that long)."""
+        timeout = sock.gettimeout()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            for _ in range(_MAX_INTERIM + 1):
+                version, status = _status_line(_line(self._fp, "status line"))
+                headers = _header_lines(self._fp)
+                if not 100 <= status < 200:
+                    return version, status, headers
+                # An interim answer (100 Continue, 103 Early Hints): the real one follows.
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError("no final answer within the read timeout")
+                    sock.settimeout(left)
+        finally:
+            sock.settimeout(timeout)
+        raise http.client.HTTPException(
+            f"more than {_MAX_INTERIM} interim (1xx) answers before the final one"
+        )
 
     def read1(self, size: int) -> bytes:
         """Up to ``size`` bytes of the body, as soon as some arrive; b"" at its end."""
@@ -173,10 +192,15 @@ def _header_lines(fp: io.BufferedReader) -> Headers:
 
 
 def _length(text: str | None) -> int | None:
+    """The body's length; a field repeated with one value is that value (RFC 9110 8.6),
+    different values are an error at once (RFC 9112 6.3: the framing is unknowable)."""
     if text is None:
         return None
     try:
-        length = int(text)
+        lengths = {int(part) for part in text.split(",")}
     except ValueError:
-        return None
+        return None  # not a number: read to the close, as http.client does
+    if len(lengths) > 1:
+        raise http.client.HTTPException(f"conflicting Content-Length values: {text[:100]}")
+    length = lengths.pop()
     return length if length >= 0 else None

@@ -250,3 +250,55 @@ def test_whitespace_after_a_value_is_not_part_of_it(pair) -> None:
         pair, b"HTTP/1.1 200 OK\r\nMcp-Session-Id: abc \t\r\nContent-Length: 0\r\n\r\n"
     )
     assert answer.headers.get("Mcp-Session-Id") == "abc"
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [b"Content-Length: 5\r\nContent-Length: 5\r\n", b"Content-Length: 5, 5\r\n"],
+    ids=["two fields", "a list"],
+)
+def test_a_content_length_repeated_with_one_value_is_that_length(pair, lengths) -> None:
+    # Before: "5, 5" was no length at all, and the body was read to a close that never came.
+    answer = _answer(pair, b"HTTP/1.1 200 OK\r\n" + lengths + b"\r\nhello")
+    assert answer.read(100) == b"hello"
+    assert answer.ended and not answer.will_close
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [b"Content-Length: 5\r\nContent-Length: 6\r\n", b"Content-Length: 5, 6\r\n"],
+    ids=["two fields", "a list"],
+)
+def test_content_lengths_that_disagree_are_an_error_at_once(pair, lengths) -> None:
+    with pytest.raises(http.client.HTTPException, match="conflicting Content-Length"):
+        _answer(pair, b"HTTP/1.1 200 OK\r\n" + lengths + b"\r\nhello")
+
+
+def test_endless_interim_answers_end_at_a_bound(pair) -> None:
+    pair.send(b"HTTP/1.1 100 Continue\r\n\r\n" * 1000)
+    with pytest.raises(http.client.HTTPException, match="interim"):
+        Answer(pair.ours)
+
+
+def test_interim_answers_share_one_read_timeout(pair) -> None:
+    # Each interim answer comes in time for a read of its own, but together they pass the
+    # read timeout (15 of them take 0.75 s at least): the call ends there. Before, each read
+    # had the whole timeout again, and the final answer after them was read.
+    pair.ours.settimeout(0.2)
+    sent_all = threading.Event()
+
+    def trickle() -> None:
+        with contextlib.suppress(OSError):
+            for _ in range(15):
+                pair.theirs.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                if sent_all.wait(0.05):
+                    return
+            pair.theirs.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    sender = threading.Thread(target=trickle, daemon=True)
+    pair.senders.append(sender)
+    sender.start()
+    with pytest.raises(TimeoutError):
+        Answer(pair.ours)
+    sent_all.set()
+    assert pair.ours.gettimeout() == 0.2  # the connection's own timeout is back
