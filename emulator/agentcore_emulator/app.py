@@ -14,8 +14,8 @@ from agentcore_emulator.sessions import SessionClock
 from agentcore_emulator.state import Emulator
 from agentcore_emulator.urls import ROUTES
 from agentcore_emulator.wire import EXCEPTION_HANDLERS, BodyLimitMiddleware, RequestIdMiddleware
+from mcp_agentcore_proxy.limits import MAX_PAYLOAD
 
-MAX_BODY = 100_000_000  # AgentCore's payload limit
 
 
 def build_app(
@@ -41,7 +41,7 @@ def build_app(
         lifespan=lifespan,
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(BodyLimitMiddleware, max_body_size=MAX_BODY),
+            Middleware(BodyLimitMiddleware, max_body_size=MAX_PAYLOAD),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
     )

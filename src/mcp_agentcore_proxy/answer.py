@@ -11,13 +11,14 @@ from typing import Any
 
 from mcp_agentcore_proxy.aws_boundary import stream_errors
 from mcp_agentcore_proxy.errors import StreamInterruptedError
+from mcp_agentcore_proxy.limits import MAX_PAYLOAD
 from mcp_agentcore_proxy.sse import SseDecoder
 
 _READ_SIZE = 65536
-# The most one message of an answer may hold: AgentCore's payload limit (100 MB). A runtime
-# that sends more (an event that never ends, a body without end) is cut off there, not
-# kept in memory until the proxy runs out of it.
-MAX_MESSAGE = 100 * 1024 * 1024
+# The most one message of an answer may hold: AgentCore's payload limit. A runtime that
+# sends more (an event that never ends, a body without end) is cut off there, not kept in
+# memory until the proxy runs out of it.
+MAX_MESSAGE = MAX_PAYLOAD
 
 
 class RuntimeAnswer:

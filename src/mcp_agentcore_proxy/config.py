@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from mcp_agentcore_proxy.errors import ConfigurationError
+from mcp_agentcore_proxy.limits import MAX_PAYLOAD
 from mcp_agentcore_proxy.trace import TraceContext
 
 _ARN_RE = re.compile(
@@ -80,7 +81,7 @@ class ProxyConfig:
     # A client session with no call in flight and no stream open this long is ended, with
     # its runtime session (AgentCore's own default idle timeout is the same 15 minutes).
     http_session_idle_timeout: float = 900.0
-    http_max_body: int = 100 * 1024 * 1024  # bytes of a POST (AgentCore's payload limit)
+    http_max_body: int = MAX_PAYLOAD  # bytes of a POST (AgentCore's payload limit)
     http_header_timeout: float = 10.0  # seconds a request has for its headers, then its body
     # A runtime with a JWT authorizer: a bearer token instead of SigV4 (one source).
     bearer_token: str | None = None

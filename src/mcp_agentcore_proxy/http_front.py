@@ -56,6 +56,7 @@ from mcp_agentcore_proxy.http_modern import (
     passed_on,
 )
 from mcp_agentcore_proxy.http_streams import PING_INTERVAL, Outbox, event_stream
+from mcp_agentcore_proxy.limits import MAX_PAYLOAD
 from mcp_agentcore_proxy.lifecycle import Call, Once
 from mcp_agentcore_proxy.loopback import host_name, is_loopback, is_loopback_origin
 from mcp_agentcore_proxy.router import Router
@@ -243,7 +244,7 @@ class StreamableHttpFront:
         allow_any_host: bool,
         max_sessions: int = 64,
         idle_timeout: float = 900.0,
-        max_body: int = 100 * 1024 * 1024,
+        max_body: int = MAX_PAYLOAD,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._make_router = make_router

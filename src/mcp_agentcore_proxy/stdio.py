@@ -7,6 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
 
 
+_BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark
+
+
 class Output(Protocol):
     """Where a router writes its client's messages: stdout, or an HTTP client's streams.
 
@@ -62,7 +65,8 @@ def read_lines(
 
     ``admit`` is called before each read and blocks while too many messages are
     unfinished, so a client that stops reading stdout stops the intake too. Blank lines
-    are skipped.
+    are skipped. A byte order mark that begins a line (some Windows tools write one before
+    each message) is dropped, as RFC 8259 lets a parser do.
     """
     # readline() has no length cap: a 100 MB request is one line.
     while True:
@@ -72,6 +76,8 @@ def read_lines(
             release()
             return
         line = line.rstrip(b"\r\n")
+        if line.startswith(_BOM):
+            line = line[len(_BOM) :]
         if line.strip():
             yield line, release
         else:

@@ -317,3 +317,22 @@ def test_the_collector_runs_again_once_the_proxy_serves(transport: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [b"True", b"True"]
+
+
+def test_one_payload_limit_agentcores_own_on_both_sides() -> None:
+    import botocore.session
+
+    from agentcore_emulator.app import build_app
+    from agentcore_emulator.config import load_config
+    from mcp_agentcore_proxy import answer
+    from mcp_agentcore_proxy.limits import MAX_PAYLOAD
+
+    model = botocore.session.get_session().get_service_model("bedrock-agentcore")
+    payload = model.operation_model("InvokeAgentRuntime").input_shape.members["payload"]
+    assert MAX_PAYLOAD == payload.metadata["max"] == 100_000_000
+    # Before: the front end took 104,857,600 bytes, the emulator 100,000,000.
+    assert parse_config([], {"AGENTCORE_AGENT_ARN": ARN}).http_max_body == MAX_PAYLOAD
+    assert answer.MAX_MESSAGE == MAX_PAYLOAD
+    app = build_app(load_config(None), "http://127.0.0.1:1")
+    limits = [m.kwargs["max_body_size"] for m in app.user_middleware if "max_body_size" in m.kwargs]
+    assert limits == [MAX_PAYLOAD]

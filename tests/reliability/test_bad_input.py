@@ -133,3 +133,14 @@ def test_ten_megabyte_garbage_line_is_one_parse_error(stdin_proxy: Proxy) -> Non
     answer = stdin_proxy.read()
     assert answer["id"] is None and answer["error"]["code"] == -32700
     assert stdin_proxy.request("after-garbage", "ping")["result"] == {}
+
+
+def test_a_line_that_begins_with_a_byte_order_mark_is_read_as_json(stdin_proxy: Proxy) -> None:
+    # Before: a parse error with id null, and the client waiting for "bom" never answered.
+    message = {"jsonrpc": "2.0", "id": "bom", "method": "ping"}
+    stdin_proxy.send(b"\xef\xbb\xbf" + json.dumps(message).encode())
+    assert stdin_proxy.read() == {"jsonrpc": "2.0", "id": "bom", "result": {}}
+    # Only where a line begins: one inside a line is the text's own, and not JSON.
+    stdin_proxy.send(b' \xef\xbb\xbf{"jsonrpc": "2.0", "id": "inner", "method": "ping"}')
+    answer = stdin_proxy.read()
+    assert answer["id"] is None and answer["error"]["code"] == -32700
