@@ -17,7 +17,6 @@ from agentcore_emulator.wire import EXCEPTION_HANDLERS, BodyLimitMiddleware, Req
 from mcp_agentcore_proxy.limits import MAX_PAYLOAD
 
 
-
 def build_app(
     config: EmulatorConfig, base_url: str, clock: SessionClock | None = None
 ) -> Starlette:

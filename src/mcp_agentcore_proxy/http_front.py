@@ -56,8 +56,8 @@ from mcp_agentcore_proxy.http_modern import (
     passed_on,
 )
 from mcp_agentcore_proxy.http_streams import PING_INTERVAL, Outbox, event_stream
-from mcp_agentcore_proxy.limits import MAX_PAYLOAD
 from mcp_agentcore_proxy.lifecycle import Call, Once
+from mcp_agentcore_proxy.limits import MAX_PAYLOAD
 from mcp_agentcore_proxy.loopback import host_name, is_loopback, is_loopback_origin
 from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.threads import start_daemon

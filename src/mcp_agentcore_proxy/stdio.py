@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
 
-
 _BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark
 
 
