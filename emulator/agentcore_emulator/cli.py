@@ -29,6 +29,16 @@ class _RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0 to 65535; 0: a free one)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentcore-emulator",
@@ -38,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the emulator")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free port")
     serve.add_argument("--config", type=Path, help="runtimes file (default: the demo server)")
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument(
@@ -59,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     env = commands.add_parser("env", help="print shell exports that point AWS tools here")
     env.add_argument("--host", default="127.0.0.1")
-    env.add_argument("--port", type=int, default=DEFAULT_PORT)
+    env.add_argument("--port", type=_port, default=DEFAULT_PORT)
     env.add_argument("--config", type=Path)
     env.add_argument("--runtime", help="runtime whose ARN to export (default: the first)")
     return parser
@@ -174,6 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
     if tls and not all(path is None or path.is_file() for path in tls):
         print("agentcore-emulator: --tls-cert and --tls-key must be files", file=sys.stderr)
+        return 2
+    if args.print_env is not None and not args.print_env.parent.is_dir():
+        print(
+            f"agentcore-emulator: --print-env {args.print_env}: no folder "
+            f"{args.print_env.parent} to write it in",
+            file=sys.stderr,
+        )
         return 2
     try:
         sock = listening_socket(args.host, args.port)

@@ -46,14 +46,21 @@ class FaultSpec:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str) -> FaultSpec:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where} must be a table")
         _check(data, config_keys.FAULTS, where)
+
+        def value(name: str) -> Any:
+            return _value(data, config_keys.FAULTS, name, where)
+
+        throttle = value("throttle_per_second")
         return cls(
-            throttle_per_second=_opt_float(data.get("throttle_per_second")),
-            latency=float(data.get("latency", 0.0)),
-            cut_after_events=_opt_int(data.get("cut_after_events")),
-            fail_start=bool(data.get("fail_start", False)),
-            fail_next=int(data.get("fail_next", 0)),
-            fail_code=str(data.get("fail_code", "InternalServerException")),
+            throttle_per_second=None if throttle is None else float(throttle),
+            latency=float(value("latency")),
+            cut_after_events=value("cut_after_events"),
+            fail_start=value("fail_start"),
+            fail_next=value("fail_next"),
+            fail_code=value("fail_code"),
         )
 
 
@@ -64,12 +71,17 @@ def _check(data: Mapping[str, Any], keys: tuple[config_keys.Key, ...], where: st
         raise ConfigError(str(exc)) from None
 
 
-def _opt_float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
-
-
-def _opt_int(value: object) -> int | None:
-    return None if value is None else int(value)  # type: ignore[call-overload]
+def _value(
+    data: Mapping[str, Any], keys: tuple[config_keys.Key, ...], name: str, where: str
+) -> Any:
+    """The value of key ``name`` (its default if absent), of the kind its table says."""
+    key = next(k for k in keys if k.name == name)
+    value = data.get(name, key.default)
+    if value is not None and not key.kind.accepts(value):
+        shown = repr(value) if not isinstance(value, str) else f'"{value}"'
+        place = f"{where}.{name}" if where else name
+        raise ConfigError(f"{place} = {shown[:80]}: expected {key.kind.expected}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -198,20 +210,18 @@ def runtime_arn(region: str, account: str, runtime_id: str) -> str:
 
 
 def _command(raw: object, where: str) -> tuple[str, ...]:
-    if not isinstance(raw, list) or not raw or not all(isinstance(p, str) for p in raw):
-        raise ConfigError(f"{where}: command must be a non-empty list of strings")
+    if raw is None:
+        raise ConfigError(f"{where}.command is required: {config_keys.COMMAND.expected}")
+    assert isinstance(raw, list)
     # "python" means the emulator's own interpreter, so instances see the same packages.
     head = sys.executable if raw[0] in ("python", "python3") else raw[0]
     return (head, *raw[1:])
 
 
 def _strings(
-    data: Mapping[str, Any], key: str, where: str, default: tuple[str, ...]
+    data: Mapping[str, Any], keys: tuple[config_keys.Key, ...], name: str, where: str
 ) -> tuple[str, ...]:
-    raw = data.get(key, list(default))
-    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
-        raise ConfigError(f"{where}: {key} must be a list of strings")
-    return tuple(raw)
+    return tuple(_value(data, keys, name, where) or ())
 
 
 def _jwt_authorizer(raw: object, where: str) -> JwtAuthorizerSpec | None:
@@ -219,15 +229,16 @@ def _jwt_authorizer(raw: object, where: str) -> JwtAuthorizerSpec | None:
         return None
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table")
-    _check(raw, config_keys.JWT_AUTHORIZER, where)
-    url = raw.get("discovery_url")
-    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+    keys = config_keys.JWT_AUTHORIZER
+    _check(raw, keys, where)
+    url = _value(raw, keys, "discovery_url", where)
+    if url is not None and not url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}.discovery_url must be an http(s) URL")
     return JwtAuthorizerSpec(
         discovery_url=url,
-        allowed_audience=_strings(raw, "allowed_audience", where, ()),
-        allowed_clients=_strings(raw, "allowed_clients", where, ()),
-        allowed_scopes=_strings(raw, "allowed_scopes", where, ()),
+        allowed_audience=_strings(raw, keys, "allowed_audience", where),
+        allowed_clients=_strings(raw, keys, "allowed_clients", where),
+        allowed_scopes=_strings(raw, keys, "allowed_scopes", where),
     )
 
 
@@ -235,17 +246,20 @@ def _oauth_client(raw: object, index: int) -> OAuthClient:
     where = f"oauth_clients[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table")
-    _check(raw, config_keys.OAUTH_CLIENT, where)
-    client_id, secret = raw.get("client_id"), raw.get("client_secret")
-    if not (isinstance(client_id, str) and client_id and isinstance(secret, str) and secret):
+    keys = config_keys.OAUTH_CLIENT
+    _check(raw, keys, where)
+    client_id, secret = (
+        _value(raw, keys, "client_id", where),
+        _value(raw, keys, "client_secret", where),
+    )
+    if not (client_id and secret):
         raise ConfigError(f"{where}: client_id and client_secret are required")
-    audience = raw.get("audience")
     return OAuthClient(
         client_id=client_id,
         client_secret=secret,
-        scopes=_strings(raw, "scopes", where, ()),
-        audience=str(audience) if audience is not None else None,
-        token_lifetime=float(raw.get("token_lifetime", OAuthClient.token_lifetime)),
+        scopes=_strings(raw, keys, "scopes", where),
+        audience=_value(raw, keys, "audience", where),
+        token_lifetime=float(_value(raw, keys, "token_lifetime", where)),
     )
 
 
@@ -260,41 +274,46 @@ def _runtime(
     where = f"runtimes[{index}]"
     if not isinstance(data, dict):
         raise ConfigError(f"{where} must be a table ([[runtimes]])")
-    _check(data, config_keys.RUNTIME, where)
-    name = data.get("name")
+    keys = config_keys.RUNTIME
+    _check(data, keys, where)
+
+    def value(name: str) -> Any:
+        return _value(data, keys, name, where)
+
+    name = value("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ConfigError(f"{where}: name must match [a-zA-Z][a-zA-Z0-9_]{{0,47}} (got {name!r})")
-    protocol = str(data.get("protocol", "MCP")).upper()
+    protocol = value("protocol").upper()
     if protocol not in PROTOCOLS:
         raise ConfigError(f"{where}: protocol must be one of {PROTOCOLS} (got {protocol!r})")
-    path = str(data.get("path", DEFAULT_PATHS[protocol]))
+    path = value("path") or DEFAULT_PATHS[protocol]
     if not path.startswith("/"):
         raise ConfigError(f"{where}: path must start with '/' (got {path!r})")
-    port = data.get("port", DEFAULT_PORTS[protocol])
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-        raise ConfigError(f"{where}: port must be a TCP port, 1 to 65535 (got {port!r})")
-    idle = float(data.get("idle_timeout", 900))
-    lifetime = float(data.get("max_lifetime", 28800))
-    for key, value in (("idle_timeout", idle), ("max_lifetime", lifetime)):
-        if not LIFECYCLE_BOUNDS[0] <= value <= LIFECYCLE_BOUNDS[1]:
+    port = value("port") or DEFAULT_PORTS[protocol]
+    idle = float(value("idle_timeout"))
+    lifetime = float(value("max_lifetime"))
+    for key, seconds in (("idle_timeout", idle), ("max_lifetime", lifetime)):
+        if not LIFECYCLE_BOUNDS[0] <= seconds <= LIFECYCLE_BOUNDS[1]:
             raise ConfigError(
                 f"{where}: {key} must be between {LIFECYCLE_BOUNDS[0]} and "
                 f"{LIFECYCLE_BOUNDS[1]} seconds (AgentCore's bounds)"
             )
     if lifetime < idle:
         raise ConfigError(f"{where}: max_lifetime must be at least idle_timeout")
-    rate = float(data.get("requests_per_second", default_rate))
-    if rate < 0:
-        raise ConfigError(f"{where}: requests_per_second must be 0 (no limit) or more")
-    container_errors = str(data.get("container_errors", "aws"))
+    rate = value("requests_per_second")
+    rate = default_rate if rate is None else float(rate)
+    container_errors = value("container_errors")
     if container_errors not in CONTAINER_ERRORS:
         raise ConfigError(f"{where}: container_errors must be one of {CONTAINER_ERRORS}")
-    env = data.get("env", {})
-    if not isinstance(env, dict):
-        raise ConfigError(f"{where}: env must be a table")
-    jwt = _jwt_authorizer(data.get("jwt_authorizer"), f"{where}.jwt_authorizer")
+    env = value("env") or {}
+    for variable, setting in env.items():
+        if not isinstance(setting, str | int | float) or isinstance(setting, bool):
+            raise ConfigError(
+                f"{where}.env.{variable} = {setting!r}: expected a string (or a number)"
+            )
+    jwt = _jwt_authorizer(value("jwt_authorizer"), f"{where}.jwt_authorizer")
     try:
-        allowlist = _strings(data, "request_headers", where, ())
+        allowlist = _strings(data, keys, "request_headers", where)
         request_headers = check_allowlist(allowlist, jwt_authorizer=jwt is not None)
     except ValueError as exc:
         raise ConfigError(f"{where}.request_headers: {exc}") from None
@@ -303,21 +322,21 @@ def _runtime(
         name=name,
         arn=runtime_arn(region, account, runtime_id),
         runtime_id=runtime_id,
-        command=_command(data.get("command"), where),
-        cwd=(base / str(data.get("cwd", "."))).resolve(),
+        command=_command(value("command"), where),
+        cwd=(base / value("cwd")).resolve(),
         protocol=protocol,
         path=path,
         port=port,
         env={str(k): str(v) for k, v in env.items()},
         idle_timeout=idle,
         max_lifetime=lifetime,
-        start_timeout=float(data.get("start_timeout", 60)),
+        start_timeout=float(value("start_timeout")),
         container_errors=container_errors,
         requests_per_second=rate or None,
         request_headers=request_headers,
-        invoke_for_user=_strings(data, "invoke_for_user", where, ("*",)),
+        invoke_for_user=_strings(data, keys, "invoke_for_user", where),
         jwt_authorizer=jwt,
-        faults=FaultSpec.from_mapping(data.get("faults", {}), f"{where}.faults"),
+        faults=FaultSpec.from_mapping(value("faults") or {}, f"{where}.faults"),
     )
 
 
@@ -327,18 +346,23 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
     settings = data.get("emulator", {})
     if not isinstance(settings, dict):
         raise ConfigError("emulator must be a table ([emulator])")
-    _check(settings, config_keys.EMULATOR, "emulator")
+    keys = config_keys.EMULATOR
+    _check(settings, keys, "emulator")
+
+    def value(name: str) -> Any:
+        return _value(settings, keys, name, "emulator")
+
     for name in ("runtimes", "oauth_clients"):
         if not isinstance(data.get(name, []), list):
             raise ConfigError(f"{name} must be an array of tables ([[{name}]])")
-    region = str(settings.get("region", EmulatorConfig.region))
-    account = str(settings.get("account", EmulatorConfig.account))
+    region = value("region")
+    account = value("account")
     if not re.fullmatch(r"[0-9]{12}", account):
         raise ConfigError("emulator.account must be 12 digits")
-    network = str(settings.get("network", EmulatorConfig.network))
+    network = value("network")
     if network not in NETWORKS:
         raise ConfigError(f"emulator.network must be one of {NETWORKS} (got {network!r})")
-    default_rate = float(settings.get("requests_per_second", RuntimeSpec.requests_per_second or 0))
+    default_rate = float(value("requests_per_second"))
     runtimes = tuple(
         _runtime(item, i, base, region, account, default_rate)
         for i, item in enumerate(data.get("runtimes", []))
@@ -358,17 +382,17 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         runtimes=runtimes,
         region=region,
         account=account,
-        access_key=str(settings.get("access_key", EmulatorConfig.access_key)),
-        secret_key=str(settings.get("secret_key", EmulatorConfig.secret_key)),
-        max_sessions=int(settings.get("max_sessions", EmulatorConfig.max_sessions)),
-        max_skew_seconds=float(settings.get("max_skew_seconds", EmulatorConfig.max_skew_seconds)),
-        reap_interval=float(settings.get("reap_interval", EmulatorConfig.reap_interval)),
-        keep_alive=float(settings.get("keep_alive", EmulatorConfig.keep_alive)),
-        header_timeout=float(settings.get("header_timeout", EmulatorConfig.header_timeout)),
-        body_timeout=float(settings.get("body_timeout", EmulatorConfig.body_timeout)),
-        request_timeout=float(settings.get("request_timeout", EmulatorConfig.request_timeout)),
-        stream_timeout=float(settings.get("stream_timeout", EmulatorConfig.stream_timeout)),
-        max_chunk_bytes=int(settings.get("max_chunk_bytes", EmulatorConfig.max_chunk_bytes)),
+        access_key=value("access_key"),
+        secret_key=value("secret_key"),
+        max_sessions=value("max_sessions"),
+        max_skew_seconds=float(value("max_skew_seconds")),
+        reap_interval=float(value("reap_interval")),
+        keep_alive=float(value("keep_alive")),
+        header_timeout=float(value("header_timeout")),
+        body_timeout=float(value("body_timeout")),
+        request_timeout=float(value("request_timeout")),
+        stream_timeout=float(value("stream_timeout")),
+        max_chunk_bytes=value("max_chunk_bytes"),
         oauth_clients=oauth_clients,
         network=network,
     )

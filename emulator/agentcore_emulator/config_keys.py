@@ -8,7 +8,8 @@ a test holds each default against the dataclass field it fills.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +19,46 @@ class UnknownKey(ValueError):
 
 
 @dataclass(frozen=True)
+class Kind:
+    """What a key's value must be: said to the user as ``expected``, checked by ``accepts``."""
+
+    expected: str
+    accepts: Callable[[object], bool]
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+TEXT = Kind("a string", lambda v: isinstance(v, str))
+FLAG = Kind("true or false", lambda v: isinstance(v, bool))
+SECONDS = Kind("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0)  # type: ignore[operator]
+POSITIVE_SECONDS = Kind("a number of seconds above 0", lambda v: _number(v) and v > 0)  # type: ignore[operator]
+RATE = Kind("a number per second, 0 or more (0: no limit)", lambda v: _number(v) and v >= 0)  # type: ignore[operator]
+POSITIVE_RATE = Kind("a number per second above 0", lambda v: _number(v) and v > 0)  # type: ignore[operator]
+COUNT = Kind("a whole number, 0 or more", lambda v: _whole(v) and v >= 0)  # type: ignore[operator]
+POSITIVE_COUNT = Kind("a whole number, 1 or more", lambda v: _whole(v) and v >= 1)  # type: ignore[operator]
+PORT = Kind("a TCP port, 1 to 65535", lambda v: _whole(v) and 1 <= v <= 65535)  # type: ignore[operator]
+STRINGS = Kind(
+    "a list of strings", lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v)
+)
+TABLE = Kind("a table", lambda v: isinstance(v, dict))
+COMMAND = Kind(
+    "a non-empty list of strings",
+    lambda v: isinstance(v, list) and bool(v) and all(isinstance(i, str) for i in v),
+)
+
+
+@dataclass(frozen=True)
 class Key:
     name: str
     default: object  # as the TOML would say it; None: no default (required or unset)
     help: str
+    kind: Kind = TEXT
 
 
 EMULATOR = (
@@ -29,27 +66,68 @@ EMULATOR = (
     Key("account", "123456789012", "the account of ARNs (12 digits)"),
     Key("access_key", "AKIAAGENTCOREEMULATOR", "the one static key pair it accepts"),
     Key("secret_key", "agentcore-emulator-local-secret-key", "its secret"),
-    Key("max_sessions", 100, "live runtime sessions; past it, ServiceQuotaExceededException"),
-    Key("max_skew_seconds", 300.0, "SigV4 clock skew allowed"),
-    Key("reap_interval", 1.0, "seconds between checks for idle or too old sessions"),
-    Key("keep_alive", 60.0, "seconds an idle client connection stays open (AWS-like)"),
-    Key("header_timeout", 10.0, "seconds a request has to finish its headers, else it is closed"),
-    Key("body_timeout", 60.0, "seconds it then has for its whole body (chosen; not AWS's figure)"),
+    Key(
+        "max_sessions",
+        100,
+        "live runtime sessions; past it, ServiceQuotaExceededException",
+        POSITIVE_COUNT,
+    ),
+    Key("max_skew_seconds", 300.0, "SigV4 clock skew allowed", SECONDS),
+    Key(
+        "reap_interval",
+        1.0,
+        "seconds between checks for idle or too old sessions",
+        POSITIVE_SECONDS,
+    ),
+    Key(
+        "keep_alive",
+        60.0,
+        "seconds an idle client connection stays open (AWS-like)",
+        POSITIVE_SECONDS,
+    ),
+    Key(
+        "header_timeout",
+        10.0,
+        "seconds a request has to finish its headers, else it is closed",
+        POSITIVE_SECONDS,
+    ),
+    Key(
+        "body_timeout",
+        60.0,
+        "seconds it then has for its whole body (chosen; not AWS's figure)",
+        POSITIVE_SECONDS,
+    ),
     Key(
         "requests_per_second",
         25.0,
         "AgentCore's rate per endpoint, then 429 ThrottlingException (0: none); a runtime "
         "may set its own",
+        RATE,
     ),
-    Key("request_timeout", 900.0, "AgentCore's 15 minutes for a synchronous answer, then 424"),
-    Key("stream_timeout", 3600.0, "its 60 minutes for a stream, which then ends where it is"),
+    Key(
+        "request_timeout",
+        900.0,
+        "AgentCore's 15 minutes for a synchronous answer, then 424",
+        POSITIVE_SECONDS,
+    ),
+    Key(
+        "stream_timeout",
+        3600.0,
+        "its 60 minutes for a stream, which then ends where it is",
+        POSITIVE_SECONDS,
+    ),
     Key(
         "network",
         "isolated",
         "isolated: each instance in a network namespace of its own, on its protocol's port "
         "(Linux, as root); shared: on loopback, on a free port in $PORT",
     ),
-    Key("max_chunk_bytes", 10_000_000, "its 10 MB per streamed event: the stream ends before"),
+    Key(
+        "max_chunk_bytes",
+        10_000_000,
+        "its 10 MB per streamed event: the stream ends before",
+        POSITIVE_COUNT,
+    ),
 )
 
 RUNTIME = (
@@ -59,16 +137,19 @@ RUNTIME = (
         None,
         'required: one instance, e.g. ["python", "-m", "server"] ("python": '
         "the emulator's interpreter)",
+        COMMAND,
     ),
     Key("cwd", ".", "the command's folder, relative to the config file"),
     Key("protocol", "MCP", "MCP (/mcp), HTTP or AGUI (/invocations, /ping), A2A (/)"),
     Key("path", None, "where the instance takes invocations (default: the protocol's)"),
-    Key("port", None, "where it listens (default: MCP 8000, HTTP and AGUI 8080, A2A 9000)"),
-    Key("env", None, "a table of variables for the instance"),
-    Key("idle_timeout", 900.0, "seconds; 60 s to 14 days, as AgentCore bounds it"),
-    Key("max_lifetime", 28800.0, "seconds; 60 s to 14 days, at least idle_timeout"),
-    Key("start_timeout", 60.0, "seconds an instance has to become ready, then 424"),
-    Key("requests_per_second", None, "this runtime's rate (default: the [emulator] one)"),
+    Key("port", None, "where it listens (default: MCP 8000, HTTP and AGUI 8080, A2A 9000)", PORT),
+    Key("env", None, "a table of variables for the instance", TABLE),
+    Key("idle_timeout", 900.0, "seconds; 60 s to 14 days, as AgentCore bounds it", SECONDS),
+    Key("max_lifetime", 28800.0, "seconds; 60 s to 14 days, at least idle_timeout", SECONDS),
+    Key(
+        "start_timeout", 60.0, "seconds an instance has to become ready, then 424", POSITIVE_SECONDS
+    ),
+    Key("requests_per_second", None, "this runtime's rate (default: the [emulator] one)", RATE),
     Key(
         "container_errors",
         "aws",
@@ -77,39 +158,44 @@ RUNTIME = (
         'own JSON-RPC error sent with a 4xx reaches the caller intact (HTTP 200); "aws-424": '
         "a 424 then too",
     ),
-    Key("request_headers", [], "the request-header allowlist (AgentCore's rules, at most 20)"),
-    Key("invoke_for_user", ["*"], "principals allowed to send a runtime user id"),
-    Key("jwt_authorizer", None, "a table: bearer tokens instead of SigV4 (below)"),
-    Key("faults", None, "a table of injected faults, for tests (below)"),
+    Key(
+        "request_headers",
+        [],
+        "the request-header allowlist (AgentCore's rules, at most 20)",
+        STRINGS,
+    ),
+    Key("invoke_for_user", ["*"], "principals allowed to send a runtime user id", STRINGS),
+    Key("jwt_authorizer", None, "a table: bearer tokens instead of SigV4 (below)", TABLE),
+    Key("faults", None, "a table of injected faults, for tests (below)", TABLE),
 )
 
 JWT_AUTHORIZER = (
     Key("discovery_url", None, "an OIDC discovery document (default: the emulator's own)"),
-    Key("allowed_audience", [], "audiences accepted (any, if empty)"),
-    Key("allowed_clients", [], "client_id (or azp) values accepted (any, if empty)"),
-    Key("allowed_scopes", [], "one of them is enough (chosen: not confirmable offline)"),
+    Key("allowed_audience", [], "audiences accepted (any, if empty)", STRINGS),
+    Key("allowed_clients", [], "client_id (or azp) values accepted (any, if empty)", STRINGS),
+    Key("allowed_scopes", [], "one of them is enough (chosen: not confirmable offline)", STRINGS),
 )
 
 FAULTS = (
-    Key("throttle_per_second", None, "past this rate: 429 ThrottlingException"),
-    Key("latency", 0.0, "seconds added before each answer"),
-    Key("cut_after_events", None, "the SSE stream breaks off after K events"),
-    Key("fail_start", False, "instances never become ready: 424 at once"),
-    Key("fail_next", 0, "answer the next N calls with fail_code, then recover"),
+    Key("throttle_per_second", None, "past this rate: 429 ThrottlingException", POSITIVE_RATE),
+    Key("latency", 0.0, "seconds added before each answer", SECONDS),
+    Key("cut_after_events", None, "the SSE stream breaks off after K events", COUNT),
+    Key("fail_start", False, "instances never become ready: 424 at once", FLAG),
+    Key("fail_next", 0, "answer the next N calls with fail_code, then recover", COUNT),
     Key("fail_code", "InternalServerException", "the AWS error code of fail_next"),
 )
 
 OAUTH_CLIENT = (
     Key("client_id", None, "required"),
     Key("client_secret", None, "required"),
-    Key("scopes", [], "scopes it may ask for"),
+    Key("scopes", [], "scopes it may ask for", STRINGS),
     Key("audience", None, "the aud of its tokens"),
-    Key("token_lifetime", 3600.0, "seconds its tokens live"),
+    Key("token_lifetime", 3600.0, "seconds its tokens live", POSITIVE_SECONDS),
 )
 
 # The tables of the file: [emulator], [[runtimes]] (with its sub-tables), [[oauth_clients]].
 TOP = (
-    Key("emulator", None, "settings of the emulator itself"),
+    Key("emulator", None, "settings of the emulator itself", TABLE),
     Key("runtimes", None, "one [[runtimes]] table per runtime"),
     Key("oauth_clients", None, "clients of the emulator's identity provider"),
 )
