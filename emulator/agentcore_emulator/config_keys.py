@@ -39,7 +39,10 @@ FLAG = Kind("true or false", lambda v: isinstance(v, bool))
 SECONDS = Kind("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0)  # type: ignore[operator]
 POSITIVE_SECONDS = Kind("a number of seconds above 0", lambda v: _number(v) and v > 0)  # type: ignore[operator]
 RATE = Kind("a number per second, 0 or more (0: no limit)", lambda v: _number(v) and v >= 0)  # type: ignore[operator]
-POSITIVE_RATE = Kind("a number per second above 0", lambda v: _number(v) and v > 0)  # type: ignore[operator]
+THROTTLE = Kind(
+    "a number per second, 0 or more (0: every call)",
+    lambda v: _number(v) and v >= 0,  # type: ignore[operator]
+)
 COUNT = Kind("a whole number, 0 or more", lambda v: _whole(v) and v >= 0)  # type: ignore[operator]
 POSITIVE_COUNT = Kind("a whole number, 1 or more", lambda v: _whole(v) and v >= 1)  # type: ignore[operator]
 PORT = Kind("a TCP port, 1 to 65535", lambda v: _whole(v) and 1 <= v <= 65535)  # type: ignore[operator]
@@ -177,7 +180,7 @@ JWT_AUTHORIZER = (
 )
 
 FAULTS = (
-    Key("throttle_per_second", None, "past this rate: 429 ThrottlingException", POSITIVE_RATE),
+    Key("throttle_per_second", None, "past this rate: 429 ThrottlingException", THROTTLE),
     Key("latency", 0.0, "seconds added before each answer", SECONDS),
     Key("cut_after_events", None, "the SSE stream breaks off after K events", COUNT),
     Key("fail_start", False, "instances never become ready: 424 at once", FLAG),

@@ -135,7 +135,7 @@ _WRONG = {
     config_keys.SECONDS: [-1, float("inf"), float("nan"), "10", True],
     config_keys.POSITIVE_SECONDS: [0, -0.5, float("inf"), "10", False],
     config_keys.RATE: [-1, float("inf"), "25"],
-    config_keys.POSITIVE_RATE: [0, -1, float("inf"), "5"],
+    config_keys.THROTTLE: [-1, float("inf"), "5"],
     config_keys.COUNT: [-1, 1.5, "3", True],
     config_keys.POSITIVE_COUNT: [0, -1, 2.5, "100", True],
     config_keys.PORT: [0, 70000, "8080", 80.0],
