@@ -80,6 +80,16 @@ async def health(request: Request) -> Response:
     )
 
 
+async def exports(request: Request) -> Response:
+    """What ``agentcore-emulator env`` prints for this emulator (``?runtime=NAME``)."""
+    emulator = emulator_of(request)
+    try:
+        found = emulator.config.exports(emulator.base_url, request.query_params.get("runtime"))
+    except ConfigError as exc:
+        return JSONResponse({"message": str(exc)}, status_code=404)
+    return JSONResponse({"exports": found})
+
+
 async def list_sessions(request: Request) -> Response:
     emulator = emulator_of(request)
     rows = [

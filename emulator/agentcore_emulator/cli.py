@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 import shlex
 import signal
 import socket
+import ssl
 import sys
-from collections.abc import Sequence
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -20,6 +25,7 @@ from mcp_agentcore_proxy.loopback import base_url, is_loopback, listening_socket
 from mcp_agentcore_proxy.redaction import redact
 
 DEFAULT_PORT = 8765
+ENV_LOOKUP_TIMEOUT = 5.0  # seconds `env` waits for a running emulator to describe itself
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -70,7 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     env = commands.add_parser("env", help="print shell exports that point AWS tools here")
     env.add_argument("--host", default="127.0.0.1")
     env.add_argument("--port", type=_port, default=DEFAULT_PORT)
-    env.add_argument("--config", type=Path)
+    env.add_argument(
+        "--config",
+        type=Path,
+        help="describe this config (default: ask the emulator serving on --host and --port)",
+    )
     env.add_argument("--runtime", help="runtime whose ARN to export (default: the first)")
     return parser
 
@@ -80,16 +90,36 @@ def env_lines(config: EmulatorConfig, url: str, runtime: str | None = None) -> l
 
     ConfigError if ``runtime`` is not one of the config's (naming those it has).
     """
-    spec = config.runtimes[0]
-    if runtime is not None:
-        spec = next((s for s in config.runtimes if s.name == runtime), None)  # type: ignore[assignment]
-        if spec is None:
-            names = ", ".join(s.name for s in config.runtimes)
-            raise ConfigError(f"no runtime {runtime!r} in the config (its runtimes: {names})")
-    exports = config.client_environment(url, spec.arn)
+    return shell_lines(config.exports(url, runtime))
+
+
+def shell_lines(exports: Mapping[str, str]) -> list[str]:
     lines = ["unset AWS_SESSION_TOKEN AWS_PROFILE"]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in exports.items()]
     return lines
+
+
+def running_exports(host: str, port: int, runtime: str | None) -> dict[str, str]:
+    """The exports of the emulator serving on ``host:port``, as it describes itself.
+
+    ConfigError if none answers there, or it has no runtime ``runtime``.
+    """
+    query = f"?{urllib.parse.urlencode({'runtime': runtime})}" if runtime else ""
+    where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+    for scheme in ("http", "https"):
+        url = f"{scheme}://{where}/_emulator/env{query}"
+        context = ssl._create_unverified_context() if scheme == "https" else None  # noqa: S323  (its own certificate, on loopback)
+        try:
+            with urllib.request.urlopen(url, timeout=ENV_LOOKUP_TIMEOUT, context=context) as answer:  # noqa: S310
+                return dict(json.load(answer)["exports"])
+        except urllib.error.HTTPError as exc:
+            raise ConfigError(json.load(exc).get("message", str(exc))) from None
+        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            continue  # not this scheme, or nothing there
+    raise ConfigError(
+        f"no emulator answers on {where}: start one (agentcore-emulator serve --port {port}), "
+        "or name the config to describe with --config"
+    )
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -163,11 +193,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = dataclasses.replace(config, network=args.network)
     if args.command == "env":
         try:
-            lines = env_lines(config, f"http://{args.host}:{args.port}", args.runtime)
+            if args.config is None:
+                exports = running_exports(args.host, args.port, args.runtime)
+            else:
+                exports = config.exports(f"http://{args.host}:{args.port}", args.runtime)
         except ConfigError as exc:
             print(f"agentcore-emulator: {exc}", file=sys.stderr)
             return 2
-        print("\n".join(lines))
+        print("\n".join(shell_lines(exports)))
         return 0
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

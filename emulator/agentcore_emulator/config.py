@@ -176,6 +176,20 @@ class EmulatorConfig:
         """Who the static key pair is, in AWS's words."""
         return f"arn:aws:iam::{self.account}:user/agentcore-emulator"
 
+    def exports(self, url: str, runtime: str | None = None) -> dict[str, str]:
+        """``client_environment`` for runtime ``runtime`` (default: the first).
+
+        ConfigError if the config has no such runtime (naming those it has).
+        """
+        spec = self.runtimes[0]
+        if runtime is not None:
+            found = next((s for s in self.runtimes if s.name == runtime), None)
+            if found is None:
+                names = ", ".join(s.name for s in self.runtimes)
+                raise ConfigError(f"no runtime {runtime!r} in the config (its runtimes: {names})")
+            spec = found
+        return self.client_environment(url, spec.arn)
+
     def client_environment(self, url: str, arn: str | None = None) -> dict[str, str]:
         """The variables that point boto3, the AWS CLI and the proxy at an emulator at ``url``."""
         exports = {

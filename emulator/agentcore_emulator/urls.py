@@ -38,6 +38,7 @@ ROUTES = [
     Route(f"{IDP_PATH}/oauth2/token", idp.token, methods=["POST"]),
     _admin("idp/token", admin.issue_token, "POST"),
     _admin("health", admin.health, "GET"),
+    _admin("env", admin.exports, "GET"),
     _admin("sessions", admin.list_sessions, "GET"),
     _admin("sessions", admin.stop_all_sessions, "DELETE"),
     _admin("invocations", admin.list_arrivals, "GET"),

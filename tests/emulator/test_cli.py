@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from agentcore_emulator.process import READY
-from tests.harness import TEST_CONFIG, isolated_aws_env
+from tests.harness import TEST_CONFIG, Emulator, isolated_aws_env
 
 
 def test_serve_on_a_free_port_prints_where_and_the_exports_and_writes_them(
@@ -85,3 +87,34 @@ def test_a_missing_dependency_is_one_line_and_status_2_never_a_traceback() -> No
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "the module 'uvicorn' is missing" in lines[0]
     assert "subdirectory=emulator" in lines[0] and "Traceback" not in done.stderr
+
+
+def _env(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agentcore_emulator", "env", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=isolated_aws_env(),
+        timeout=60,
+    )
+
+
+def test_env_with_a_port_describes_the_emulator_serving_there(emulator: Emulator) -> None:
+    # Before: the built-in example's runtime and quota, whatever served on the port.
+    port = str(urlsplit(emulator.url).port)
+    lines = _env("--port", port, "--runtime", "testing_server").stdout.splitlines()
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in lines[1:])
+    assert exports["AWS_ENDPOINT_URL"] == emulator.url
+    assert exports["AGENTCORE_AGENT_ARN"] == emulator.arns["testing_server"]
+    assert exports["AGENTCORE_MAX_RATE"] == emulator.env("testing_server")["AGENTCORE_MAX_RATE"]
+    unknown = _env("--port", port, "--runtime", "no_such")
+    assert unknown.returncode == 2 and "no runtime 'no_such' in the config" in unknown.stderr
+
+
+def test_env_with_a_port_where_nothing_serves_says_so() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, not listening: nothing answers there
+        done = _env("--port", str(sock.getsockname()[1]))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("agentcore-emulator: no emulator answers on 127.0.0.1:")

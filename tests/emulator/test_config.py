@@ -83,7 +83,8 @@ def test_cli_env_and_errors() -> None:
             timeout=60,
         )
 
-    shown = run("env", "--port", "9999")
+    # With --config: that config's exports, for an emulator on that port (running or not).
+    shown = run("env", "--port", "9999", "--config", str(TEST_CONFIG))
     assert shown.returncode == 0 and "export AWS_ENDPOINT_URL=http://127.0.0.1:9999" in shown.stdout
     missing = run("serve", "--config", "/nonexistent.toml")
     assert missing.returncode == 2 and "not found" in missing.stderr
