@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 # Instances' addresses, one per live namespace, on that namespace's loopback.
 _ADDRESSES = ipaddress.ip_network("10.255.0.0/16")
 _RELAY_CHUNK = 65536
+# Ports an instance may listen on by AgentCore's container contract (MCP, HTTP and AG-UI,
+# A2A): the relay to the emulator never takes one of them inside a namespace.
+_CONTRACT_PORTS = frozenset({8000, 8080, 9000})
+_RELAY_PORTS = (8765, 18765, 28765)  # where the relay goes when the emulator's port is taken
 
 
 def free_port() -> int:
@@ -158,16 +162,26 @@ class Networks:
         """The mode in force: ``isolated`` only if namespaces can be made here."""
         return "isolated" if self._home is not None else "shared"
 
-    def instance_emulator_url(self, url: str) -> str:
-        """``url`` (of the emulator) as an isolated instance reaches it: on its own
-        loopback, where the relay listens (unchanged in shared mode)."""
+    def instance_emulator_url(self, url: str, spec: RuntimeSpec) -> str:
+        """``url`` (of the emulator) as an isolated instance of ``spec`` reaches it: on its
+        own loopback, where the relay listens (unchanged in shared mode)."""
         parts = urlsplit(url)
         if self._home is None or parts.port is None:
             return url
         host = "[::1]" if ":" in (parts.hostname or "") else "127.0.0.1"
         if parts.hostname == "localhost":
             host = "localhost"
-        return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}"))
+        return urlunsplit(parts._replace(netloc=f"{host}:{self.relay_port(spec)}"))
+
+    def relay_port(self, spec: RuntimeSpec) -> int:
+        """Where the relay to the emulator listens inside an instance's namespace: the
+        emulator's own port, unless the instance may want it (its runtime's port, or one of
+        the contract's: an emulator on 8080 would take an HTTP agent's port)."""
+        taken = _CONTRACT_PORTS | {spec.port}
+        port = self._emulator.port or 80
+        if port not in taken:
+            return port
+        return next(p for p in _RELAY_PORTS if p not in taken)
 
     async def place(self, spec: RuntimeSpec) -> InstanceNetwork:
         """A network for a new instance of ``spec``."""
@@ -184,16 +198,16 @@ class Networks:
         )
         self._live[address] = network
         try:
-            await network.relay_to(*self._relay_ends())
+            await network.relay_to(*self._relay_ends(spec))
         except BaseException:
             await network.close()
             raise
         return network
 
-    def _relay_ends(self) -> tuple[tuple[str, int], tuple[str, int]]:
+    def _relay_ends(self, spec: RuntimeSpec) -> tuple[tuple[str, int], tuple[str, int]]:
         host, port = self._emulator.hostname or "127.0.0.1", self._emulator.port or 80
         listen = "::1" if ":" in host else "127.0.0.1"
-        return (listen, port), (host, port)
+        return (listen, self.relay_port(spec)), (host, port)
 
     def _forget(self, network: InstanceNetwork) -> None:
         if self._live.get(network.address) is network:

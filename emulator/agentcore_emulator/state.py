@@ -57,12 +57,13 @@ class Emulator:
         self.networks = Networks(config.network, base_url)
         # Every invocation crosses it; aiohttp (``web``) does the rest: WebSockets, OIDC.
         self.instance_client = InstanceClient(sockets=self.networks.socket_for)
+        self.logs = InstanceLogs(self._logs_backend)
         self.sessions = SessionRegistry(
             self.instance_env,
             config.max_sessions,
             self.instance_client,
             clock,
-            InstanceLogs(self._logs_backend),
+            self.logs,
             self.networks,
         )
         self.moto = MotoServices(config)
@@ -126,6 +127,7 @@ class Emulator:
         self.sessions.clock.reset()
         self.arrivals.clear()
         self.converse_error = None
+        self.logs.clear()
 
     def record_arrival(self, spec: RuntimeSpec, session_id: str, method: str) -> None:
         self.arrivals.append(
@@ -139,7 +141,7 @@ class Emulator:
 
     def instance_env(self, spec: RuntimeSpec, session_id: str) -> dict[str, str]:
         """What an instance sees, as a runtime's execution role would give it."""
-        url = self.networks.instance_emulator_url(self.base_url)
+        url = self.networks.instance_emulator_url(self.base_url, spec)
         return {
             **self.config.client_environment(url),
             "AGENTCORE_RUNTIME_ARN": spec.arn,

@@ -97,6 +97,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         # sides keep it; an upgrade has no request cycle, which must not look like a stall.
         self._upgraded = True
         self._disarm()
+        self.scope["headers"] = first_of_handshake(self.scope["headers"])
         super().handle_websocket_upgrade()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -123,6 +124,30 @@ class DeadlineProtocol(HttpToolsProtocol):
                 "closed the connection of %s: no complete %s in %gs", client, what, seconds
             )
             self.transport.close()
+
+
+# The handshake's own headers. AgentCore's SDK documents passing the headers of
+# `generate_ws_connection()` to `websockets.connect(additional_headers=...)`, which sends its
+# own Host, Upgrade, Connection and Sec-WebSocket-Key/-Version first and the SDK's after
+# them; AgentCore accepts that. Chosen (its rule is not confirmable offline): the first of
+# each counts, the client library's own, whose key it checks the answer against.
+_HANDSHAKE = frozenset(
+    {b"host", b"upgrade", b"connection", b"sec-websocket-key", b"sec-websocket-version"}
+)
+
+
+def first_of_handshake(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with each handshake header once: its first occurrence."""
+    seen: set[bytes] = set()
+    kept = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in _HANDSHAKE:
+            if lowered in seen:
+                continue
+            seen.add(lowered)
+        kept.append((name, value))
+    return kept
 
 
 def with_deadlines(header_timeout: float, body_timeout: float) -> type[DeadlineProtocol]:

@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,7 @@ def test_without_namespaces_instances_share_loopback_with_one_warning(
     network = asyncio.run(places.place(SPEC))
     assert (network.address, network.isolated) == ("127.0.0.1", False)
     assert network.env == {"PORT": str(network.port), "HOST": "127.0.0.1"}
-    assert places.instance_emulator_url("http://127.0.0.1:4321") == "http://127.0.0.1:4321"
+    assert places.instance_emulator_url("http://127.0.0.1:4321", SPEC) == "http://127.0.0.1:4321"
 
 
 def test_asking_for_the_shared_network_warns_nothing(caplog: pytest.LogCaptureFixture) -> None:
@@ -139,7 +140,7 @@ def test_an_isolated_network_is_reached_off_loopback_and_reaches_the_emulator() 
             assert one.isolated and one.address != two.address and one.port == two.port == 8000
             assert one.env == {"PORT": "8000"}
             assert (
-                places.instance_emulator_url(f"http://127.0.0.1:{port}")
+                places.instance_emulator_url(f"http://127.0.0.1:{port}", SPEC)
                 == f"http://127.0.0.1:{port}"
             )
             maker = places.socket_for(one.address)
@@ -199,3 +200,57 @@ def test_fifty_networks_made_and_closed_leave_no_descriptor_behind() -> None:
         emulator.close()
 
     asyncio.run(scenario())
+
+
+@isolated
+def test_the_relay_to_the_emulator_never_takes_the_port_an_instance_listens_on() -> None:
+    # Before: with the emulator on 8080 (`serve --port 8080`), the relay took 127.0.0.1:8080
+    # in every namespace, and each HTTP agent died with "Address already in use".
+    async def scenario() -> None:
+        async def emulator_side(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"emulator heard " + await reader.readexactly(5))
+            await writer.drain()
+            writer.close()
+
+        emulator = await asyncio.start_server(emulator_side, "127.0.0.1", 0)
+        port = emulator.sockets[0].getsockname()[1]
+        # The emulator's port is the one the instance listens on.
+        places = networks.Networks("isolated", f"http://127.0.0.1:{port}")
+        spec = replace(SPEC, protocol="HTTP", port=port)
+        network = await places.place(spec)
+        maker = places.socket_for(network.address)
+        assert maker is not None
+        server = maker()
+        try:
+            server.bind(("0.0.0.0", spec.port))  # where AgentCore's contract says it listens
+            server.listen()
+            inside = places.instance_emulator_url(f"http://127.0.0.1:{port}", spec)
+            relay = int(inside.rsplit(":", 1)[1])
+            assert relay not in {spec.port, 8000, 8080, 9000}
+            client = maker()
+            client.setblocking(False)
+            loop = asyncio.get_running_loop()
+            await loop.sock_connect(client, ("127.0.0.1", relay))
+            await loop.sock_sendall(client, b"hello")
+            heard = b""
+            while chunk := await loop.sock_recv(client, 100):
+                heard += chunk
+            client.close()
+            assert heard == b"emulator heard hello"
+        finally:
+            server.close()
+            await network.close()
+            places.close()
+            emulator.close()
+
+    asyncio.run(scenario())
+
+
+@isolated
+@pytest.mark.parametrize("runtime_port", [8000, 8080, 9000, 8765])
+def test_an_emulator_on_a_contract_port_relays_from_another(runtime_port: int) -> None:
+    for emulator_port in (8000, 8080, 9000, 8765):
+        places = networks.Networks("isolated", f"http://127.0.0.1:{emulator_port}")
+        relay = places.relay_port(replace(SPEC, port=runtime_port))
+        assert relay not in {runtime_port, 8000, 8080, 9000}
+        places.close()
