@@ -270,6 +270,9 @@ class RuntimeInstance:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.process.pid, signal.SIGKILL)
         await self.process.wait()
+        # A guard that died (killed, crashed) left its group behind: end what is left of it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         await self.network.close()
         # Its group is gone, so its output ends: what is left is read, then the readers go.
         if self._pumps:

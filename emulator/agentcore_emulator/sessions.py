@@ -110,9 +110,13 @@ class RuntimeSession:
 
         ``now`` is this session's clock and ``wall`` the epoch time, so an epoch
         ``time_of_last_update`` lands on the session's clock. An answer without one
-        counts its status as changed when the status does.
+        counts its status as changed when the status does. No answer (a /ping that hangs
+        or fails, a process gone) is never busy: a session that last said HealthyBusy
+        idles from its last status change, as one that says nothing does.
         """
         if not isinstance(answer, dict) or answer.get("status") not in (HEALTHY, BUSY):
+            if self.ping_status == BUSY:
+                self.ping_status = None
             return
         status = answer["status"]
         stamp = answer.get("time_of_last_update")
@@ -294,9 +298,15 @@ class SessionRegistry:
         return True
 
     async def reap(self) -> int:
-        """End every session past its idle timeout or lifetime; return how many."""
+        """End every session past its idle timeout or lifetime, or whose instance has
+        exited (its slot, network and relay freed at once, not at the next call); return
+        how many."""
         now = self.clock()
-        due = [(key, why) for key, s in self._sessions.items() if (why := s.expired(now))]
+        due = [
+            (key, why)
+            for key, s in self._sessions.items()
+            if (why := "instance exited" if not s.instance.alive else s.expired(now))
+        ]
         for key, why in due:
             await self._end(key, why)
         return len(due)

@@ -148,6 +148,21 @@ def test_stopping_a_session_ends_every_process_its_instance_started(
     assert _wait_gone(tree) == set()
 
 
+def test_a_session_whose_guard_was_killed_is_freed_without_a_call(
+    processes_emulator: Emulator,
+) -> None:
+    # Before: the session (its slot, namespace and relay) was held until the next call to it
+    # or its idle timeout, 15 minutes; and the group its guard left behind lived on.
+    session, tree = _start_launcher(processes_emulator)
+    guard = next(s["pid"] for s in processes_emulator.sessions() if s["sessionId"] == session)
+    os.kill(guard, signal.SIGKILL)
+    wait_until(
+        lambda: all(s["sessionId"] != session for s in processes_emulator.sessions()),
+        "the reaper to end the session of a dead instance",
+    )
+    assert _wait_gone(tree) == set()
+
+
 def test_instances_die_with_the_emulator_even_when_it_is_killed() -> None:
     emulator = Emulator(PROCESSES_CONFIG)
     try:

@@ -210,3 +210,34 @@ def test_the_registry_polls_http_instances_only_and_the_reaper_spares_the_busy()
         assert [s.session_id for s in registry] == ["h" * 40]
 
     asyncio.run(scenario())
+
+
+def test_a_session_whose_instance_exited_is_ended_by_the_next_reap() -> None:
+    async def scenario() -> None:
+        registry = Registry()
+        dead = await registry.acquire(SPEC, "d" * 40)
+        await registry.acquire(SPEC, "l" * 40)
+        cast(FakeInstance, dead.instance).alive = False  # its process exited, nobody called
+        # Before: held (its slot under max_sessions, its network) until a call or idle.
+        assert await registry.reap() == 1
+        assert [s.session_id for s in registry] == ["l" * 40]
+
+    asyncio.run(scenario())
+
+
+def test_a_busy_session_whose_ping_stops_answering_idles_out() -> None:
+    async def scenario() -> None:
+        registry = Registry()
+        http = await registry.acquire(HTTP_SPEC, "h" * 40)
+        instance = cast(FakeInstance, http.instance)
+        instance.answer = {"status": "HealthyBusy"}
+        await registry.ping()
+        assert http.ping_status == "HealthyBusy"
+        instance.answer = None  # /ping hangs past its probe timeout, or fails
+        await registry.ping()
+        # Before: counted HealthyBusy for ever from its last answer, never idle.
+        assert http.ping_status is None
+        registry.clock.advance(HTTP_SPEC.idle_timeout)
+        assert await registry.reap() == 1
+
+    asyncio.run(scenario())
