@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import shlex
 import signal
 import socket
@@ -15,7 +16,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -67,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls-cert", type=Path, help="serve HTTPS with this PEM certificate (chain)"
     )
     serve.add_argument("--tls-key", type=Path, help="its private key (default: in --tls-cert)")
+    serve.add_argument(
+        "--stdin-lifeline",
+        action="store_true",
+        help="stop (as on SIGTERM) once stdin closes: the process that started the emulator, "
+        "holding its other end, has ended, even by SIGKILL",
+    )
     serve.add_argument(
         "--print-env",
         type=Path,
@@ -136,6 +143,7 @@ async def _serve(
     log_level: str,
     tls: tuple[Path, Path | None] | None = None,
     print_env: Path | None = None,
+    lifeline: bool = False,
 ) -> int | None:
     """Serve until a signal; the signal that stopped the server, if one did."""
     import uvicorn
@@ -168,6 +176,8 @@ async def _serve(
             ssl_keyfile=tls[1] if tls else None,
         )
     )
+    if lifeline:
+        _watch_stdin(lambda: server.handle_exit(signal.SIGTERM, None))
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started and not serving.done():
         await asyncio.sleep(0.01)
@@ -180,6 +190,26 @@ async def _serve(
         print(f"{READY} {url}\n{'; '.join(lines)}", flush=True)
     await serving
     return server.stopped_by
+
+
+def _watch_stdin(on_close: Callable[[], None]) -> None:
+    """Call ``on_close`` once stdin reaches its end (no thread: the loop watches it)."""
+    loop = asyncio.get_running_loop()
+    fd = sys.stdin.fileno()
+    os.set_blocking(fd, False)
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # what is written is ignored; only the end counts
+            loop.remove_reader(fd)
+            on_close()
+
+    loop.add_reader(fd, readable)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -232,7 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     url = base_url(sock, "https" if tls else "http")
     try:
-        stopped_by = asyncio.run(_serve(config, sock, url, args.log_level, tls, args.print_env))
+        stopped_by = asyncio.run(
+            _serve(config, sock, url, args.log_level, tls, args.print_env, args.stdin_lifeline)
+        )
     except KeyboardInterrupt:
         # uvicorn shut down gracefully, then re-raised the SIGINT, which asyncio turns into
         # a KeyboardInterrupt unless serving ended first: either way, exit as Ctrl-C does.

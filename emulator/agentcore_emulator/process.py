@@ -54,13 +54,21 @@ class EmulatorProcess:
         from agentcore_emulator.config import load_config
 
         self.config = load_config(config)
+        # Its stdin is a lifeline: this process holds the other end, so however it ends
+        # (SIGKILL included) the emulator sees the end of stdin and stops with its instances.
         command = [sys.executable, "-m", "agentcore_emulator", "serve", "--port", "0"]
+        command += ["--stdin-lifeline"]
         command += ["--log-level", log_level]
         if config is not None:
             command += ["--config", str(config)]
         command += list(args)
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr, env=clean_environment(), cwd=cwd
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=clean_environment(),
+            cwd=cwd,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode()
@@ -87,8 +95,9 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                pipe.close()
 
     def __enter__(self) -> EmulatorProcess:
         return self

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -136,7 +137,7 @@ _HANDSHAKE = frozenset(
 )
 
 
-def first_of_handshake(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def first_of_handshake(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """``headers`` with each handshake header once: its first occurrence."""
     seen: set[bytes] = set()
     kept = []

@@ -3,7 +3,15 @@ run by pytest in a directory of its own, with nothing but the emulator installed
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+
 import pytest
+
+from tests.emulator.test_lifecycle import _descendants, _running
+from tests.harness import wait_until
 
 CALL = """
 import json
@@ -120,3 +128,63 @@ def test_clients(agentcore_emulator):
 """
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_a_later_test_sees_no_log_stream_of_an_earlier_one(pytester: pytest.Pytester) -> None:
+    # Before: CloudWatch Logs kept the first test's stream through the reset.
+    pytester.makepyfile(
+        CALL
+        + """
+def _groups(agentcore_emulator):
+    return agentcore_emulator.client("logs").describe_log_groups()["logGroups"]
+
+def test_first_logs(agentcore_emulator):
+    _call(agentcore_emulator, "example", "first-" + "f" * 40)
+    agentcore_emulator.client("logs").create_log_group(logGroupName="/agent/own")
+    assert _groups(agentcore_emulator)
+
+def test_second_sees_none(agentcore_emulator):
+    assert _groups(agentcore_emulator) == []
+"""
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_pytest_killed_leaves_no_emulator_guard_or_instance(
+    pytester: pytest.Pytester, signum: int
+) -> None:
+    # Before: pytest killed (a CI timeout, a closed terminal) left all three serving.
+    pids = pytester.path / "pids.json"
+    pytester.makepyfile(
+        CALL
+        + f"""
+import os, time
+
+def test_holds_a_session(agentcore_emulator):
+    _call(agentcore_emulator, "example", "held-" + "h" * 40)
+    sessions = agentcore_emulator._admin("GET", "sessions")["sessions"]
+    mine = [agentcore_emulator._process.process.pid, *[s["pid"] for s in sessions]]
+    with open({str(pids)!r} + ".partial", "w") as out:
+        json.dump(mine, out)
+    os.replace({str(pids)!r} + ".partial", {str(pids)!r})
+    time.sleep(120)  # ended by the signal, long before this
+"""
+    )
+    running = pytester.popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        started = wait_until(lambda: pids.exists() and json.loads(pids.read_text()), "the test")
+        tree = set(started)
+        for pid in started:
+            tree |= _descendants(pid)
+        running.send_signal(signum)
+        running.wait(60)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.wait()
+    wait_until(lambda: not any(_running(pid) for pid in tree), "every process to end")
