@@ -20,8 +20,15 @@ What one client cannot do to another, or to the process:
   with its runtime session.
 
 Clients of MCP 2026-07-28 and later have no session (``http_modern``): their requests
-are checked as a server of that revision checks them and share one router, side by side
-with the sessions of 2025-era clients.
+are checked as a server of that revision checks them and go through one router, side by
+side with the sessions of 2025-era clients, each under an id of the proxy's own. The
+revision gives a request no client identity, so each request is isolated on its own:
+- none waits for another's slot: up to ``stateless_calls`` run at once, and past them a
+  request is refused at once (429, ``Retry-After``), never queued behind others' calls;
+- its cancellation is its client's closing its response stream (the revision's rule for
+  Streamable HTTP); a ``notifications/cancelled`` from such a client is accepted (202)
+  and dropped, so no client can name, and end, another's request;
+- its answer reaches only its own stream (``RequestIds``).
 
 Security, as the transport's rules ask: loopback only by default; a request whose
 ``Origin`` is not a loopback page, or whose ``Host`` is not a loopback name (DNS
@@ -65,6 +72,7 @@ from mcp_agentcore_proxy.threads import start_daemon
 logger = logging.getLogger(__name__)
 
 SESSION_HEADER = "Mcp-Session-Id"
+CANCELLED = "notifications/cancelled"
 BUSY = -32005  # JSON-RPC error of a message refused because its session's intake is full
 _STREAM_BOUND = 16  # messages waiting on one stream before its writer waits
 _BACKLOG = 64  # messages of no request's kept for a client with no GET stream open
@@ -123,10 +131,12 @@ class ClientSession:
         make_router: RouterFactory,
         clock: Callable[[], float] = time.monotonic,
         ids: RequestIds | None = None,
+        max_calls: int | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         # The stateless session's own ids for its clients' requests (None: the client's).
         self.ids = ids
+        self.max_calls = max_calls  # its router's calls at once (None: the configured)
         self._loop = loop
         self._clock = clock
         self._lock = threading.Lock()
@@ -246,8 +256,11 @@ class StreamableHttpFront:
         idle_timeout: float = 900.0,
         max_body: int = MAX_PAYLOAD,
         clock: Callable[[], float] = time.monotonic,
+        stateless_calls: int = 64,
     ) -> None:
         self._make_router = make_router
+        self._stateless_calls = stateless_calls
+        self._stateless_in_flight = 0
         self._allow_any_host = allow_any_host
         self._max_sessions = max_sessions
         self._idle_timeout = idle_timeout
@@ -383,29 +396,50 @@ class StreamableHttpFront:
         if problem is not None:
             logger.info("refused a %s request: header mismatch: %s", message.method, problem)
             return JSONResponse(mismatch_error(message.id, problem), status_code=400)
+        if message.method == CANCELLED:
+            # The revision cancels by closing the response stream; this names an id of a
+            # request that is not the sender's to end (its ids are the proxy's own).
+            logger.debug("dropped a notifications/cancelled of a 2026-07-28 client")
+            return Response(status_code=202)
         if self._stateless is None:
             self._stateless = ClientSession(
-                asyncio.get_running_loop(), self._make_router, self._clock, RequestIds()
+                asyncio.get_running_loop(),
+                self._make_router,
+                self._clock,
+                RequestIds(),
+                max_calls=self._stateless_calls,
             )
         session = self._stateless
+        busy = _error(
+            429,
+            "Too many requests in flight: retry after some have been answered",
+            BUSY,
+            message.id,
+            headers={"Retry-After": "1"},
+        )
+        is_request = message.kind is jsonrpc.Kind.REQUEST
+        if is_request and self._stateless_in_flight >= self._stateless_calls:
+            return busy  # at once: never queued behind other clients' calls
         release = session.router.try_admit()
         if release is None:
-            return _error(
-                429,
-                "Too many messages in flight: retry after some have been answered",
-                BUSY,
-                message.id,
-                headers={"Retry-After": "1"},
-            )
-        if message.kind is not jsonrpc.Kind.REQUEST:
+            return busy
+        if not is_request:
             session.router.submit(message.raw, release, passed_on(request.headers))
             return Response(status_code=202)
         assert session.ids is not None
         key, line = session.ids.own(message)
         stream = session.expect(key)
         assert stream is not None  # the key is new
+        self._stateless_in_flight += 1
         session.router.submit(line, release, passed_on(request.headers))
-        done = Once(lambda: session.forget(key, stream))
+
+        def ended() -> None:
+            self._stateless_in_flight -= 1
+            # Still in flight: the client closed its stream, which cancels the request.
+            session.router.cancel(key, "the client closed the request's stream")
+            session.forget(key, stream)
+
+        done = Once(ended)
         accept = request.headers.get("accept", "")
         try:
             first = await asyncio.wait_for(stream.get(), PING_INTERVAL)

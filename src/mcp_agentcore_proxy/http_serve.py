@@ -82,13 +82,15 @@ def serve(config: ProxyConfig) -> int:
     def make_router(session: ClientSession) -> Router:
         ids = forwarding.session_ids.for_client()
         session.on_end(lambda: forwarding.end_client(ids))
-        return forwarding.router(session, ids)
+        return forwarding.router(session, ids, session.max_calls)
 
     # Bound beyond loopback, Host names other than loopback ones are the user's choice.
     front = StreamableHttpFront(
         make_router,
         allow_any_host=not loopback,
         max_sessions=config.http_max_sessions,
+        # 2026-07-28 requests: as many at once as there may be client sessions, each its own.
+        stateless_calls=config.http_max_sessions,
         idle_timeout=config.http_session_idle_timeout,
         max_body=config.http_max_body,
     )

@@ -87,15 +87,21 @@ class Forwarding:
         # One pace for every client: AgentCore's quota is the endpoint's, not a client's.
         self.pace = SendRate(config.max_rate).wait_turn if config.max_rate else no_pacing
 
-    def router(self, writer: Output, session_ids: RuntimeSessionIds | None = None) -> Router:
-        """A router for one client, writing its answers to ``writer``."""
+    def router(
+        self,
+        writer: Output,
+        session_ids: RuntimeSessionIds | None = None,
+        max_concurrency: int | None = None,
+    ) -> Router:
+        """A router for one client, writing its answers to ``writer``; its calls at once
+        are ``max_concurrency`` (default: the configured one)."""
         ids = session_ids or self.session_ids
         stop_each = ids.per_request and self.config.stop_sessions_on_exit
         return Router(
             self.runtime,
             writer,
             ids.current,
-            self.config.max_concurrency,
+            max_concurrency or self.config.max_concurrency,
             session_done=self.stops.stop if stop_each else lambda _: None,
             trace=self.config.trace,
             pace=self.pace,

@@ -172,6 +172,16 @@ class Router:
             # accepted): one thread sends them all, however many wait.
             self._notifications.put((message, number, gate, sent, release))
 
+    def cancel(self, key: str, reason: str) -> None:
+        """Cancel request ``key`` if it is still in flight, as the client's own
+        ``notifications/cancelled`` would (its client went away without one)."""
+        with self._lock:
+            call = self._calls.get(key)
+        if call is None:
+            return  # answered already: nothing to cancel, nothing to tell the runtime
+        line = jsonrpc.notification(CANCELLED, {"requestId": call.id, "reason": reason})
+        self.submit(line, lambda: None)
+
     def _submit_request(
         self,
         message: Message,

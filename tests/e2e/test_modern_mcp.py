@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -19,7 +20,7 @@ from mcp.client import Client
 from mcp.types import ElicitRequestParams, ElicitResult
 
 from tests.e2e.test_http_front import HttpProxy
-from tests.harness import Emulator
+from tests.harness import Emulator, wait_until
 
 CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("echo", {"text": "hi"}, "hi"),
@@ -54,7 +55,7 @@ async def _every_call(server: Any, mode: str) -> tuple[str, list[str], list[str]
 def _expect(answer: tuple[str, list[str], list[str]]) -> None:
     version, tools, texts = answer
     assert version == "2026-07-28"
-    assert tools == sorted(name for name, _, _ in CALLS)
+    assert tools == sorted([*(name for name, _, _ in CALLS), "wait_for"])
     assert texts == [text for _, _, text in CALLS]
 
 
@@ -187,3 +188,117 @@ def test_a_2025_client_keeps_its_session_beside_modern_clients(front: HttpProxy)
     legacy, modern = anyio.run(both)
     assert legacy == "2025-11-25 old"
     _expect(modern)
+
+
+# -- stateless clients are isolated from one another ---------------------------------------
+
+
+def _held_call(url: str, gate: Path, id_: Any) -> Any:
+    call = {"name": "wait_for", "arguments": {"gate": str(gate)}}
+    return _modern_post(url, id_, "tools/call", call, **{"Mcp-Name": "wait_for"})
+
+
+def _arrived(emulator: Emulator, after: int, method: str, count: int) -> bool:
+    return sum(a["method"] == method for a in emulator.arrivals(after)) >= count
+
+
+@pytest.fixture
+def held_front(emulator: Emulator) -> Iterator[HttpProxy]:
+    """A front end whose stateless requests run two at once (the sessions' bound)."""
+    proxy = HttpProxy({**emulator.env("modern_server"), "AGENTCORE_HTTP_MAX_SESSIONS": "2"})
+    yield proxy
+    assert proxy.stop() == 0
+
+
+def test_no_stateless_client_can_cancel_another_clients_call(
+    front: HttpProxy, emulator: Emulator, tmp_path: Path
+) -> None:
+    # Before: the proxy's own ids (mcp-agentcore-proxy/1, /2, ...) are easy to guess, and
+    # any client's notifications/cancelled naming one ended another client's call.
+    gate, first = tmp_path / "gate", emulator.last_arrival()
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(_held_call, front.url, gate, "mine")
+        wait_until(lambda: _arrived(emulator, first, "tools/call", 1), "the call to arrive")
+        for n in range(1, 6):
+            cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled"}
+            cancel["params"] = {"requestId": f"mcp-agentcore-proxy/{n}", "_meta": META}
+            sent = httpx.post(
+                front.url,
+                json=cancel,
+                headers={
+                    "Accept": "application/json, text/event-stream",
+                    "MCP-Protocol-Version": "2026-07-28",
+                },
+                timeout=30,
+            )
+            assert sent.status_code == 202
+        gate.touch()
+        answer = _messages(held.result(timeout=60))[-1]
+    assert answer["id"] == "mine"
+    assert answer["result"]["content"][0]["text"] == "gate passed"
+    assert not _arrived(emulator, first, "notifications/cancelled", 1)
+
+
+def test_one_client_holding_calls_stalls_no_other(emulator: Emulator, tmp_path: Path) -> None:
+    # Before: every stateless client shared one router's AGENTCORE_MAX_CONCURRENCY slots,
+    # and a quick call waited behind another client's long ones (7 s in the hostile pass).
+    env_concurrency = {"AGENTCORE_MAX_CONCURRENCY": "1"}
+    proxy = HttpProxy({**emulator.env("modern_server"), **env_concurrency})
+    gate, first = tmp_path / "gate", emulator.last_arrival()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(_held_call, proxy.url, gate, "long")
+            wait_until(lambda: _arrived(emulator, first, "tools/call", 1), "the long call")
+            quick = _modern_post(
+                proxy.url,
+                "quick",
+                "tools/call",
+                {"name": "echo", "arguments": {"text": "now"}},
+                **{"Mcp-Name": "echo"},
+            )
+            # Answered while the long call still holds its slot: nobody waited behind it.
+            assert _messages(quick)[-1]["result"]["content"][0]["text"] == "now"
+            assert not held.done()
+            gate.touch()
+            assert _messages(held.result(timeout=60))[-1]["id"] == "long"
+    finally:
+        assert proxy.stop() == 0
+
+
+def test_past_the_bound_a_stateless_request_is_refused_at_once_not_queued(
+    held_front: HttpProxy, emulator: Emulator, tmp_path: Path
+) -> None:
+    gate, first = tmp_path / "gate", emulator.last_arrival()
+    with ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(_held_call, held_front.url, gate, n) for n in (1, 2)]
+        wait_until(lambda: _arrived(emulator, first, "tools/call", 2), "both calls")
+        refused = _held_call(held_front.url, gate, 3)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        assert refused.json()["id"] == 3
+        gate.touch()
+        assert sorted(_messages(h.result(timeout=60))[-1]["id"] for h in held) == [1, 2]
+
+
+def test_closing_its_stream_cancels_a_stateless_request(
+    front: HttpProxy, emulator: Emulator, tmp_path: Path
+) -> None:
+    # The revision's rule: on Streamable HTTP, closing the response stream is the
+    # cancellation. Before: the call ran on, and nothing told the runtime.
+    gate, first = tmp_path / "never", emulator.last_arrival()
+    call = {"name": "wait_for", "arguments": {"gate": str(gate)}}
+    body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"_meta": META, **call}}
+    headers = {
+        "Accept": "text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "wait_for",
+    }
+    with httpx.stream("POST", front.url, json=body, headers=headers, timeout=60) as answer:
+        assert answer.status_code == 200
+        wait_until(lambda: _arrived(emulator, first, "tools/call", 1), "the call to arrive")
+    # The stream closed with the call in flight: the proxy cancels it upstream.
+    wait_until(
+        lambda: _arrived(emulator, first, "notifications/cancelled", 1),
+        "the cancellation to reach the runtime",
+    )
+    gate.touch()
