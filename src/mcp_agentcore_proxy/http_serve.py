@@ -23,6 +23,7 @@ from mcp_agentcore_proxy.http_front import ClientSession, StreamableHttpFront
 from mcp_agentcore_proxy.loopback import base_url, is_loopback, listening_socket
 from mcp_agentcore_proxy.proxy import EXIT_BUDGET, Forwarding, exit_now
 from mcp_agentcore_proxy.router import Router
+from mcp_agentcore_proxy.threads import Workers
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +79,14 @@ def serve(config: ProxyConfig) -> int:
         return 2
     url = f"{base_url(sock)}/mcp"
     forwarding = Forwarding(config)
+    # One pool of threads for every client's router: threads go to calls in flight, and a
+    # session that waits holds none (a few idle ones are kept for the next calls).
+    workers = Workers("router-worker", max_idle=config.max_concurrency)
 
     def make_router(session: ClientSession) -> Router:
         ids = forwarding.session_ids.for_client()
         session.on_end(lambda: forwarding.end_client(ids))
-        return forwarding.router(session, ids, session.max_calls)
+        return forwarding.router(session, ids, session.max_calls, workers)
 
     # Bound beyond loopback, Host names other than loopback ones are the user's choice.
     front = StreamableHttpFront(
@@ -122,5 +126,6 @@ def serve(config: ProxyConfig) -> int:
     asyncio.run(run())
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, exit_now)  # a second signal: out at once
+    workers.close()
     forwarding.end_sessions(time.monotonic() + EXIT_BUDGET)
     return 0

@@ -26,7 +26,7 @@ from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.runtime import AgentCoreRuntime
 from mcp_agentcore_proxy.sessions import RuntimeSessionIds, SessionStops
 from mcp_agentcore_proxy.stdio import LineWriter, Output, read_lines
-from mcp_agentcore_proxy.threads import start_daemon
+from mcp_agentcore_proxy.threads import Workers, start_daemon
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +92,11 @@ class Forwarding:
         writer: Output,
         session_ids: RuntimeSessionIds | None = None,
         max_concurrency: int | None = None,
+        workers: Workers | None = None,
     ) -> Router:
         """A router for one client, writing its answers to ``writer``; its calls at once
-        are ``max_concurrency`` (default: the configured one)."""
+        are ``max_concurrency`` (default: the configured one), its threads from
+        ``workers`` (default: a pool of its own)."""
         ids = session_ids or self.session_ids
         stop_each = ids.per_request and self.config.stop_sessions_on_exit
         return Router(
@@ -105,6 +107,7 @@ class Forwarding:
             session_done=self.stops.stop if stop_each else lambda _: None,
             trace=self.config.trace,
             pace=self.pace,
+            workers=workers,
         )
 
     def end_client(self, session_ids: RuntimeSessionIds) -> None:

@@ -23,7 +23,6 @@ Rules, each proven in tests/proxy/test_router.py:
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -50,7 +49,7 @@ from mcp_agentcore_proxy.recovery import (
 from mcp_agentcore_proxy.redaction import redact
 from mcp_agentcore_proxy.runtime import InvokeHeaders, Runtime, Streaming
 from mcp_agentcore_proxy.stdio import Output
-from mcp_agentcore_proxy.threads import Workers, start_daemon
+from mcp_agentcore_proxy.threads import Serial, Workers
 from mcp_agentcore_proxy.tool_headers import ToolHeaders
 from mcp_agentcore_proxy.trace import NO_TRACE, TraceContext
 
@@ -65,7 +64,6 @@ _INTAKE_HEADROOM = 64
 
 _Gate = threading.Event | None
 _Queued = tuple[Message, int, _Gate, _Gate, Callable[[], None]]
-_SERVICE_EXIT = 0.2  # seconds close() waits for the router's own threads to end
 
 
 class _HeadersRefused(Exception):
@@ -84,12 +82,15 @@ class Router:
         session_done: Callable[[str], None] = lambda _: None,
         trace: TraceContext = NO_TRACE,
         pace: Callable[[threading.Event | None], bool] = no_pacing,
+        workers: Workers | None = None,
     ) -> None:
         self._runtime = runtime
         # Each message's work runs on a worker kept for the next: a thread's start costs
         # about as much as the rest of the proxy's part of a call. Daemon threads: a
-        # runtime that never answers must not hold the process at exit.
-        self._workers = Workers("router-worker")
+        # runtime that never answers must not hold the process at exit. Given: shared
+        # with other routers (the HTTP front end's clients), and not this one's to close.
+        self._owns_workers = workers is None
+        self._workers = workers or Workers("router-worker")
         self._pace = pace
         self._trace = trace
         self._writer = writer
@@ -105,18 +106,17 @@ class Router:
         self._intake = threading.Semaphore(max_concurrency + _INTAKE_HEADROOM)
         # What messages must wait for: the initialize answer, then `initialized` sent.
         self._lifecycle_gate: threading.Event | None = None
-        # None in either queue ends the thread that serves it.
-        self._notifications: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
-        # Requests beyond the free slots wait here, not in a thread each.
-        self._waiting: queue.SimpleQueue[tuple[Call, int, _Gate] | None] = queue.SimpleQueue()
+        # Notifications go out one after another, in order; requests beyond the free
+        # slots wait their turn, not in a thread each. Each line is served by a worker
+        # only while it has items: a router with nothing to do holds no thread.
+        self._notifications: Serial[_Queued] = Serial(
+            self._workers, lambda item: self._run_message(*item)
+        )
+        self._waiting: Serial[tuple[Call, int, _Gate]] = Serial(
+            self._workers, self._dispatch_waiting
+        )
         self._dispatch_lock = threading.Lock()
         self._backlog = 0
-        # Its own two threads, ended by close(): one sends notifications in order, one
-        # starts queued requests as slots free up.
-        self._service = [
-            start_daemon(self._send_notifications, name="router-notifications"),
-            start_daemon(self._dispatch_waiting, name="router-dispatch"),
-        ]
 
     @property
     def replays(self) -> int:
@@ -224,21 +224,20 @@ class Router:
             self._backlog += 1
         self._waiting.put((call, number, gate))
 
-    def _dispatch_waiting(self) -> None:
-        """Start queued calls as slots free up: a thread only for a call that can run."""
-        while (item := self._waiting.get()) is not None:
-            call, number, gate = item
-            if call.final:  # cancelled while it waited: it never goes
-                with self._dispatch_lock:
-                    self._backlog -= 1
-                call.sending_over()
-                self._order.mark_sent(number)
-                call.release()
-                continue
-            self._slots.acquire()
+    def _dispatch_waiting(self, item: tuple[Call, int, _Gate]) -> None:
+        """Start a queued call once a slot frees up (the queue's own worker waits)."""
+        call, number, gate = item
+        if call.final:  # cancelled while it waited: it never goes
             with self._dispatch_lock:
                 self._backlog -= 1
-            self._workers.run(self._run_request, call, number, gate)
+            call.sending_over()
+            self._order.mark_sent(number)
+            call.release()
+            return
+        self._slots.acquire()
+        with self._dispatch_lock:
+            self._backlog -= 1
+        self._workers.run(self._run_request, call, number, gate)
 
     def _submit_cancellation(self, message: Message, release: Callable[[], None]) -> None:
         with self._lock:
@@ -407,10 +406,6 @@ class Router:
             kind=Kind.RESPONSE,
         )
 
-    def _send_notifications(self) -> None:
-        while (item := self._notifications.get()) is not None:
-            self._run_message(*item)
-
     def _run_message(
         self,
         message: Message,
@@ -576,18 +571,9 @@ class Router:
             if answer is not None:
                 answer.close()
             cut.append(call)
-        self._stop_service(time.monotonic() + _SERVICE_EXIT)
-        self._workers.close()
+        if self._owns_workers:
+            self._workers.close()
         return cut
-
-    def _stop_service(self, deadline: float) -> None:
-        """End the router's own threads; one stuck on the runtime is left to the process."""
-        self._notifications.put(None)
-        self._waiting.put(None)
-        for thread in self._service:
-            thread.join(max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                logger.warning("router thread %s still busy at close; left behind", thread.name)
 
 
 def _is_header_mismatch(request: Message, reply: Message) -> bool:

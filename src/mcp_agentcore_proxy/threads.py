@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import queue
 import signal
 import threading
 from collections.abc import Callable
+from typing import Generic, TypeVar
+
+_T = TypeVar("_T")
 
 # Linux hands a process's signal to any thread that does not block it. Python runs the
 # handler on the main thread only when that thread wakes, and a main thread blocked
@@ -36,14 +40,15 @@ _Task = tuple[Callable[..., object], tuple[object, ...]]
 class Workers:
     """Threads kept for the next task, so a call does not pay a thread's start.
 
-    A worker that found no task for ``idle_timeout`` seconds ends; ``close`` ends them all
-    once their tasks are done. No bound of its own: its owner bounds the tasks in flight
-    (the router's slots and intake).
+    A worker that found no task for ``idle_timeout`` seconds ends, and one that would be
+    the ``max_idle + 1``-th waiting ends at once; ``close`` ends them all once their tasks
+    are done. The tasks in flight are bounded by the owners (routers' slots and intakes).
     """
 
-    def __init__(self, name: str, idle_timeout: float = 30.0) -> None:
+    def __init__(self, name: str, idle_timeout: float = 30.0, max_idle: int = 8) -> None:
         self._name = name
         self._idle_timeout = idle_timeout
+        self._max_idle = max_idle
         self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0  # workers waiting for a task and not yet promised one
@@ -83,7 +88,7 @@ class Workers:
                     self._live -= 1
                 raise
             with self._lock:
-                if self._closed:
+                if self._closed or self._idle >= self._max_idle:
                     self._live -= 1
                     return
                 self._idle += 1
@@ -96,3 +101,40 @@ class Workers:
             self._live -= idle
         for _ in range(idle):
             self._tasks.put(None)
+
+
+class Serial(Generic[_T]):
+    """Items handled one after another, in the order handed in, on a worker that runs
+    only while there are any (no thread waits for work that may never come).
+
+    Unbounded itself: whoever hands items in bounds them (a router's intake).
+    """
+
+    def __init__(self, workers: Workers, handle: Callable[[_T], object]) -> None:
+        self._workers = workers
+        self._handle = handle
+        self._items: collections.deque[_T] = collections.deque()
+        self._lock = threading.Lock()
+        self._running = False
+
+    def put(self, item: _T) -> None:
+        with self._lock:
+            self._items.append(item)
+            if self._running:
+                return
+            self._running = True
+        self._workers.run(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._items:
+                    self._running = False
+                    return
+                item = self._items.popleft()
+            try:
+                self._handle(item)
+            except BaseException:
+                with self._lock:  # the next put starts another drain
+                    self._running = False
+                raise

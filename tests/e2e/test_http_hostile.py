@@ -125,6 +125,31 @@ def test_sessions_leave_no_threads_behind(emulator: Emulator) -> None:
         assert proxy.stop() == 0
 
 
+def test_sessions_initialized_and_abandoned_hold_no_thread(emulator: Emulator) -> None:
+    # Before: 200 sessions left 190 more threads (each router's own two, waiting for work)
+    # until their idle timeout, 15 minutes later.
+    proxy = HttpProxy({**emulator.env("testing_server"), "AGENTCORE_HTTP_MAX_SESSIONS": "201"})
+    try:
+        with httpx.Client(timeout=WAIT) as client:
+            _open_session(proxy.url)  # the process's own threads (pools, session stops) start
+            before = _threads(proxy.process.pid)
+            sessions = [_open_session(proxy.url) for _ in range(200)]
+            after = wait_until(
+                lambda: (n := _threads(proxy.process.pid)) <= before + 8 and n,
+                "threads to belong to work in flight only",
+            )
+            assert after <= before + 8  # the shared pool's idle workers, at most
+            # Each abandoned session still serves at once when its client comes back.
+            ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+            for session in (sessions[0], sessions[-1]):
+                answer = client.post(
+                    proxy.url, json=ping, headers={"Accept": ACCEPT, "Mcp-Session-Id": session}
+                )
+                assert _last_message(answer.text)["result"] == {}
+    finally:
+        assert proxy.stop() == 0
+
+
 def test_an_idle_session_expires_with_its_runtime_session(
     emulator: Emulator, proxy_env: dict[str, str]
 ) -> None:
