@@ -15,7 +15,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from mcp_agentcore_proxy.sse import SseDecoder
+from agentcore_wire.sse import SseDecoder
 
 
 class FloorClient:

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from agentcore_emulator.config import ConfigError, FaultSpec
 from agentcore_emulator.wire import emulator_of
-from mcp_agentcore_proxy.loopback import host_name, is_loopback, is_loopback_origin
+from agentcore_wire.loopback import host_name, is_loopback, is_loopback_origin
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

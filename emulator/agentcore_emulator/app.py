@@ -14,7 +14,7 @@ from agentcore_emulator.sessions import SessionClock
 from agentcore_emulator.state import Emulator
 from agentcore_emulator.urls import ROUTES
 from agentcore_emulator.wire import EXCEPTION_HANDLERS, BodyLimitMiddleware, RequestIdMiddleware
-from mcp_agentcore_proxy.limits import MAX_PAYLOAD
+from agentcore_wire.limits import MAX_PAYLOAD
 
 
 def build_app(

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from mcp_agentcore_proxy.aws_errors import AwsError
+from agentcore_wire.aws_errors import AwsError
 
 JOKES = (
     "Why do programmers prefer dark mode? Because light attracts bugs.",

@@ -22,8 +22,8 @@ from types import FrameType
 
 from agentcore_emulator.config import NETWORKS, ConfigError, EmulatorConfig, load_config
 from agentcore_emulator.process import READY
-from mcp_agentcore_proxy.loopback import base_url, is_loopback, listening_socket
-from mcp_agentcore_proxy.redaction import redact
+from agentcore_wire.loopback import base_url, is_loopback, listening_socket
+from agentcore_wire.redaction import redact
 
 DEFAULT_PORT = 8765
 ENV_LOOKUP_TIMEOUT = 5.0  # seconds `env` waits for a running emulator to describe itself
@@ -149,7 +149,7 @@ async def _serve(
     import uvicorn
 
     from agentcore_emulator.app import build_app
-    from mcp_agentcore_proxy.http_deadlines import with_deadlines
+    from agentcore_wire.http_server import with_deadlines
 
     class Server(uvicorn.Server):
         stopped_by: int | None = None

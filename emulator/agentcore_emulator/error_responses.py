@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 
 from starlette.responses import Response
 
-from mcp_agentcore_proxy.aws_errors import AwsError
+from agentcore_wire.aws_errors import AwsError
 
 
 def new_request_id() -> str:

@@ -1,6 +1,6 @@
 """The AWS errors the emulator raises, one class per code (status from botocore's model).
 
-AwsError (mcp_agentcore_proxy.aws_errors: the value shared with the proxy)
+AwsError (agentcore_wire.aws_errors: the value shared with the proxy)
 ├── ValidationException               400
 ├── ServiceQuotaExceededException     402
 ├── AccessDeniedException             403
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp_agentcore_proxy.aws_errors import AwsError
+from agentcore_wire.aws_errors import AwsError
 
 __all__ = ["ERROR_CLASSES", "AwsError"]
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from agentcore_emulator.exceptions import ValidationException
-from mcp_agentcore_proxy.header_rules import (
+from agentcore_wire.header_rules import (
     CUSTOM_PREFIX,
     MAX_ALLOWLIST,
     MAX_ALLOWLISTED_VALUE,

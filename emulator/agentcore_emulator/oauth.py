@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agentcore_emulator.config import JwtAuthorizerSpec, OAuthClient
 from agentcore_emulator.exceptions import AccessDeniedException, UnauthorizedException
-from mcp_agentcore_proxy.redaction import redact_url
+from agentcore_wire.redaction import redact_url
 
 IDP_PATH = "/_idp"
 # How long a token check waits for an identity provider's discovery document and keys.

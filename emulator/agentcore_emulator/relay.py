@@ -24,8 +24,8 @@ from agentcore_emulator.sessions import (
     RuntimeSession,
     SessionClock,
 )
-from mcp_agentcore_proxy.mcp_headers import is_modern
-from mcp_agentcore_proxy.sse import SseDecoder
+from agentcore_wire.mcp_revisions import is_modern
+from agentcore_wire.sse import SseDecoder
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from agentcore_emulator.exceptions import (
     ThrottlingException,
     ValidationException,
 )
-from mcp_agentcore_proxy.aws_errors import AwsError
+from agentcore_wire.aws_errors import AwsError
 
 logger = logging.getLogger(__name__)
 

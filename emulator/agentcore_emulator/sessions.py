@@ -20,7 +20,7 @@ from agentcore_emulator.instance_http import InstanceClient
 from agentcore_emulator.instance_logs import InstanceLogs
 from agentcore_emulator.instances import RuntimeInstance
 from agentcore_emulator.networks import Networks
-from mcp_agentcore_proxy.recovery import CONTAINER_ERROR_CODE
+from agentcore_wire.jsonrpc_errors import CONTAINER_ERROR_CODE, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +42,7 @@ def container_error(spec: RuntimeSpec, error: RuntimeClientError) -> dict[str, A
     JSON-RPC error it sends in band (HTTP 200) when its ``container_errors`` is "jsonrpc"."""
     if spec.container_errors != "jsonrpc":
         return None
-    return {
-        "jsonrpc": "2.0",
-        "id": None,
-        "error": {"code": CONTAINER_ERROR_CODE, "message": error.message},
-    }
+    return error_body(None, CONTAINER_ERROR_CODE, error.message)
 
 
 class SessionClock:

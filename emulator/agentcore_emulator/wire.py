@@ -20,7 +20,7 @@ from agentcore_emulator.error_responses import error_response, new_request_id, q
 from agentcore_emulator.exceptions import InternalServerException, ValidationException
 from agentcore_emulator.sigv4 import SignedRequest
 from agentcore_emulator.state import Emulator
-from mcp_agentcore_proxy.aws_errors import AwsError
+from agentcore_wire.aws_errors import AwsError
 
 logger = logging.getLogger("agentcore_emulator")
 

@@ -26,7 +26,7 @@ from agentcore_emulator.exceptions import RuntimeClientError
 from agentcore_emulator.relay import REQUEST_ID_HEADER, SESSION_HEADER, TOO_SLOW
 from agentcore_emulator.sessions import RuntimeSession
 from agentcore_emulator.wire import emulator_of, note, request_id_of
-from mcp_agentcore_proxy.aws_errors import AwsError
+from agentcore_wire.aws_errors import AwsError
 
 logger = logging.getLogger(__name__)
 

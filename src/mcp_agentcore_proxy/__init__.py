@@ -1,3 +1,3 @@
 """A stdio MCP proxy to MCP servers hosted on Amazon Bedrock AgentCore Runtime."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

@@ -9,10 +9,10 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from agentcore_wire.limits import MAX_PAYLOAD
+from agentcore_wire.sse import SseDecoder
 from mcp_agentcore_proxy.aws_boundary import stream_errors
 from mcp_agentcore_proxy.errors import StreamInterruptedError
-from mcp_agentcore_proxy.limits import MAX_PAYLOAD
-from mcp_agentcore_proxy.sse import SseDecoder
 
 _READ_SIZE = 65536
 # The most one message of an answer may hold: AgentCore's payload limit. A runtime that

@@ -18,7 +18,8 @@ import botocore.exceptions
 import botocore.parsers
 import urllib3.exceptions
 
-from mcp_agentcore_proxy.aws_errors import AwsError
+from agentcore_wire.aws_errors import AwsError
+from agentcore_wire.redaction import redact_url
 from mcp_agentcore_proxy.errors import (
     ConnectFailedError,
     ConnectionLostError,
@@ -30,7 +31,6 @@ from mcp_agentcore_proxy.errors import (
     TlsError,
     clause,
 )
-from mcp_agentcore_proxy.redaction import redact_url
 
 
 def aws_error(response: Mapping[str, Any]) -> AwsError:

@@ -10,8 +10,8 @@ import enum
 import re
 from dataclasses import dataclass
 
+from agentcore_wire.limits import MAX_PAYLOAD
 from mcp_agentcore_proxy.errors import ConfigurationError
-from mcp_agentcore_proxy.limits import MAX_PAYLOAD
 from mcp_agentcore_proxy.trace import TraceContext
 
 _ARN_RE = re.compile(

@@ -23,11 +23,11 @@ import botocore.awsrequest
 import botocore.credentials
 import botocore.utils
 
+from agentcore_wire.redaction import redact_url
 from mcp_agentcore_proxy import __version__
 from mcp_agentcore_proxy.aws_boundary import connect_errors, transfer_errors
 from mcp_agentcore_proxy.connections import EndpointConnections, PooledResponse
 from mcp_agentcore_proxy.errors import ConnectFailedError, CredentialsError
-from mcp_agentcore_proxy.redaction import redact_url
 
 INVOKE = "InvokeAgentRuntime"
 _USER_AGENT = f"Botocore/{botocore.__version__} mcp-agentcore-proxy/{__version__}"

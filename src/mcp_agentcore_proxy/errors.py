@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mcp_agentcore_proxy.redaction import redact
+from agentcore_wire.redaction import redact
 
 if TYPE_CHECKING:
-    from mcp_agentcore_proxy.aws_errors import AwsError
+    from agentcore_wire.aws_errors import AwsError
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600

@@ -52,6 +52,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from agentcore_wire.jsonrpc_errors import error_body, error_envelope
+from agentcore_wire.limits import MAX_PAYLOAD
+from agentcore_wire.loopback import host_name, is_loopback, is_loopback_origin
 from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.errors import INTERNAL_ERROR, INVALID_REQUEST
 from mcp_agentcore_proxy.http_modern import (
@@ -64,8 +67,6 @@ from mcp_agentcore_proxy.http_modern import (
 )
 from mcp_agentcore_proxy.http_streams import PING_INTERVAL, Outbox, event_stream
 from mcp_agentcore_proxy.lifecycle import Call, Once
-from mcp_agentcore_proxy.limits import MAX_PAYLOAD
-from mcp_agentcore_proxy.loopback import host_name, is_loopback, is_loopback_origin
 from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.threads import start_daemon
 
@@ -94,8 +95,7 @@ def _error(
     reply_id: object = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body = {"jsonrpc": "2.0", "id": reply_id, "error": {"code": code, "message": message}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(reply_id, code, message), status_code=status, headers=headers)
 
 
 async def in_thread(work: Callable[[], _T]) -> _T:
@@ -513,4 +513,4 @@ async def _last_line(
 
 
 def jsonrpc_error(exc: jsonrpc.InvalidLine) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": exc.reply_id, "error": exc.to_jsonrpc()}
+    return error_envelope(exc.reply_id, exc.to_jsonrpc())

@@ -16,16 +16,16 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from agentcore_wire.jsonrpc_errors import error_envelope
+from agentcore_wire.mcp_revisions import META_VERSION, is_modern
 from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.jsonrpc import JsonId, Message
 from mcp_agentcore_proxy.mcp_headers import (
     HEADER_MISMATCH,
-    META_VERSION,
     NAME_PARAMS,
     PARAM_PREFIX,
     ClientHeaders,
     decode_value,
-    is_modern,
 )
 
 VERSION_HEADER = "mcp-protocol-version"
@@ -89,7 +89,7 @@ def header_mismatch(headers: Mapping[str, str], message: Message) -> str | None:
 
 def mismatch_error(reply_id: JsonId | None, problem: str) -> dict[str, Any]:
     error = {"code": HEADER_MISMATCH, "message": f"Header mismatch: {problem}"}
-    return {"jsonrpc": "2.0", "id": reply_id, "error": error}
+    return error_envelope(reply_id, error)
 
 
 def passed_on(headers: Mapping[str, str]) -> ClientHeaders:

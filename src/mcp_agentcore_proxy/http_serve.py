@@ -17,10 +17,10 @@ from types import FrameType
 
 import uvicorn
 
+from agentcore_wire.http_server import with_deadlines
+from agentcore_wire.loopback import base_url, is_loopback, listening_socket
 from mcp_agentcore_proxy.config import ProxyConfig
-from mcp_agentcore_proxy.http_deadlines import with_deadlines
 from mcp_agentcore_proxy.http_front import ClientSession, StreamableHttpFront
-from mcp_agentcore_proxy.loopback import base_url, is_loopback, listening_socket
 from mcp_agentcore_proxy.proxy import EXIT_BUDGET, Forwarding, exit_now
 from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.threads import Workers

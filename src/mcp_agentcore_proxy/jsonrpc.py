@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from agentcore_wire.jsonrpc_errors import error_envelope
 from mcp_agentcore_proxy.errors import PARSE_ERROR, InvalidMessageError
 
 JsonId = str | int
@@ -147,7 +148,7 @@ def with_id(raw: bytes, new_id: JsonId) -> bytes:
 
 def error_response(reply_id: object, error: dict[str, Any]) -> bytes:
     """Serialize a JSON-RPC error response."""
-    return dumps({"jsonrpc": "2.0", "id": reply_id, "error": error})
+    return dumps(error_envelope(reply_id, error))
 
 
 def notification(method: str, params: dict[str, Any]) -> bytes:

@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import TextIO
 
-from mcp_agentcore_proxy.redaction import redact
+from agentcore_wire.redaction import redact
 
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 

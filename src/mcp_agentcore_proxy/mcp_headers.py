@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-MODERN_VERSION = "2026-07-28"  # the first revision without sessions, and with these headers
-META_VERSION = "io.modelcontextprotocol/protocolVersion"
 HEADER_MISMATCH = -32020
 PARAM_PREFIX = "Mcp-Param-"
 X_MCP_HEADER = "x-mcp-header"
@@ -61,11 +59,6 @@ class ClientHeaders:
 
     version: str | None  # MCP-Protocol-Version
     params: tuple[tuple[str, str], ...] = ()  # Mcp-Param-*
-
-
-def is_modern(version: object) -> bool:
-    """Whether a protocol version is 2026-07-28 or later (stateless, header-checked)."""
-    return isinstance(version, str) and version >= MODERN_VERSION
 
 
 def encode_value(value: str) -> str:

@@ -16,8 +16,6 @@ logger = logging.getLogger(__name__)
 # Mcp-Session-Id, that is the MCP transport's own signal for an unknown session, sent
 # before the server ran anything. A tool's text ("Browser session not found") is not.
 _CONTAINER_404 = re.compile(r"\bReceived error \(404\) from runtime\b")
-# AgentCore's JSON-RPC envelope for a container's failure, when a runtime reports them so.
-CONTAINER_ERROR_CODE = -32010
 
 
 def is_session_lost(error_message: str, carried_session: bool) -> bool:

@@ -27,6 +27,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from agentcore_wire.jsonrpc_errors import CONTAINER_ERROR_CODE, error_envelope
+from agentcore_wire.mcp_revisions import is_modern
+from agentcore_wire.redaction import redact
 from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.errors import (
     INTERNAL_ERROR,
@@ -36,17 +39,15 @@ from mcp_agentcore_proxy.errors import (
 )
 from mcp_agentcore_proxy.jsonrpc import Kind, Message
 from mcp_agentcore_proxy.lifecycle import Call, CallState, Once
-from mcp_agentcore_proxy.mcp_headers import HEADER_MISMATCH, ClientHeaders, is_modern
+from mcp_agentcore_proxy.mcp_headers import HEADER_MISMATCH, ClientHeaders
 from mcp_agentcore_proxy.mcp_session import McpSession, SessionSnapshot, is_handshake
 from mcp_agentcore_proxy.ordering import SendOrder
 from mcp_agentcore_proxy.rate import no_pacing
 from mcp_agentcore_proxy.recovery import (
-    CONTAINER_ERROR_CODE,
     SessionLostError,
     SessionRecovery,
     is_session_lost,
 )
-from mcp_agentcore_proxy.redaction import redact
 from mcp_agentcore_proxy.runtime import InvokeHeaders, Runtime, Streaming
 from mcp_agentcore_proxy.stdio import Output
 from mcp_agentcore_proxy.threads import Serial, Workers
@@ -402,7 +403,7 @@ class Router:
         rebuilt = {**error, "message": redact(message)}
         return jsonrpc.Message(
             raw=jsonrpc.error_response(call.id, rebuilt),
-            body={"jsonrpc": "2.0", "id": call.id, "error": rebuilt},
+            body=error_envelope(call.id, rebuilt),
             kind=Kind.RESPONSE,
         )
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
-from mcp_agentcore_proxy.errors import ConfigurationError
-from mcp_agentcore_proxy.header_rules import (
+from agentcore_wire.header_rules import (
     HEADER_NAME,
     MAX_ALLOWLIST,
     MAX_ALLOWLISTED_VALUE,
     allowlist_problem,
 )
+from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
+from mcp_agentcore_proxy.errors import ConfigurationError
 
 TRANSPORTS = ("stdio", "streamable-http")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import IO
 
-from mcp_agentcore_proxy.redaction import redact
+from agentcore_wire.redaction import redact
 from mcp_agentcore_proxy.threads import start_daemon
 
 # A JWT is a few KB; past this the output is not a token, and is not held in memory.

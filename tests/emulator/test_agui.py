@@ -9,7 +9,7 @@ import uuid
 from ag_ui.core import Event, EventType
 from pydantic import TypeAdapter
 
-from mcp_agentcore_proxy.sse import SseDecoder
+from agentcore_wire.sse import SseDecoder
 from tests.harness import Emulator
 
 

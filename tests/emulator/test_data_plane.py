@@ -11,7 +11,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from mcp_agentcore_proxy.sse import SseDecoder
+from agentcore_wire.sse import SseDecoder
 from tests.harness import INITIALIZE_PARAMS, Emulator, signed_call
 
 ACCEPT = "application/json, text/event-stream"

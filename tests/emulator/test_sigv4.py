@@ -13,7 +13,7 @@ from agentcore_emulator.exceptions import (
     UnrecognizedClientException,
 )
 from agentcore_emulator.sigv4 import Credential, SignedRequest, verify_sigv4
-from mcp_agentcore_proxy.aws_errors import AwsError
+from agentcore_wire.aws_errors import AwsError
 from tests.emulator.sigv4_vectors import (
     ACCESS_KEY,
     REGION,

@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from agentcore_emulator.exceptions import ERROR_CLASSES
 from agentcore_emulator.wire import on_unexpected
-from mcp_agentcore_proxy.aws_errors import modelled_error_status
+from agentcore_wire.aws_errors import MODELLED_STATUS
 from tests.harness import Emulator, signed_call
 
 
@@ -70,7 +70,7 @@ def test_every_error_botocore_models_for_these_operations_has_its_class() -> Non
     import botocore.session
 
     model = botocore.session.get_session().get_service_model("bedrock-agentcore")
-    statuses = modelled_error_status()
+    statuses = MODELLED_STATUS
     for operation in ("InvokeAgentRuntime", "StopRuntimeSession"):
         for shape in model.operation_model(operation).error_shapes:
             assert shape.name in ERROR_CLASSES, (operation, shape.name)

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from agentcore_wire.sse import SseDecoder
 from mcp_agentcore_proxy.answer import RuntimeAnswer
 from mcp_agentcore_proxy.errors import StreamInterruptedError
-from mcp_agentcore_proxy.sse import SseDecoder
 
 LIMIT = 1000
 

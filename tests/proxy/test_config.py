@@ -324,8 +324,8 @@ def test_one_payload_limit_agentcores_own_on_both_sides() -> None:
 
     from agentcore_emulator.app import build_app
     from agentcore_emulator.config import load_config
+    from agentcore_wire.limits import MAX_PAYLOAD
     from mcp_agentcore_proxy import answer
-    from mcp_agentcore_proxy.limits import MAX_PAYLOAD
 
     model = botocore.session.get_session().get_service_model("bedrock-agentcore")
     payload = model.operation_model("InvokeAgentRuntime").input_shape.members["payload"]

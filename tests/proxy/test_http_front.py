@@ -8,10 +8,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, cast
 
+from agentcore_wire.loopback import is_loopback_origin
 from mcp_agentcore_proxy.http_front import ClientSession, in_thread
 from mcp_agentcore_proxy.http_streams import Outbox, event
 from mcp_agentcore_proxy.lifecycle import Call
-from mcp_agentcore_proxy.loopback import is_loopback_origin
 from tests.harness import wait_until
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import io
 import logging
 
+from agentcore_wire.redaction import redact
 from mcp_agentcore_proxy.logs import configure_logging
-from mcp_agentcore_proxy.redaction import redact
 
 
 def test_redact_removes_signatures_credentials_and_tokens() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mcp_agentcore_proxy.aws_errors import AwsError
+from agentcore_wire.aws_errors import AwsError
 from mcp_agentcore_proxy.errors import RuntimeServiceError
 from mcp_agentcore_proxy.http_modern import RequestIds, header_mismatch, passed_on
 from mcp_agentcore_proxy.jsonrpc import parse_line

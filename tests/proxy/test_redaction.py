@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mcp_agentcore_proxy.redaction import redact, redact_url
+from agentcore_wire.redaction import redact, redact_url
 
 SECRET = "s3cr3t-V4LUE_x.y~z+/="
 NAMES = (

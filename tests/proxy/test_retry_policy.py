@@ -6,8 +6,8 @@ import botocore.exceptions
 import botocore.parsers
 import pytest
 
+from agentcore_wire.aws_errors import AwsError
 from mcp_agentcore_proxy.aws_boundary import translate_errors
-from mcp_agentcore_proxy.aws_errors import AwsError
 from mcp_agentcore_proxy.errors import (
     ConnectFailedError,
     ConnectionLostError,

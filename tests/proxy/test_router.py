@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mcp_agentcore_proxy.aws_errors import AwsError
+from agentcore_wire.aws_errors import AwsError
 from mcp_agentcore_proxy.errors import ReadTimedOutError, RuntimeServiceError
 from mcp_agentcore_proxy.lifecycle import CallState
 from tests.proxy.fakes import (

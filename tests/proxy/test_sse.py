@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_agentcore_proxy.sse import SseDecoder
+from agentcore_wire.sse import SseDecoder
 
 
 def _decode(*chunks: bytes) -> list[bytes]:

@@ -2,18 +2,40 @@
 
 The emulator raises them (its subclasses, one per code, are in
 ``agentcore_emulator.exceptions``) to answer like AWS; the proxy builds them from a
-botocore ``ClientError`` to turn them into JSON-RPC errors. HTTP statuses come from
-botocore's ``bedrock-agentcore`` service model, so they cannot drift from what boto3
-expects. The authentication errors are not in the model (AWS returns them for every JSON
-service), so their statuses are the one table kept here.
+botocore ``ClientError`` to turn them into JSON-RPC errors. HTTP statuses and retryable
+codes are botocore's ``bedrock-agentcore`` service model's, written here so this package
+needs nothing beyond the standard library; a test holds them against the model, so they
+cannot drift from what boto3 expects. The authentication errors are not in the model (AWS
+returns them for every JSON service), so their statuses are a table of their own.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any, ClassVar
 
 SERVICE_NAME = "bedrock-agentcore"
+
+# Each error shape of the bedrock-agentcore model, with its httpStatusCode.
+MODELLED_STATUS: dict[str, int] = {
+    "AccessDeniedException": 403,
+    "ConflictException": 409,
+    "DuplicateIdException": 409,
+    "InternalServerException": 500,
+    "InvalidInputException": 400,
+    "ResourceNotFoundException": 404,
+    "RetryableConflictException": 409,
+    "RuntimeClientError": 424,
+    "ServiceException": 500,
+    "ServiceQuotaExceededException": 402,
+    "ServiceUnavailableException": 503,
+    "SubscriptionRequiredException": 403,
+    "ThrottledException": 429,
+    "ThrottlingException": 429,
+    "UnauthorizedException": 401,
+    "ValidationException": 400,
+}
+# The error shapes the model marks retryable.
+MODELLED_RETRYABLE = frozenset({"RetryableConflictException", "ServiceUnavailableException"})
 
 # Not in the service model: AWS answers these for any SigV4 JSON service.
 _AUTH_ERROR_STATUS = {
@@ -30,40 +52,16 @@ _RETRYABLE_CODES = frozenset(
 )
 
 
-@functools.cache
-def modelled_error_status() -> dict[str, int]:
-    """Map each error code of the bedrock-agentcore model to its HTTP status."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model(SERVICE_NAME)
-    statuses: dict[str, int] = {}
-    for shape_name in model.error_shapes:
-        shape = model.shape_for(shape_name.name)
-        status = shape.metadata.get("error", {}).get("httpStatusCode")
-        if status is not None:
-            statuses[shape.name] = int(status)
-    return statuses
-
-
-@functools.cache
-def modelled_retryable_codes() -> frozenset[str]:
-    """Error codes that the service model marks as retryable."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model(SERVICE_NAME)
-    return frozenset(s.name for s in model.error_shapes if s.metadata.get("retryable"))
-
-
 def status_for_code(code: str, default: int = 400) -> int:
     """HTTP status AWS uses for ``code``."""
     if code in _AUTH_ERROR_STATUS:
         return _AUTH_ERROR_STATUS[code]
-    return modelled_error_status().get(code, default)
+    return MODELLED_STATUS.get(code, default)
 
 
 def is_retryable_code(code: str) -> bool:
     """Whether resending the same request may succeed."""
-    return code in _RETRYABLE_CODES or code in modelled_retryable_codes()
+    return code in _RETRYABLE_CODES or code in MODELLED_RETRYABLE
 
 
 class AwsError(Exception):

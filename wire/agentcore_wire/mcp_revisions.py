@@ -1,0 +1,11 @@
+"""Which MCP revision a message speaks, as both sides of AgentCore's wire must tell it."""
+
+from __future__ import annotations
+
+MODERN_VERSION = "2026-07-28"  # the first revision without sessions, and with header checks
+META_VERSION = "io.modelcontextprotocol/protocolVersion"
+
+
+def is_modern(version: object) -> bool:
+    """Whether a protocol version is 2026-07-28 or later (stateless, header-checked)."""
+    return isinstance(version, str) and version >= MODERN_VERSION
