@@ -49,7 +49,7 @@ CALLS_PER_CALLER = 25
 class Contender:
     name: str
     package: str
-    requirement: str
+    requirements: tuple[str, ...]
     version: str = ""
 
     def python(self) -> Path:
@@ -57,9 +57,10 @@ class Contender:
 
 
 CONTENDERS = [
-    Contender(OURS, "mcp-agentcore-proxy", str(ROOT)),
-    Contender("mcp-agentcore-proxy 0.1.5", "mcp-agentcore-proxy", "mcp-agentcore-proxy==0.1.5"),
-    Contender("mcp-proxy-for-aws", "mcp-proxy-for-aws", "mcp-proxy-for-aws==1.7.0"),
+    # Ours from the checkout, with the wire contract it depends on (not on the index yet).
+    Contender(OURS, "mcp-proxy-for-agentcore", (str(ROOT / "wire"), str(ROOT))),
+    Contender("mcp-agentcore-proxy 0.1.5", "mcp-agentcore-proxy", ("mcp-agentcore-proxy==0.1.5",)),
+    Contender("mcp-proxy-for-aws", "mcp-proxy-for-aws", ("mcp-proxy-for-aws==1.7.0",)),
 ]
 
 
@@ -77,7 +78,11 @@ def install(contender: Contender) -> None:
         subprocess.run([uv(), "venv", "-q", "-p", sys.executable, str(venv)], check=True)
     # Compiled as a user's second `uvx` run finds it (Python writes the bytecode on the
     # first): a start that compiles botocore measures the compiler, not the proxy.
-    local = ["--reinstall-package", contender.package] if contender.name == OURS else []
+    local = (
+        ["--reinstall-package", contender.package, "--reinstall-package", "agentcore-wire"]
+        if contender.name == OURS
+        else []
+    )
     subprocess.run(
         [
             uv(),
@@ -88,7 +93,7 @@ def install(contender: Contender) -> None:
             *local,
             "-p",
             str(contender.python()),
-            contender.requirement,
+            *contender.requirements,
         ],
         check=True,
     )

@@ -18,12 +18,15 @@ pytest_plugins = ["pytester"]
 # the wiring on each interpreter.
 _IN_PROCESS = (
     "tests/proxy/",
+    "tests/wire/",
     "server/tests/",
     "tests/test_template.py",
     "tests/emulator/test_sigv4.py",
     "tests/emulator/test_session_rules.py",
     "tests/emulator/test_instance_http.py",
     "tests/emulator/test_networks.py",
+    "tests/emulator/test_bearer_check.py",
+    "tests/emulator/test_instance_logs.py",
 )
 _PROCESS_FIXTURES = frozenset({"emulator", "proxy_factory"})
 

@@ -26,9 +26,9 @@ from tests.harness import ROOT, Emulator
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
-# What cannot run here: it installs from the internet, or acts on AWS itself; and the
+# What cannot run here: it installs from the package index, or acts on AWS itself; and the
 # README's two commands, which CI runs as they are (`make test` is .ci/run).
-ONLINE = ("uvx --from", "git+https://", "sam deploy", "make deploy", "aws ", "docker ")
+ONLINE = ("uvx --from", "pip install", "git clone", "sam deploy", "make deploy", "aws ", "docker ")
 RUN_BY_CI = "make demo"
 KNOWN_VARIABLES = {name for s in SETTINGS for name in s.variables}
 STANDARD_VARIABLES = {"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"}  # read by botocore and urllib3

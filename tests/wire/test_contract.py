@@ -21,7 +21,7 @@ def test_the_error_tables_are_botocores_service_model() -> None:
         status = shape.metadata.get("error", {}).get("httpStatusCode")
         if status is not None:
             statuses[shape.name] = int(status)
-    assert aws_errors.MODELLED_STATUS == statuses
+    assert statuses == aws_errors.MODELLED_STATUS
     retryable = {s.name for s in model.error_shapes if s.metadata.get("retryable")}
     assert retryable == aws_errors.MODELLED_RETRYABLE
 
