@@ -26,13 +26,17 @@ def build_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await emulator.open()
-        reaper = asyncio.ensure_future(emulator.sessions.run_reaper(config.reap_interval))
-        pinger = asyncio.ensure_future(emulator.sessions.run_pinger())
+        # The lifespan owns its two loops: cancelled and awaited before the state closes.
+        loops = [
+            asyncio.ensure_future(emulator.sessions.run_reaper(config.reap_interval)),
+            asyncio.ensure_future(emulator.sessions.run_pinger()),
+        ]
         try:
             yield
         finally:
-            reaper.cancel()
-            pinger.cancel()
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
             await emulator.close()
 
     app = Starlette(

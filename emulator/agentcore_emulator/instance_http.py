@@ -43,6 +43,14 @@ class InstanceUnreachable(InstanceHttpError):
     """No connection to the instance: nothing was sent (its process may have ended)."""
 
 
+class InstanceAnswerTooLarge(Exception):
+    """An instance's answer passed the most the emulator holds of one (its payload limit)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer passed {limit} bytes")
+        self.limit = limit
+
+
 class InstanceResponse:
     """An instance's answer: status and headers at once, the body as it arrives."""
 
@@ -58,9 +66,17 @@ class InstanceResponse:
         self._wakeup: asyncio.Future[None] | None = None
         self._released = False
 
-    async def read(self) -> bytes:
-        """The whole body."""
-        return b"".join([chunk async for chunk in self.chunks()])
+    async def read(self, limit: int | None = None) -> bytes:
+        """The whole body; ``InstanceAnswerTooLarge`` once it passes ``limit`` bytes (the
+        rest is never held)."""
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in self.chunks():
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise InstanceAnswerTooLarge(limit)
+            parts.append(chunk)
+        return b"".join(parts)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body's bytes as they arrive."""

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from agentcore_emulator.config import FaultSpec
 from agentcore_emulator.exceptions import RuntimeClientError
 from agentcore_emulator.instance_http import (
+    InstanceAnswerTooLarge,
     InstanceHttpError,
     InstanceResponse,
     InstanceUnreachable,
@@ -24,6 +25,7 @@ from agentcore_emulator.sessions import (
     RuntimeSession,
     SessionClock,
 )
+from agentcore_wire.limits import MAX_PAYLOAD
 from agentcore_wire.mcp_revisions import is_modern
 from agentcore_wire.sse import SseDecoder
 
@@ -172,9 +174,16 @@ async def relay(
         )
     try:
         async with asyncio.timeout_at(deadline):
-            payload = await upstream.read()
+            payload = await upstream.read(MAX_PAYLOAD)
     except TimeoutError:
         raise RuntimeClientError(TOO_SLOW.format(int(limits.request))) from None
+    except InstanceAnswerTooLarge:
+        # Chosen (not confirmable offline): a container's answer past AgentCore's payload
+        # limit is the container's failure, as a broken one is; nothing more of it is held.
+        logger.warning(
+            "instance of session %s answered more than %d bytes", session.session_id, MAX_PAYLOAD
+        )
+        raise RuntimeClientError.from_container(502) from None
     except InstanceHttpError as exc:
         # The instance broke off its answer: the container's failure, as a refusal is.
         logger.warning("instance of session %s broke off its answer: %s", session.session_id, exc)
@@ -239,6 +248,15 @@ async def _events(
                     return
                 sent += 1
                 yield ServerSentEvent(data=data.decode("utf-8", "replace"), event="message")
+            if decoder.pending > limits.chunk:
+                # An event still growing past the limit ends the stream as a whole one
+                # does, before all of it is held.
+                logger.warning(
+                    "stream of session %s ended: an event passed the %d-byte limit",
+                    session.session_id,
+                    limits.chunk,
+                )
+                return
         for data in decoder.close():
             yield ServerSentEvent(data=data.decode("utf-8", "replace"), event="message")
     finally:

@@ -322,8 +322,11 @@ class SessionRegistry:
         await _every(interval, self.reap, "session reaper")
 
     async def stop_all(self) -> None:
-        for task in list(self._starting.values()):
+        """End every session, and every instance still starting (awaited: none is left)."""
+        starting = list(self._starting.values())
+        for task in starting:
             task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)
         await asyncio.gather(
             *(self._end(key, "shutdown") for key in list(self._sessions)), return_exceptions=True
         )

@@ -278,6 +278,7 @@ class StreamableHttpFront:
         self._draining = True
         if self._reaper is not None:
             self._reaper.cancel()
+            await asyncio.gather(self._reaper, return_exceptions=True)
         sessions = list(self._sessions.values())
         self._sessions.clear()
         if self._stateless is not None:
@@ -376,7 +377,7 @@ class StreamableHttpFront:
             )
         headers = {SESSION_HEADER: session.id}
         if message.kind is not jsonrpc.Kind.REQUEST:
-            session.router.submit(body, release)
+            session.router.submit_message(message, release)
             return Response(status_code=202, headers=headers)
         key = jsonrpc.id_key(message.id)
         stream = session.expect(key)
@@ -385,7 +386,7 @@ class StreamableHttpFront:
             return _error(
                 409, f"Conflict: request id {message.id!r} is still in flight", reply_id=None
             )
-        session.router.submit(body, release)
+        session.router.submit_message(message, release)
         return event_stream(stream, headers, lambda: session.forget(key, stream))
 
     async def _post_modern(self, request: Request, message: jsonrpc.Message) -> Response:
@@ -424,14 +425,14 @@ class StreamableHttpFront:
         if release is None:
             return busy
         if not is_request:
-            session.router.submit(message.raw, release, passed_on(request.headers))
+            session.router.submit_message(message, release, passed_on(request.headers))
             return Response(status_code=202)
         assert session.ids is not None
-        key, line = session.ids.own(message)
+        key, owned = session.ids.own(message)
         stream = session.expect(key)
         assert stream is not None  # the key is new
         self._stateless_in_flight += 1
-        session.router.submit(line, release, passed_on(request.headers))
+        session.router.submit_message(owned, release, passed_on(request.headers))
 
         def ended() -> None:
             self._stateless_in_flight -= 1

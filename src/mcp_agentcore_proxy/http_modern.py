@@ -113,14 +113,14 @@ class RequestIds:
         self._numbers = itertools.count(1)
         self._originals: dict[str, JsonId] = {}  # the proxy's id key -> the client's id
 
-    def own(self, message: Message) -> tuple[str, bytes]:
+    def own(self, message: Message) -> tuple[str, Message]:
         """A unique id for a client's request: its key, and the request under it."""
         assert message.id is not None
         own_id = f"mcp-agentcore-proxy/{next(self._numbers)}"
         key = jsonrpc.id_key(own_id)
         with self._lock:
             self._originals[key] = message.id
-        return key, jsonrpc.with_id(message.raw, own_id)
+        return key, message.with_id(own_id)
 
     def restore(self, key: str, line: bytes) -> bytes:
         """An answer line of request ``key``, under the client's own id again."""

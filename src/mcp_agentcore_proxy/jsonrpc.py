@@ -27,6 +27,16 @@ class Message:
     body: dict[str, Any]
     kind: Kind
 
+    @classmethod
+    def notification(cls, method: str, params: dict[str, Any]) -> Message:
+        body = {"jsonrpc": "2.0", "method": method, "params": params}
+        return cls(raw=dumps(body), body=body, kind=Kind.NOTIFICATION)
+
+    def with_id(self, new_id: JsonId) -> Message:
+        """The same message under another id (as the proxy's own request), unparsed."""
+        body = {**self.body, "id": new_id}
+        return Message(raw=dumps(body), body=body, kind=self.kind)
+
     @property
     def id(self) -> JsonId | None:
         return self.body.get("id")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from agentcore_wire.mcp_revisions import META_VERSION
+from agentcore_wire.mcp_revisions import META_VERSION, is_modern
 from mcp_agentcore_proxy.jsonrpc import Message
 from mcp_agentcore_proxy.mcp_headers import NAME_PARAMS, encode_value
 
@@ -14,6 +14,20 @@ INITIALIZED = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
 
 def is_handshake(message: Message) -> bool:
     return message.method == "initialize"
+
+
+@dataclass(frozen=True)
+class StandardHeaders:
+    """MCP's own headers of one message, as the proxy sends them to the runtime."""
+
+    version: str | None  # MCP-Protocol-Version
+    method: str | None  # Mcp-Method
+    name: str | None  # Mcp-Name, encoded as MCP's transport says
+
+    @property
+    def modern(self) -> bool:
+        """Whether the message speaks 2026-07-28 or later (no sessions, checked headers)."""
+        return is_modern(self.version)
 
 
 @dataclass(frozen=True)
@@ -65,7 +79,7 @@ class McpSession:
             self._session_id = mcp_session_id
             return self._generation
 
-    def headers_for(self, message: Message) -> tuple[str | None, str | None, str | None]:
+    def headers_for(self, message: Message) -> StandardHeaders:
         """Protocol version, Mcp-Method and Mcp-Name for a message (the name encoded as
         MCP's transport says; none of them checked against the header limits)."""
         meta = message.params.get("_meta")
@@ -75,4 +89,5 @@ class McpSession:
                 protocol = self._protocol_version
         name_param = NAME_PARAMS.get(message.method or "")
         name = message.params.get(name_param) if name_param else None
-        return protocol, message.method, encode_value(name) if isinstance(name, str) else None
+        encoded = encode_value(name) if isinstance(name, str) else None
+        return StandardHeaders(protocol, message.method, encoded)

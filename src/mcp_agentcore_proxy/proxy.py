@@ -127,6 +127,7 @@ class Forwarding:
         if self.config.stop_sessions_on_exit and fixed is not None:
             self.stops.stop(fixed)
         self.stops.wait(deadline)
+        self.stops.close()
 
 
 def run(config: ProxyConfig, stdin: BinaryIO, stdout: BinaryIO) -> int:

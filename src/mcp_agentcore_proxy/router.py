@@ -22,6 +22,7 @@ Rules, each proven in tests/proxy/test_router.py:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -40,7 +41,12 @@ from mcp_agentcore_proxy.errors import (
 from mcp_agentcore_proxy.jsonrpc import Kind, Message
 from mcp_agentcore_proxy.lifecycle import Call, CallState, Once
 from mcp_agentcore_proxy.mcp_headers import HEADER_MISMATCH, ClientHeaders
-from mcp_agentcore_proxy.mcp_session import McpSession, SessionSnapshot, is_handshake
+from mcp_agentcore_proxy.mcp_session import (
+    McpSession,
+    SessionSnapshot,
+    StandardHeaders,
+    is_handshake,
+)
 from mcp_agentcore_proxy.ordering import SendOrder
 from mcp_agentcore_proxy.rate import no_pacing
 from mcp_agentcore_proxy.recovery import (
@@ -65,6 +71,27 @@ _INTAKE_HEADROOM = 64
 
 _Gate = threading.Event | None
 _Queued = tuple[Message, int, _Gate, _Gate, Callable[[], None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Exchange:
+    """One request's exchange with the runtime: what its decisions go by, fixed as it goes."""
+
+    call: Call
+    standard: StandardHeaders
+    snapshot: SessionSnapshot
+    handshake: bool  # an initialize: its session is a new one
+    replayed: bool  # sent again on a new session after the last was lost
+
+    @property
+    def modern(self) -> bool:
+        return self.standard.modern
+
+    @property
+    def no_replay(self) -> bool:
+        """A lost session is not recovered: a handshake, a replay, or a revision without
+        sessions (whose 404 is the server's answer)."""
+        return self.handshake or self.replayed or self.modern
 
 
 class _HeadersRefused(Exception):
@@ -155,6 +182,15 @@ class Router:
             refusal = jsonrpc.error_response(exc.reply_id, exc.to_jsonrpc())
             self._workers.run(self._tell, refusal, release)
             return
+        self.submit_message(message, release, headers)
+
+    def submit_message(
+        self,
+        message: Message,
+        release: Callable[[], None],
+        headers: ClientHeaders | None = None,
+    ) -> None:
+        """Take one message parsed already (an HTTP client's): never parsed again."""
         gate = self._lifecycle_gate
         if message.kind is Kind.REQUEST:
             self._submit_request(message, gate, release, headers)
@@ -180,8 +216,8 @@ class Router:
             call = self._calls.get(key)
         if call is None:
             return  # answered already: nothing to cancel, nothing to tell the runtime
-        line = jsonrpc.notification(CANCELLED, {"requestId": call.id, "reason": reason})
-        self.submit(line, lambda: None)
+        cancel = jsonrpc.Message.notification(CANCELLED, {"requestId": call.id, "reason": reason})
+        self.submit_message(cancel, lambda: None)
 
     def _submit_request(
         self,
@@ -317,69 +353,18 @@ class Router:
                 )
 
     def _exchange(self, call: Call, number: int, replayed: bool = False) -> None:
-        standard = self._mcp.headers_for(call.message)
-        if call.headers is not None and call.headers.version is not None:
-            standard = (call.headers.version, *standard[1:])
-        modern = is_modern(standard[0])
-        if modern and call.message.method == "tools/call" and call.headers is None:
-            self._tools.list_unless_known(self._ask, call.message)
-        if not self._pace(call.done) or not call.begin_send():
+        """Send one request and relay its answer: each message of it taken on its own."""
+        exchange = self._prepare(call, replayed)
+        if exchange is None:
             return  # cancelled or shutting down before it went
-        handshake = is_handshake(call.message)
-        snapshot = self._mcp.snapshot()
-
-        def on_sent() -> None:
-            call.mark_sent()
-            self._order.mark_sent(number)
-
-        session_id, answer = self._invoke(
-            call.message,
-            snapshot,
-            handshake,
-            on_sent,
-            # A revision without sessions has none to lose: a 404 is the server's answer.
-            may_recover=not (handshake or replayed or modern),
-            client_headers=call.headers,
-            standard=standard,
-        )
+        session_id, answer = self._send(exchange, number)
         try:
-            if not modern:
-                self._mcp.observe(answer.mcp_session_id, snapshot.generation)
+            if not exchange.modern:
+                self._mcp.observe(answer.mcp_session_id, exchange.snapshot.generation)
             if not call.attach(answer):
                 return  # cancelled while the runtime was answering
             for payload in answer.payloads():
-                reply = jsonrpc.parse_payload(payload)
-                if reply is None:
-                    logger.warning(
-                        "dropped a non-JSON-RPC event from the runtime (%d bytes)", len(payload)
-                    )
-                    continue
-                if reply.kind is not Kind.RESPONSE:
-                    if not call.final:
-                        self._writer.write(reply.raw, call.key)
-                    continue
-                if reply.id is None and isinstance(reply.body.get("error"), dict):
-                    no_replay = handshake or replayed or modern
-                    reply = self._envelope(reply, call, snapshot, no_replay)
-                if jsonrpc.id_key(reply.id) != call.key:
-                    logger.warning(
-                        "dropped a response for id=%r in the stream of request id=%r",
-                        reply.id,
-                        call.id,
-                    )
-                    continue
-                if handshake and isinstance(reply.body.get("result"), dict):
-                    self._mcp.adopt_protocol_version(reply.body["result"].get("protocolVersion"))
-                if modern and call.message.method == "tools/list":
-                    reply = self._tools.learn_reply(call.message, reply)
-                elif (
-                    modern
-                    and not replayed
-                    and call.headers is None  # an HTTP client's own headers: its mismatch
-                    and _is_header_mismatch(call.message, reply)
-                ):
-                    raise _HeadersRefused
-                self._respond(call, reply.raw)
+                self._take(exchange, payload)
         finally:
             answer.close()
             self._session_done(session_id)
@@ -387,6 +372,72 @@ class Router:
             raise StreamInterruptedError(
                 f"The runtime's answer ended before the response to request id {call.id!r}"
             )
+
+    def _prepare(self, call: Call, replayed: bool) -> _Exchange | None:
+        """What the exchange decides by, once the call may go; None if it may not."""
+        standard = self._mcp.headers_for(call.message)
+        if call.headers is not None and call.headers.version is not None:
+            standard = dataclasses.replace(standard, version=call.headers.version)
+        if standard.modern and call.message.method == "tools/call" and call.headers is None:
+            self._tools.list_unless_known(self._ask, call.message)
+        if not self._pace(call.done) or not call.begin_send():
+            return None
+        handshake = is_handshake(call.message)
+        return _Exchange(call, standard, self._mcp.snapshot(), handshake, replayed)
+
+    def _send(self, exchange: _Exchange, number: int) -> tuple[str, Streaming]:
+        call = exchange.call
+
+        def on_sent() -> None:
+            call.mark_sent()
+            self._order.mark_sent(number)
+
+        return self._invoke(
+            call.message,
+            exchange.snapshot,
+            exchange.handshake,
+            on_sent,
+            may_recover=not exchange.no_replay,
+            client_headers=call.headers,
+            standard=exchange.standard,
+        )
+
+    def _take(self, exchange: _Exchange, payload: bytes) -> None:
+        """One message of the runtime's answer: passed on, dropped, or the response."""
+        call = exchange.call
+        reply = jsonrpc.parse_payload(payload)
+        if reply is None:
+            logger.warning("dropped a non-JSON-RPC event from the runtime (%d bytes)", len(payload))
+            return
+        if reply.kind is not Kind.RESPONSE:  # progress, a log, a server request about it
+            if not call.final:
+                self._writer.write(reply.raw, call.key)
+            return
+        if reply.id is None and isinstance(reply.body.get("error"), dict):
+            reply = self._envelope(reply, call, exchange.snapshot, exchange.no_replay)
+        if jsonrpc.id_key(reply.id) != call.key:
+            logger.warning(
+                "dropped a response for id=%r in the stream of request id=%r", reply.id, call.id
+            )
+            return
+        self._respond(call, self._learn(exchange, reply).raw)
+
+    def _learn(self, exchange: _Exchange, reply: Message) -> Message:
+        """The response as the client gets it, after the proxy learns what it teaches: the
+        protocol version agreed, a modern server's tools and their header marks."""
+        request = exchange.call.message
+        if exchange.handshake and isinstance(reply.body.get("result"), dict):
+            self._mcp.adopt_protocol_version(reply.body["result"].get("protocolVersion"))
+        if exchange.modern and request.method == "tools/list":
+            return self._tools.learn_reply(request, reply)
+        if (
+            exchange.modern
+            and not exchange.replayed
+            and exchange.call.headers is None  # an HTTP client's own headers: its mismatch
+            and _is_header_mismatch(request, reply)
+        ):
+            raise _HeadersRefused
+        return reply
 
     def _envelope(
         self, reply: Message, call: Call, snapshot: SessionSnapshot, no_replay: bool
@@ -466,11 +517,11 @@ class Router:
         on_sent: Callable[[], None] | None,
         may_recover: bool = False,
         client_headers: ClientHeaders | None = None,
-        standard: tuple[str | None, str | None, str | None] | None = None,
+        standard: StandardHeaders | None = None,
     ) -> tuple[str, Streaming]:
-        """``standard``: the message's protocol version, Mcp-Method and Mcp-Name, if the
-        caller has them already."""
-        protocol, method, name = standard or self._mcp.headers_for(message)
+        """``standard``: the message's own MCP headers, if the caller has them already."""
+        headers_of = standard or self._mcp.headers_for(message)
+        protocol, method, name = headers_of.version, headers_of.method, headers_of.name
         session_id = self._runtime_session_id()
         carried = None if fresh_session else snapshot.mcp_session_id
         extra: tuple[tuple[str, str], ...] = ()

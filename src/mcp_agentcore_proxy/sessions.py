@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import queue
@@ -68,26 +69,55 @@ class SessionStops:
     one at exit would make exit time grow with the history.
     """
 
-    def __init__(self, stop: Callable[[str], None], workers: int = 4) -> None:
+    def __init__(
+        self, stop: Callable[[str], None], workers: int = 4, max_pending: int = 1024
+    ) -> None:
         self._stop = stop
-        self._queue: queue.Queue[str] = queue.Queue()
+        # Bounded: past it a stop is left to AgentCore's idle timeout, never waited for.
+        self._queue: queue.Queue[str | None] = queue.Queue(max_pending)
         self._idle = threading.Condition()
         self._pending = 0
         self._workers = workers
         self._started = False
+        self._closed = False
 
     def stop(self, session_id: str) -> None:
         with self._idle:
-            self._pending += 1
+            if self._closed:
+                return
             if not self._started:
                 self._started = True
                 for _ in range(self._workers):
                     start_daemon(self._work, name="session-stop")
-        self._queue.put(session_id)
+            try:
+                self._queue.put_nowait(session_id)
+            except queue.Full:
+                logger.warning(
+                    "%d runtime session stops pending; session %s is left to AgentCore's "
+                    "idle timeout",
+                    self._queue.maxsize,
+                    session_id,
+                )
+                return
+            self._pending += 1
+
+    def close(self) -> None:
+        """Take no more stops; the workers end once those asked for are done."""
+        with self._idle:
+            self._closed = True
+            started = self._started
+        if started:
+            for _ in range(self._workers):
+                # Behind every stop asked for; with the queue full, the workers are stuck on
+                # the network and end with the process (daemons): never wait for them here.
+                with contextlib.suppress(queue.Full):
+                    self._queue.put_nowait(None)
 
     def _work(self) -> None:
         while True:
             session_id = self._queue.get()
+            if session_id is None:
+                return
             try:
                 self._stop(session_id)
             finally:

@@ -146,8 +146,8 @@ def test_requests_of_many_clients_get_ids_of_their_own_and_answers_the_clients()
     one, two = _call("x"), _call("x")  # two clients, one id (7)
     key_one, sent_one = ids.own(one)
     key_two, sent_two = ids.own(two)
-    assert key_one != key_two and parse_line(sent_one).id != parse_line(sent_two).id
-    answer = line({"jsonrpc": "2.0", "id": parse_line(sent_two).id, "result": {}})
+    assert key_one != key_two and parse_line(sent_one.raw).id != parse_line(sent_two.raw).id
+    answer = line({"jsonrpc": "2.0", "id": parse_line(sent_two.raw).id, "result": {}})
     assert parse_line(ids.restore(key_two, answer)).id == 7
     progress = line({"jsonrpc": "2.0", "method": "notifications/progress", "params": {}})
     assert ids.restore(key_two, progress) == progress
