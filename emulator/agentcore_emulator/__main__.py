@@ -1,3 +1,3 @@
-from agentcore_emulator.command import main
+from agentcore_emulator.console import main
 
 raise SystemExit(main())

@@ -17,7 +17,6 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from agentcore_emulator import eventstream, headers
-from agentcore_emulator.commands import CommandRequest, run_command
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.exceptions import (
     AccessDeniedException,
@@ -27,7 +26,8 @@ from agentcore_emulator.exceptions import (
 )
 from agentcore_emulator.headers import USER_ID_HEADER
 from agentcore_emulator.oauth import METHOD_MISMATCH
-from agentcore_emulator.relay import SESSION_HEADER, RelayLimits, relay
+from agentcore_emulator.relay import RelayLimits, relay
+from agentcore_emulator.runtime_commands import CommandRequest, run_command
 from agentcore_emulator.sessions import RuntimeSession, container_error
 from agentcore_emulator.state import DATA_PLANE
 from agentcore_emulator.wire import (
@@ -36,6 +36,7 @@ from agentcore_emulator.wire import (
     request_id_of,
     signed_request_of,
 )
+from agentcore_wire.header_rules import RUNTIME_SESSION_HEADER
 
 logger = logging.getLogger("agentcore_emulator")
 
@@ -60,9 +61,9 @@ def _runtime_session_id(
     request: HTTPConnection, required: bool, in_query: bool = False
 ) -> str | None:
     """The runtime session id header, checked as AgentCore's model bounds it."""
-    session_id = request.headers.get(SESSION_HEADER)
+    session_id = request.headers.get(RUNTIME_SESSION_HEADER)
     if session_id is None and in_query:
-        session_id = request.query_params.get(SESSION_HEADER)
+        session_id = request.query_params.get(RUNTIME_SESSION_HEADER)
     if (session_id is None and required) or (
         session_id is not None and not 33 <= len(session_id) <= 256
     ):
@@ -173,7 +174,7 @@ async def invocations(request: Request) -> Response:
         in_band = container_error(spec, exc)
         if in_band is None:
             raise
-        return JSONResponse(in_band, headers={SESSION_HEADER: session_id})
+        return JSONResponse(in_band, headers={RUNTIME_SESSION_HEADER: session_id})
 
 
 async def stop_runtime_session(request: Request) -> Response:
@@ -184,7 +185,7 @@ async def stop_runtime_session(request: Request) -> Response:
     if not await emulator.sessions.stop(spec, session_id or ""):
         raise ResourceNotFoundException(f"Session not found: {session_id}")
     logger.info("stopped session %s of %s", session_id, spec.name)
-    return JSONResponse({}, headers={SESSION_HEADER: session_id or ""})
+    return JSONResponse({}, headers={RUNTIME_SESSION_HEADER: session_id or ""})
 
 
 async def agent_card(request: Request) -> Response:
@@ -200,7 +201,7 @@ async def agent_card(request: Request) -> Response:
     session = await emulator.sessions.acquire(spec, session_id)
     note(request, runtime=spec.name, session=session_id, method="agent-card")
     card = await session.instance.agent_card()
-    return JSONResponse(card, headers={SESSION_HEADER: session_id})
+    return JSONResponse(card, headers={RUNTIME_SESSION_HEADER: session_id})
 
 
 async def runtime_command(request: Request) -> Response:
@@ -226,5 +227,5 @@ async def runtime_command(request: Request) -> Response:
             session.instance.network.enter if session.instance.network.isolated else None,
         ),
         media_type=eventstream.CONTENT_TYPE,
-        headers={SESSION_HEADER: session_id},
+        headers={RUNTIME_SESSION_HEADER: session_id},
     )

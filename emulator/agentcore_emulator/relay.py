@@ -25,13 +25,13 @@ from agentcore_emulator.sessions import (
     RuntimeSession,
     SessionClock,
 )
+from agentcore_wire.header_rules import RUNTIME_SESSION_HEADER
 from agentcore_wire.limits import MAX_PAYLOAD
 from agentcore_wire.mcp_revisions import is_modern
 from agentcore_wire.sse import SseDecoder
 
 logger = logging.getLogger(__name__)
 
-SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 REQUEST_ID_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id"
 
 TOO_SLOW = (
@@ -141,7 +141,11 @@ async def relay(
     mcp = spec.protocol == "MCP"
     # MCP 2026-07-28 has no sessions: no Mcp-Session-Id is passed on, minted or echoed.
     sessions = mcp and not is_modern(_header(forwarded, "mcp-protocol-version"))
-    headers = {**forwarded, SESSION_HEADER: session.session_id, REQUEST_ID_HEADER: request_id}
+    headers = {
+        **forwarded,
+        RUNTIME_SESSION_HEADER: session.session_id,
+        REQUEST_ID_HEADER: request_id,
+    }
     if sessions and (forwarded_mcp := session.mcp_session_for_instance(caller_mcp)):
         headers["Mcp-Session-Id"] = forwarded_mcp
     session.call_started()
@@ -154,7 +158,7 @@ async def relay(
         if isinstance(exc, TimeoutError):
             raise RuntimeClientError(TOO_SLOW.format(int(limits.request))) from None
         raise
-    answer_headers = {SESSION_HEADER: session.session_id, "x-amzn-RequestId": request_id}
+    answer_headers = {RUNTIME_SESSION_HEADER: session.session_id, "x-amzn-RequestId": request_id}
     if upstream.status >= 400:
         return await _refused(session, upstream, clock, answer_headers, mcp and not sessions)
     if mcp:

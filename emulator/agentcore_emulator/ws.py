@@ -23,10 +23,11 @@ from agentcore_emulator.config import EmulatorConfig
 from agentcore_emulator.data_plane import authorized, session_id_from
 from agentcore_emulator.error_responses import error_response
 from agentcore_emulator.exceptions import RuntimeClientError
-from agentcore_emulator.relay import REQUEST_ID_HEADER, SESSION_HEADER, TOO_SLOW
+from agentcore_emulator.relay import REQUEST_ID_HEADER, TOO_SLOW
 from agentcore_emulator.sessions import RuntimeSession
 from agentcore_emulator.wire import emulator_of, note, request_id_of
 from agentcore_wire.aws_errors import AwsError
+from agentcore_wire.header_rules import RUNTIME_SESSION_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ async def runtime_ws(websocket: WebSocket) -> None:
     note(websocket, runtime=spec.name, session=session_id, method="websocket")
     upstream_headers = {
         **forwarded,
-        SESSION_HEADER: session_id,
+        RUNTIME_SESSION_HEADER: session_id,
         REQUEST_ID_HEADER: request_id_of(websocket),
     }
     session.call_started()  # an open stream keeps the session from idling out
@@ -77,7 +78,7 @@ async def runtime_ws(websocket: WebSocket) -> None:
             await websocket.accept(
                 # The scheme's own name answers a token offered as a subprotocol.
                 subprotocol=BEARER_SUBPROTOCOL if bearer is not None else None,
-                headers=[(SESSION_HEADER.encode(), session_id.encode())],
+                headers=[(RUNTIME_SESSION_HEADER.encode(), session_id.encode())],
             )
             await _pump(websocket, upstream, session)
     finally:

@@ -31,14 +31,14 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"mcp-agentcore-proxy: {exc}", file=sys.stderr)
         return 2
     from mcp_agentcore_proxy.logs import configure_logging
-    from mcp_agentcore_proxy.proxy import run
+    from mcp_agentcore_proxy.stdio_serve import run
 
     configure_logging(config.log_level)
     for note in config.start_notes:
         logging.getLogger("mcp_agentcore_proxy").warning("%s", note)
     if config.transport == "streamable-http":
         try:
-            from mcp_agentcore_proxy.http_serve import serve
+            from mcp_agentcore_proxy.front_serve import serve
         except ImportError as exc:
             print(
                 f"mcp-agentcore-proxy: the Streamable HTTP front end needs the [http] extra "

@@ -19,7 +19,7 @@ from mcp import StdioServerParameters
 from mcp.client import Client
 from mcp.types import ElicitRequestParams, ElicitResult
 
-from tests.e2e.test_http_front import HttpProxy
+from tests.e2e.test_front_end import HttpProxy
 from tests.harness import Emulator, wait_until
 
 CALLS: list[tuple[str, dict[str, Any], str]] = [

@@ -73,7 +73,7 @@ def test_a_missing_dependency_is_one_line_and_status_2_never_a_traceback() -> No
     code = (
         "import sys; sys.modules['uvicorn'] = None; sys.modules['moto'] = None;"
         "sys.argv = ['agentcore-emulator', 'serve', '--port', '0'];"
-        "from agentcore_emulator.command import main; raise SystemExit(main())"
+        "from agentcore_emulator.console import main; raise SystemExit(main())"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],

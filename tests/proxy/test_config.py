@@ -300,11 +300,11 @@ def test_the_collector_runs_again_once_the_proxy_serves(transport: str) -> None:
     # Paused while the modules load: left paused, cyclic garbage would pile up for good.
     script = (
         "import gc, sys\n"
-        "from mcp_agentcore_proxy import cli, http_serve, proxy\n"
+        "from mcp_agentcore_proxy import cli, front_serve, stdio_serve\n"
         "def serving(*_):\n"
         "    print(gc.isenabled(), gc.get_freeze_count() > 0)\n"
         "    return 0\n"
-        "proxy.run = http_serve.serve = serving\n"
+        "stdio_serve.run = front_serve.serve = serving\n"
         "sys.exit(cli.main(sys.argv[1:]))\n"
     )
     done = subprocess.run(

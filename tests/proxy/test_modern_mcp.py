@@ -12,7 +12,7 @@ import pytest
 
 from agentcore_wire.aws_errors import AwsError
 from mcp_agentcore_proxy.errors import RuntimeServiceError
-from mcp_agentcore_proxy.http_modern import RequestIds, header_mismatch, passed_on
+from mcp_agentcore_proxy.front_modern import RequestIds, header_mismatch, passed_on
 from mcp_agentcore_proxy.jsonrpc import parse_line
 from mcp_agentcore_proxy.mcp_headers import (
     ClientHeaders,

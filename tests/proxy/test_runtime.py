@@ -223,8 +223,8 @@ def test_an_invalid_name_is_omitted_and_the_request_still_goes(emulator: Emulato
 def test_in_identity_mode_the_data_path_opens_while_sts_answers(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from mcp_agentcore_proxy.forwarding import Forwarding
     from mcp_agentcore_proxy.identity import AwsSessionFactory
-    from mcp_agentcore_proxy.proxy import Forwarding
 
     env = emulator.env("testing_server")
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+# The runtime session a call belongs to (a microVM of its own), sent and answered.
+RUNTIME_SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 CUSTOM_PREFIX = "x-amzn-bedrock-agentcore-runtime-custom-"
 MAX_ALLOWLIST = 20  # headers per runtime
 MAX_ALLOWLISTED_VALUE = 4096  # bytes per value

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from agentcore_wire.loopback import is_loopback_origin
-from mcp_agentcore_proxy.http_front import ClientSession, in_thread
-from mcp_agentcore_proxy.http_streams import Outbox, event
+from mcp_agentcore_proxy.front_end import ClientSession, in_thread
+from mcp_agentcore_proxy.front_streams import Outbox, event
 from mcp_agentcore_proxy.lifecycle import Call
 from tests.harness import wait_until
 

@@ -20,8 +20,8 @@ import uvicorn
 from agentcore_wire.http_server import with_deadlines
 from agentcore_wire.loopback import base_url, is_loopback, listening_socket
 from mcp_agentcore_proxy.config import ProxyConfig
-from mcp_agentcore_proxy.http_front import ClientSession, StreamableHttpFront
-from mcp_agentcore_proxy.proxy import EXIT_BUDGET, Forwarding, exit_now
+from mcp_agentcore_proxy.forwarding import EXIT_BUDGET, Forwarding, exit_now
+from mcp_agentcore_proxy.front_end import ClientSession, StreamableHttpFront
 from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.threads import Workers
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import botocore.exceptions
 import pytest
 
-from agentcore_emulator.commands import CommandRequest, run_command
+from agentcore_emulator.runtime_commands import CommandRequest, run_command
 from tests.harness import Emulator, signed_call
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import sys
 
-INSTALL = (
-    "pip install 'agentcore-emulator @ git+https://github.com/agentcore-mcp-proxy/"
-    "agentcore-mcp-proxy#subdirectory=emulator' (from a checkout: pip install ./emulator)"
-)
+INSTALL = "pip install agentcore-emulator (from a checkout: pip install ./wire ./emulator)"
 
 
 def main() -> int:

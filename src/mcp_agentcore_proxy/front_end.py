@@ -11,7 +11,7 @@ request's go to the client's GET stream.
 What one client cannot do to another, or to the process:
 - fill the proxy: a session's intake is bounded; past it a message gets HTTP 429 with a
   JSON-RPC error (``BUSY``) and ``Retry-After``, and nothing blocks;
-- hold memory: a stream's outbox is bounded (``http_streams``), a POST body is refused
+- hold memory: a stream's outbox is bounded (``front_streams``), a POST body is refused
   with 413 past ``http_max_body`` before it is read, and the number of sessions is
   bounded (503 past it);
 - hold the shutdown: on SIGTERM, calls in flight get the grace to finish, the rest are
@@ -19,7 +19,7 @@ What one client cannot do to another, or to the process:
 - linger: a session with no call and no stream for ``http_session_idle_timeout`` ends,
   with its runtime session.
 
-Clients of MCP 2026-07-28 and later have no session (``http_modern``): their requests
+Clients of MCP 2026-07-28 and later have no session (``front_modern``): their requests
 are checked as a server of that revision checks them and go through one router, side by
 side with the sessions of 2025-era clients, each under an id of the proxy's own. The
 revision gives a request no client identity, so each request is isolated on its own:
@@ -57,7 +57,7 @@ from agentcore_wire.limits import MAX_PAYLOAD
 from agentcore_wire.loopback import host_name, is_loopback, is_loopback_origin
 from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.errors import INTERNAL_ERROR, INVALID_REQUEST
-from mcp_agentcore_proxy.http_modern import (
+from mcp_agentcore_proxy.front_modern import (
     RequestIds,
     answer_status,
     header_mismatch,
@@ -65,14 +65,14 @@ from mcp_agentcore_proxy.http_modern import (
     mismatch_error,
     passed_on,
 )
-from mcp_agentcore_proxy.http_streams import PING_INTERVAL, Outbox, event_stream
+from mcp_agentcore_proxy.front_streams import PING_INTERVAL, Outbox, event_stream
 from mcp_agentcore_proxy.lifecycle import Call, Once
 from mcp_agentcore_proxy.router import Router
 from mcp_agentcore_proxy.threads import start_daemon
 
 logger = logging.getLogger(__name__)
 
-SESSION_HEADER = "Mcp-Session-Id"
+MCP_SESSION_HEADER = "Mcp-Session-Id"
 CANCELLED = "notifications/cancelled"
 BUSY = -32005  # JSON-RPC error of a message refused because its session's intake is full
 _STREAM_BOUND = 16  # messages waiting on one stream before its writer waits
@@ -327,9 +327,11 @@ class StreamableHttpFront:
             return _error(
                 405, "Method Not Allowed: MCP 2026-07-28 takes POST only", headers={"Allow": "POST"}
             )
-        session = self._sessions.get(request.headers.get(SESSION_HEADER, ""))
+        session = self._sessions.get(request.headers.get(MCP_SESSION_HEADER, ""))
         if session is None:
-            return _error(400 if SESSION_HEADER not in request.headers else 404, "Unknown session")
+            return _error(
+                400 if MCP_SESSION_HEADER not in request.headers else 404, "Unknown session"
+            )
         session.touch()
         if request.method == "DELETE":
             del self._sessions[session.id]
@@ -342,7 +344,7 @@ class StreamableHttpFront:
         if stream is None:
             return _error(409, "Conflict: this session already has a GET stream")
         return event_stream(
-            stream, {SESSION_HEADER: session.id}, lambda: session.close_general(stream)
+            stream, {MCP_SESSION_HEADER: session.id}, lambda: session.close_general(stream)
         )
 
     async def _post(self, request: Request) -> Response:
@@ -373,9 +375,9 @@ class StreamableHttpFront:
                 "have been answered",
                 BUSY,
                 message.id,
-                headers={"Retry-After": "1", SESSION_HEADER: session.id},
+                headers={"Retry-After": "1", MCP_SESSION_HEADER: session.id},
             )
-        headers = {SESSION_HEADER: session.id}
+        headers = {MCP_SESSION_HEADER: session.id}
         if message.kind is not jsonrpc.Kind.REQUEST:
             session.router.submit_message(message, release)
             return Response(status_code=202, headers=headers)
@@ -478,7 +480,7 @@ class StreamableHttpFront:
         return b"".join(chunks)
 
     def _session_for(self, request: Request, message: jsonrpc.Message) -> ClientSession | Response:
-        session_id = request.headers.get(SESSION_HEADER)
+        session_id = request.headers.get(MCP_SESSION_HEADER)
         if session_id is not None:
             found = self._sessions.get(session_id)
             return found or _error(404, "Session not found: initialize again")

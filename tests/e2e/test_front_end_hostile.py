@@ -20,7 +20,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.e2e.test_http_front import ACCEPT, HttpProxy, _post
+from tests.e2e.test_front_end import ACCEPT, HttpProxy, _post
 from tests.harness import INITIALIZE_PARAMS, WAIT, Emulator, Proxy, wait_until
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INITIALIZE_PARAMS}

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mcp_agentcore_proxy.http_framing import Answer, request_head
+from mcp_agentcore_proxy.upstream_framing import Answer, request_head
 
 
 class Pair:
