@@ -86,7 +86,7 @@ def test_a_missing_dependency_is_one_line_and_status_2_never_a_traceback() -> No
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "the module 'uvicorn' is missing" in lines[0]
-    assert "subdirectory=emulator" in lines[0] and "Traceback" not in done.stderr
+    assert "pip install agentcore-emulator" in lines[0] and "Traceback" not in done.stderr
 
 
 def _env(*args: str) -> subprocess.CompletedProcess[str]:
