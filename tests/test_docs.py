@@ -119,6 +119,7 @@ PYTHON_BLOCKS = {
     "process": "with EmulatorProcess(",
     "http_a2a_command": "agentcore.get_agent_card(",
     "websocket": "SigV4QueryAuth(credentials",
+    "models": "turns = [",
 }
 
 
@@ -168,6 +169,21 @@ def test_the_websocket_block_runs(emulator: Emulator) -> None:
         "region": "us-east-1",
     }
     assert _run(_python_block("websocket"), names) == ["echo: hello"]
+
+
+def test_the_models_block_runs(emulator: Emulator) -> None:
+    env = emulator.env()
+    names = {
+        "endpoint": emulator.url,
+        "key": env["AWS_ACCESS_KEY_ID"],
+        "secret": env["AWS_SECRET_ACCESS_KEY"],
+    }
+    try:
+        printed = _run(_python_block("models"), names)
+    finally:
+        emulator.admin.delete("/_emulator/models").raise_for_status()
+    assert "Lyon is sunny today." in printed[0]
+    assert printed[1][-2:] == ["ConverseStream", "ConverseStream"]
 
 
 def _run(code: str, names: dict[str, Any]) -> list[Any]:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agentcore_emulator.config import ConfigError, FaultSpec
+from agentcore_emulator.model_turns import ScriptedTurn
 from agentcore_emulator.wire import emulator_of
 from agentcore_wire.loopback import host_name, is_loopback, is_loopback_origin
 
@@ -136,13 +137,42 @@ async def set_faults(request: Request) -> Response:
     return JSONResponse({"runtime": spec.name, "faults": dataclasses.asdict(faults)})
 
 
-async def set_converse_error(request: Request) -> Response:
+async def set_model_error(request: Request) -> Response:
+    """Make every model call answer with an AWS error code (null: answer again)."""
     emulator = emulator_of(request)
     error = (await _json_object(request)).get("error")
     if error is not None and not isinstance(error, str):
         raise BadRequest('"error" must be an AWS error code (a string) or null')
-    emulator.converse_error = error
-    return JSONResponse({"error": emulator.converse_error})
+    emulator.models.error = error
+    return JSONResponse({"error": emulator.models.error})
+
+
+async def set_model_script(request: Request) -> Response:
+    """Give a model id (``"model"``, default ``"*"``: every model) the turns it answers."""
+    body = await _json_object(request)
+    model = body.get("model", "*")
+    turns = body.get("turns")
+    if not isinstance(model, str) or not isinstance(turns, list):
+        raise BadRequest('a script is {"model": "*" or a model id, "turns": [...]}')
+    try:
+        script = [ScriptedTurn.from_mapping(t) for t in turns if isinstance(t, dict)]
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    if len(script) != len(turns):
+        raise BadRequest("each scripted turn is a JSON object")
+    emulator_of(request).models.script(model, script)
+    return JSONResponse({"model": model, "turns": len(script)})
+
+
+async def reset_models(request: Request) -> Response:
+    """Models as started: deterministic, no call recorded, no error injected."""
+    emulator_of(request).models.reset()
+    return JSONResponse({"reset": True})
+
+
+async def list_model_calls(request: Request) -> Response:
+    """Every model call, in order: model id, operation, messages, tools, answer, error."""
+    return JSONResponse({"calls": emulator_of(request).models.calls.list()})
 
 
 async def expire_credentials(request: Request) -> Response:

@@ -1,13 +1,13 @@
-"""Every other AWS call the emulator answers, dispatched by its SigV4 service: Bedrock's
-Converse (``bedrock``), and STS and the control plane (moto, ``aws_services``)."""
+"""Every other AWS call the emulator answers, dispatched by its SigV4 service: Bedrock
+Runtime's model operations (``bedrock``), and STS, the control plane and CloudWatch Logs
+(moto, ``aws_services``)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from agentcore_emulator import bedrock
-from agentcore_emulator.exceptions import ValidationException
 from agentcore_emulator.wire import emulator_of, raw_target, signed_request_of
 
 
@@ -16,11 +16,7 @@ async def aws_services(request: Request) -> Response:
     emulator = emulator_of(request)
     body = await request.body()
     verified = emulator.verify(signed_request_of(request, body))
-    path = request.url.path
-    if verified.scope.service == "bedrock":
-        if not path.endswith("/converse"):
-            raise ValidationException(f"The emulator answers Converse only, not {path}")
-        model_id = path.removeprefix("/model/").removesuffix("/converse")
-        return JSONResponse(bedrock.converse(model_id, body, emulator.converse_error))
     raw_path, query = raw_target(request)
+    if verified.scope.service == "bedrock":
+        return bedrock.answer(emulator.models, raw_path, body)
     return await emulator.moto.call(request.method, raw_path, query, request.headers, body)

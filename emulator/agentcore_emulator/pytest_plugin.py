@@ -84,6 +84,16 @@ class AgentCoreEmulator:
         self.arn(runtime)
         self._admin("PUT", f"runtimes/{runtime}/faults", faults)
 
+    def script_model(self, turns: list[dict[str, Any]], model: str = "*") -> None:
+        """Give a model id (``"*"``: every model) the turns it answers, in order or by their
+        ``when`` (see the emulator's docs: text, tool_calls, stop_reason, error, ...)."""
+        self._admin("PUT", "models/script", {"model": model, "turns": turns})
+
+    def model_calls(self) -> list[dict[str, Any]]:
+        """The model calls of this test, in order: model id, operation, messages, tools,
+        answer or error."""
+        return list(self._admin("GET", "models/calls")["calls"])
+
     def advance_clock(self, seconds: float) -> int:
         """Move its clock on; sessions past their idle timeout or lifetime end. How many."""
         return int(self._admin("POST", "clock/advance", {"seconds": seconds})["ended"])

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import aiohttp
 
 from agentcore_emulator.aws_services import MotoServices
+from agentcore_emulator.bedrock import Models
 from agentcore_emulator.config import EmulatorConfig, FaultSpec, RuntimeSpec
 from agentcore_emulator.credentials import CredentialStore
 from agentcore_emulator.instance_http import (
@@ -69,7 +70,7 @@ class Emulator:
         self.moto = MotoServices(config)
         self.idp = IdentityProvider(base_url + IDP_PATH, config.oauth_clients)
         self.bearer = BearerCheck(self.idp)
-        self.converse_error: str | None = None
+        self.models = Models()  # Bedrock Runtime's models: scripts and every call
         # The latest invocations, numbered in the order they arrived (for tests).
         self.arrivals: collections.deque[dict[str, str | int]] = collections.deque(maxlen=1000)
         self._arrival_numbers = itertools.count(1)
@@ -126,7 +127,7 @@ class Emulator:
             self.runtimes.set_faults(spec.name, FaultSpec())
         self.sessions.clock.reset()
         self.arrivals.clear()
-        self.converse_error = None
+        self.models.reset()
         self.logs.clear()
 
     def record_arrival(self, spec: RuntimeSpec, session_id: str, method: str) -> None:

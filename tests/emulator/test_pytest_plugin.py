@@ -188,3 +188,28 @@ def test_holds_a_session(agentcore_emulator):
             running.kill()
             running.wait()
     wait_until(lambda: not any(_running(pid) for pid in tree), "every process to end")
+
+
+def test_a_users_test_scripts_the_model_and_reads_what_was_sent(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+def test_scripted(agentcore_emulator):
+    agentcore_emulator.script_model([{"text": "scripted answer"}])
+    answer = agentcore_emulator.client("bedrock-runtime").converse(
+        modelId="us.anthropic.claude-sonnet-4-20250514-v1:0",
+        messages=[{"role": "user", "content": [{"text": "hello"}]}],
+    )
+    assert answer["output"]["message"]["content"][0]["text"] == "scripted answer"
+    (call,) = agentcore_emulator.model_calls()
+    assert call["operation"] == "Converse" and call["messages"][0]["text"] == "hello"
+
+def test_next_test_gets_the_deterministic_model_again(agentcore_emulator):
+    assert agentcore_emulator.model_calls() == []
+    answer = agentcore_emulator.client("bedrock-runtime").converse(
+        modelId="amazon.nova-lite-v1:0",
+        messages=[{"role": "user", "content": [{"text": "hello"}]}],
+    )
+    assert "You said: hello" in answer["output"]["message"]["content"][0]["text"]
+"""
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
