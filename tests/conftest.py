@@ -28,6 +28,7 @@ _IN_PROCESS = (
     "tests/emulator/test_bearer_check.py",
     "tests/emulator/test_instance_logs.py",
     "tests/emulator/test_relay_bounds.py",
+    "tests/emulator/test_bedrock_formats.py",
 )
 _PROCESS_FIXTURES = frozenset({"emulator", "proxy_factory"})
 
