@@ -250,7 +250,7 @@ def test_only_the_main_thread_can_take_a_stop_signal(
     _hold(proxy, emulator)  # worker threads exist, one waiting on the runtime
     pid = proxy.process.pid
     threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
-    assert len(threads) > 2
+    assert len(threads) >= 2  # the main thread and the worker waiting on the runtime, at least
     stop = (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGINT - 1))
     for tid in threads:
         blocked = _blocked_signals(pid, tid) & stop
