@@ -5,6 +5,7 @@ errors, and the record of every call."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -178,3 +179,33 @@ def test_a_strands_agent_runs_its_tool_loop_against_the_emulator(models: Emulato
     assert ran == ["Lyon"]
     assert "Lyon is sunny today." in str(result)
     assert [c["operation"] for c in _calls(models)] == ["ConverseStream", "ConverseStream"]
+
+
+def _ask_agent(emulator: Emulator, prompt: str) -> dict[str, Any]:
+    answer = emulator.client().invoke_agent_runtime(
+        agentRuntimeArn=emulator.arns["strands_agent"],
+        runtimeSessionId=f"strands-{uuid.uuid4()}",
+        payload=json.dumps({"prompt": prompt}),
+        contentType="application/json",
+    )
+    return json.loads(answer["response"].read())  # type: ignore[no-any-return]
+
+
+def test_a_strands_agent_in_a_runtime_calls_its_model_and_its_tool_unchanged(
+    models: Emulator,
+) -> None:
+    # The agent is written as AgentCore's samples write one (fixtures/servers/strands_agent.py):
+    # its default model reaches Bedrock at the endpoint its runtime's environment names.
+    deterministic = _ask_agent(models, "Hello there")
+    assert "You said: Hello there" in deterministic["result"]
+    _script(
+        models,
+        {"tool_calls": [{"name": "get_weather", "input": {"city": "Lyon"}}]},
+        {"text": "Lyon is sunny today.", "when": "Sunny in Lyon"},
+    )
+    scripted = _ask_agent(models, "What's the weather in Lyon?")
+    assert "Lyon is sunny today." in scripted["result"]
+    calls = _calls(models)[-2:]
+    assert [c["operation"] for c in calls] == ["ConverseStream", "ConverseStream"]
+    assert calls[0]["tools"] == ["get_weather"]
+    assert calls[1]["messages"][-1]["tool_results"] == ["Sunny in Lyon"]  # the tool ran
