@@ -209,3 +209,20 @@ def test_a_strands_agent_in_a_runtime_calls_its_model_and_its_tool_unchanged(
     assert [c["operation"] for c in calls] == ["ConverseStream", "ConverseStream"]
     assert calls[0]["tools"] == ["get_weather"]
     assert calls[1]["messages"][-1]["tool_results"] == ["Sunny in Lyon"]  # the tool ran
+
+
+def test_a_streaming_agent_streams_the_models_text_as_it_comes(models: Emulator) -> None:
+    text = "The forecast for Lyon is sunny with a light breeze all afternoon."
+    _script(models, {"text": text})
+    answer = models.client().invoke_agent_runtime(
+        agentRuntimeArn=models.arns["strands_streaming_agent"],
+        runtimeSessionId=f"streaming-{uuid.uuid4()}",
+        payload=json.dumps({"prompt": "Weather in Lyon?"}),
+        contentType="application/json",
+        accept="text/event-stream",
+    )
+    assert answer["contentType"].startswith("text/event-stream")
+    lines = answer["response"].read().decode().splitlines()
+    pieces = [json.loads(line[len("data: ") :]) for line in lines if line.startswith("data: ")]
+    assert len(pieces) > 1  # streamed in pieces, as the model's deltas came
+    assert "".join(pieces) == text
