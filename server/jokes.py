@@ -21,8 +21,8 @@ async def tell_joke(topic: str, model_id: str, region: str, max_attempts: int = 
     from strands.models import BedrockModel
     from strands.types.exceptions import ModelThrottledException
 
-    # Converse, not ConverseStream: a joke is short and the tool returns it whole.
-    model = BedrockModel(model_id=model_id, region_name=region, streaming=False)
+    # Strands' default, as a user's agent has it: ConverseStream.
+    model = BedrockModel(model_id=model_id, region_name=region)
     # Strands' default (6 attempts from 4 s) would hold a throttled tool call for minutes.
     retries = ModelRetryStrategy(max_attempts=max_attempts, initial_delay=1, max_delay=8)
     agent = Agent(

@@ -1,4 +1,5 @@
-"""tell_joke runs the real Strands and boto3 code; the emulator answers Bedrock's Converse."""
+"""tell_joke runs the real Strands and boto3 code (Strands' default model: ConverseStream);
+the emulator answers it."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from tests.harness import Emulator, Proxy
 JOKE = {"name": "tell_joke", "arguments": {"topic": "programmers"}}
 
 
-def test_joke_comes_from_the_emulated_model(proxy: Proxy) -> None:
+def test_joke_comes_from_the_emulated_model(proxy: Proxy, emulator: Emulator) -> None:
     answer = proxy.request(1, "tools/call", JOKE)
     assert answer["result"]["isError"] is False
-    assert answer["result"]["structuredContent"]["result"]  # a deterministic joke
+    joke = answer["result"]["structuredContent"]["result"]
+    assert "[agentcore-emulator model" in joke and "programmers" in joke  # deterministic
+    calls = emulator.admin.get("/_emulator/models/calls").json()["calls"]
+    assert calls[-1]["operation"] == "ConverseStream"
 
 
 def test_bedrock_errors_reach_the_client_as_tool_errors(proxy: Proxy, emulator: Emulator) -> None:
