@@ -6,6 +6,7 @@ every call is recorded."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import functools
@@ -13,17 +14,21 @@ import json
 import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from agentcore_emulator import bedrock_formats as formats
-from agentcore_emulator import eventstream
+from agentcore_emulator import eventstream, openai_source
+from agentcore_emulator.config import ModelSpec
 from agentcore_emulator.exceptions import ValidationException
 from agentcore_emulator.model_turns import (
+    Conversation,
     ModelCalls,
     ScriptedTurn,
     ScriptExhausted,
+    Turn,
     TurnSource,
     input_tokens,
 )
@@ -74,28 +79,49 @@ def bedrock_error(code: str, message: str | None = None) -> AwsError:
     )
 
 
-class Models:
-    """The emulator's models: where each model id's turns come from, and every call."""
+@dataclass(frozen=True)
+class LocalModel:
+    """A model id answered by a local server speaking OpenAI's chat-completions API."""
 
-    def __init__(self) -> None:
+    url: str
+    name: str | None = None  # the model's name there (default: the model id)
+
+
+class Models:
+    """The emulator's models: where each model id's turns come from, and every call.
+
+    As started, each model id (``"*"``: any other) answers as the config's ``[[models]]``
+    say, else deterministically; a test's script replaces that until the next reset.
+    """
+
+    def __init__(self, specs: Sequence[ModelSpec] = ()) -> None:
         self.calls = ModelCalls()
-        self._sources: dict[str, TurnSource] = {}
+        self._specs = tuple(specs)
+        self._sources: dict[str, TurnSource | LocalModel] = {}
         self._default = TurnSource()
         self.error: str | None = None  # an AWS error code every call answers with, if set
+        self.reset()
 
     def script(self, model_id: str, turns: Sequence[ScriptedTurn]) -> None:
         """Give a model id (or "*", every model) a script; an empty one: deterministic."""
         if not turns:
             self._sources.pop(model_id, None)
             return
-        source = self._sources.setdefault(model_id, TurnSource())
+        source = TurnSource()
         source.set_script(turns)
+        self._sources[model_id] = source
 
-    def source(self, model_id: str) -> TurnSource:
+    def source(self, model_id: str) -> TurnSource | LocalModel:
         return self._sources.get(model_id) or self._sources.get("*") or self._default
 
     def reset(self) -> None:
+        """As started: the config's sources, no call recorded, no error injected."""
         self._sources.clear()
+        for spec in self._specs:
+            if spec.source == "openai" and spec.url is not None:
+                self._sources[spec.model] = LocalModel(spec.url, spec.name)
+            elif spec.source == "scripted":
+                self.script(spec.model, spec.turns)
         self.calls.clear()
         self.error = None
 
@@ -114,7 +140,7 @@ def _target(raw_path: str) -> tuple[str, str]:
     return model_id, OPERATIONS[parts[3]]
 
 
-def answer(models: Models, raw_path: str, body: bytes) -> Response:
+async def answer(models: Models, raw_path: str, body: bytes) -> Response:
     """One model operation's answer (an AwsError for what AWS refuses)."""
     started = time.monotonic()
     model_id, operation = _target(raw_path)
@@ -125,11 +151,15 @@ def answer(models: Models, raw_path: str, body: bytes) -> Response:
         kind, conversation = formats.read_invoke(model_id, operation, body)
     else:
         conversation = formats.read_converse(model_id, operation, body)
-    turn = None
+    turn, scripted = None, None
     try:
         if models.error is not None:
             raise bedrock_error(models.error)
-        turn, scripted = models.source(model_id).next_turn(conversation)
+        source = models.source(model_id)
+        if isinstance(source, LocalModel):
+            turn = await _ask_local(source, model_id, conversation)
+        else:
+            turn, scripted = source.next_turn(conversation)
         if scripted is not None and scripted.error is not None:
             raise bedrock_error(scripted.error)
     except ScriptExhausted as exc:
@@ -149,6 +179,16 @@ def answer(models: Models, raw_path: str, body: bytes) -> Response:
         answered = formats.invoke_answer(kind, model_id, turn, latency)
         return Response(json.dumps(answered), media_type="application/json")
     return _stream(formats.invoke_stream(kind, model_id, turn, latency, break_off))
+
+
+async def _ask_local(source: LocalModel, model_id: str, conversation: Conversation) -> Turn:
+    """The local server's answer, off the event loop; its failure is the model's error."""
+    try:
+        return await asyncio.to_thread(
+            openai_source.ask, source.url, source.name or model_id, conversation
+        )
+    except openai_source.LocalModelError as exc:
+        raise bedrock_error("ModelErrorException", f"The local model failed: {exc}") from None
 
 
 def _stream(frames: Iterator[bytes]) -> StreamingResponse:

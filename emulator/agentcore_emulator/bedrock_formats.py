@@ -64,7 +64,7 @@ def _converse_message(item: dict[str, Any]) -> Message:
     content = item.get("content")
     if not isinstance(content, list):
         raise ValidationException("Malformed input request: a message's content must be a list")
-    texts, uses, results = [], [], []
+    texts, uses, results, ids = [], [], [], []
     for block in content:
         if not isinstance(block, dict):
             continue
@@ -77,7 +77,8 @@ def _converse_message(item: dict[str, Any]) -> Message:
             )
         elif isinstance(block.get("toolResult"), dict):
             results.append(_text_of(block["toolResult"].get("content")))
-    return Message(item["role"], " ".join(texts), tuple(uses), tuple(results))
+            ids.append(str(block["toolResult"].get("toolUseId")))
+    return Message(item["role"], " ".join(texts), tuple(uses), tuple(results), tuple(ids))
 
 
 def read_converse(model_id: str, operation: str, body: bytes) -> Conversation:
@@ -175,7 +176,7 @@ def _anthropic_message(item: dict[str, Any]) -> Message:
         return Message(item["role"], content)
     if not isinstance(content, list):
         raise ValidationException("Malformed input request: content must be a string or a list")
-    texts, uses, results = [], [], []
+    texts, uses, results, ids = [], [], [], []
     for block in content:
         if not isinstance(block, dict):
             continue
@@ -188,7 +189,8 @@ def _anthropic_message(item: dict[str, Any]) -> Message:
             )
         elif kind == "tool_result":
             results.append(_text_of(block.get("content")))
-    return Message(item["role"], " ".join(texts), tuple(uses), tuple(results))
+            ids.append(str(block.get("tool_use_id")))
+    return Message(item["role"], " ".join(texts), tuple(uses), tuple(results), tuple(ids))
 
 
 def family(model_id: str, body: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from agentcore_emulator import config_keys
 from agentcore_emulator.headers import check_allowlist
+from agentcore_emulator.model_turns import ScriptedTurn
 
 _NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -105,6 +106,20 @@ class OAuthClient:
     token_lifetime: float = 3600.0
 
 
+MODEL_SOURCES = ("deterministic", "scripted", "openai")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where one model id's answers come from (``model_turns``, ``openai_source``)."""
+
+    model: str = "*"
+    source: str = "deterministic"
+    url: str | None = None  # openai: the server's base URL
+    name: str | None = None  # openai: the model's name there
+    turns: tuple[ScriptedTurn, ...] = ()
+
+
 @dataclass(frozen=True)
 class RuntimeSpec:
     """One registered runtime: how to start an instance of it and how it behaves."""
@@ -170,6 +185,7 @@ class EmulatorConfig:
     max_chunk_bytes: int = 10_000_000  # per streamed event
     oauth_clients: tuple[OAuthClient, ...] = ()
     network: str = "isolated"
+    models: tuple[ModelSpec, ...] = ()
 
     @property
     def principal(self) -> str:
@@ -277,6 +293,31 @@ def _oauth_client(raw: object, index: int) -> OAuthClient:
     )
 
 
+def _model(raw: object, index: int) -> ModelSpec:
+    where = f"models[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table ([[models]])")
+    keys = config_keys.MODELS
+    _check(raw, keys, where)
+
+    def value(name: str) -> Any:
+        return _value(raw, keys, name, where)
+
+    source = value("source")
+    if source not in MODEL_SOURCES:
+        raise ConfigError(f"{where}.source must be one of {MODEL_SOURCES} (got {source!r})")
+    url = value("url")
+    if source == "openai" and not (url and url.startswith(("http://", "https://"))):
+        raise ConfigError(f"{where}: an openai source needs url, an http(s) URL")
+    try:
+        turns = tuple(ScriptedTurn.from_mapping(turn) for turn in value("turns"))
+    except ValueError as exc:
+        raise ConfigError(f"{where}.turns: {exc}") from None
+    if source == "scripted" and not turns:
+        raise ConfigError(f"{where}: a scripted source needs turns")
+    return ModelSpec(value("model"), source, url, value("name"), turns)
+
+
 def _runtime(
     data: Mapping[str, Any],
     index: int,
@@ -366,7 +407,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
     def value(name: str) -> Any:
         return _value(settings, keys, name, "emulator")
 
-    for name in ("runtimes", "oauth_clients"):
+    for name in ("runtimes", "oauth_clients", "models"):
         if not isinstance(data.get(name, []), list):
             raise ConfigError(f"{name} must be an array of tables ([[{name}]])")
     region = value("region")
@@ -409,6 +450,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         max_chunk_bytes=value("max_chunk_bytes"),
         oauth_clients=oauth_clients,
         network=network,
+        models=tuple(_model(item, i) for i, item in enumerate(data.get("models", []))),
     )
 
 

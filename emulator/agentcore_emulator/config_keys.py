@@ -50,6 +50,9 @@ STRINGS = Kind(
     "a list of strings", lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v)
 )
 TABLE = Kind("a table", lambda v: isinstance(v, dict))
+TABLES = Kind(
+    "a list of tables", lambda v: isinstance(v, list) and all(isinstance(i, dict) for i in v)
+)
 COMMAND = Kind(
     "a non-empty list of strings",
     lambda v: isinstance(v, list) and bool(v) and all(isinstance(i, str) for i in v),
@@ -196,11 +199,26 @@ OAUTH_CLIENT = (
     Key("token_lifetime", 3600.0, "seconds its tokens live", POSITIVE_SECONDS),
 )
 
-# The tables of the file: [emulator], [[runtimes]] (with its sub-tables), [[oauth_clients]].
+MODELS = (
+    Key("model", "*", 'the model id it answers for ("*": every model id no table names)'),
+    Key(
+        "source",
+        "deterministic",
+        "deterministic (the same conversation, the same answer), scripted (turns), or openai "
+        "(a local server speaking OpenAI's chat-completions API)",
+    ),
+    Key("url", None, "openai: the server's base URL, e.g. http://127.0.0.1:11434/v1"),
+    Key("name", None, "openai: the model's name at that server (default: the model id)"),
+    Key("turns", [], "scripted: the turns, as the admin API takes them", TABLES),
+)
+
+# The tables of the file: [emulator], [[runtimes]] (with its sub-tables), [[oauth_clients]],
+# [[models]].
 TOP = (
     Key("emulator", None, "settings of the emulator itself", TABLE),
     Key("runtimes", None, "one [[runtimes]] table per runtime"),
     Key("oauth_clients", None, "clients of the emulator's identity provider"),
+    Key("models", None, "where Bedrock model calls get their answers, per model id"),
 )
 SECTIONS: Mapping[str, tuple[Key, ...]] = {
     "[emulator]": EMULATOR,
@@ -208,6 +226,7 @@ SECTIONS: Mapping[str, tuple[Key, ...]] = {
     "[runtimes.jwt_authorizer]": JWT_AUTHORIZER,
     "[runtimes.faults]": FAULTS,
     "[[oauth_clients]]": OAUTH_CLIENT,
+    "[[models]]": MODELS,
 }
 
 

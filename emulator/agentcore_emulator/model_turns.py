@@ -45,6 +45,7 @@ class Message:
     text: str
     tool_uses: tuple[ToolUse, ...] = ()
     tool_results: tuple[str, ...] = ()  # the text of each tool result it carries
+    result_ids: tuple[str, ...] = ()  # the tool use each result answers, in the same order
 
 
 @dataclass(frozen=True)

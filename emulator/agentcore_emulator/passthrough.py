@@ -18,5 +18,5 @@ async def aws_services(request: Request) -> Response:
     verified = emulator.verify(signed_request_of(request, body))
     raw_path, query = raw_target(request)
     if verified.scope.service == "bedrock":
-        return bedrock.answer(emulator.models, raw_path, body)
+        return await bedrock.answer(emulator.models, raw_path, body)
     return await emulator.moto.call(request.method, raw_path, query, request.headers, body)

@@ -70,7 +70,7 @@ class Emulator:
         self.moto = MotoServices(config)
         self.idp = IdentityProvider(base_url + IDP_PATH, config.oauth_clients)
         self.bearer = BearerCheck(self.idp)
-        self.models = Models()  # Bedrock Runtime's models: scripts and every call
+        self.models = Models(config.models)  # Bedrock Runtime's models: sources, every call
         # The latest invocations, numbered in the order they arrived (for tests).
         self.arrivals: collections.deque[dict[str, str | int]] = collections.deque(maxlen=1000)
         self._arrival_numbers = itertools.count(1)

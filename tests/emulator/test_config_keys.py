@@ -141,6 +141,7 @@ _WRONG = {
     config_keys.PORT: [0, 70000, "8080", 80.0],
     config_keys.STRINGS: ["a", [1], {"a": 1}],
     config_keys.TABLE: ["a", [1], 3],
+    config_keys.TABLES: ["a", [1], {"a": 1}],
     config_keys.COMMAND: ["python -m x", [], [1]],
 }
 
@@ -161,6 +162,9 @@ def _placed(section: str, name: str, value: object) -> tuple[dict[str, Any], str
     if section == "[runtimes.faults]":
         runtime["faults"] = {name: value}
         return data, f"runtimes[0].faults.{name}"
+    if section == "[[models]]":
+        data["models"] = [{name: value}]
+        return data, f"models[0].{name}"
     client = {"client_id": "a", "client_secret": "b", name: value}
     data["oauth_clients"] = [client]
     return data, f"oauth_clients[0].{name}"
@@ -238,3 +242,20 @@ def test_a_wrong_argument_is_exit_2_and_one_line_before_anything_is_bound(args: 
     # One line says what is wrong (argparse prints its usage above it).
     assert done.stderr.strip().splitlines()[-1].startswith("agentcore-emulator"), done.stderr
     assert args[-2] in done.stderr.strip().splitlines()[-1], done.stderr
+
+
+@pytest.mark.parametrize(
+    ("model", "complaint"),
+    [
+        ({"source": "oracle"}, "models[0].source must be one of"),
+        ({"source": "openai"}, "models[0]: an openai source needs url"),
+        ({"source": "scripted"}, "models[0]: a scripted source needs turns"),
+        ({"source": "scripted", "turns": [{"txt": "x"}]}, "models[0].turns: a scripted turn"),
+    ],
+)
+def test_a_models_table_that_cannot_work_is_one_line_saying_why(
+    model: dict, complaint: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"runtimes": [MINIMAL], "models": [model]}, tmp_path)
+    assert str(caught.value).startswith(complaint)
