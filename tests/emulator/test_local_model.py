@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -128,12 +129,9 @@ def test_a_chat_completions_answer_is_a_turn() -> None:
         openai_source.turn_of({"choices": []}, conversation)
 
 
-@pytest.fixture(scope="module")
-def local_emulator(
-    stand_in: StandIn, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Emulator]:
-    config = tmp_path_factory.mktemp("local-model") / "emulator.toml"
-    port = stand_in.server_address[1]
+def _config(folder: Path, models: str) -> Path:
+    """A config with one runtime and these ``[[models]]`` tables."""
+    config = folder / "emulator.toml"
     config.write_text(
         f"""
 [[runtimes]]
@@ -141,14 +139,19 @@ name = "server"
 command = ["python", "servers/testing_server.py"]
 cwd = "{ROOT / "fixtures"}"
 
-[[models]]
-model = "*"
-source = "openai"
-url = "http://127.0.0.1:{port}/v1"
-name = "llama3.2"
+{models}
 """
     )
-    emulator = Emulator(config)
+    return config
+
+
+@pytest.fixture(scope="module")
+def local_emulator(
+    stand_in: StandIn, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Emulator]:
+    port = stand_in.server_address[1]
+    models = f'[[models]]\nsource = "openai"\nurl = "http://127.0.0.1:{port}/v1"\nname = "llama3.2"'
+    emulator = Emulator(_config(tmp_path_factory.mktemp("local-model"), models))
     yield emulator
     emulator.stop()
 
@@ -182,21 +185,9 @@ def test_a_strands_agents_tool_loop_runs_on_a_local_model(
     assert second["messages"][-1]["role"] == "tool"
 
 
-def test_a_local_server_that_is_not_there_is_the_models_error(tmp_path: Any) -> None:
-    config = tmp_path / "emulator.toml"
-    config.write_text(
-        f"""
-[[runtimes]]
-name = "server"
-command = ["python", "servers/testing_server.py"]
-cwd = "{ROOT / "fixtures"}"
-
-[[models]]
-source = "openai"
-url = "http://127.0.0.1:9/v1"
-"""
-    )
-    emulator = Emulator(config)
+def test_a_local_server_that_is_not_there_is_the_models_error(tmp_path: Path) -> None:
+    nothing_there = '[[models]]\nsource = "openai"\nurl = "http://127.0.0.1:9/v1"'
+    emulator = Emulator(_config(tmp_path, nothing_there))
     try:
         client = emulator.client("bedrock-runtime")
         with pytest.raises(client.exceptions.ModelErrorException, match="local model failed"):

@@ -8,7 +8,7 @@ import gc
 import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -123,15 +123,33 @@ def test_asking_for_the_shared_network_warns_nothing(caplog: pytest.LogCaptureFi
     assert caplog.records == []
 
 
+async def _emulator_side(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """The emulator, as far as a relay test needs it: it answers what it heard."""
+    writer.write(b"emulator heard " + await reader.readexactly(5))
+    await writer.drain()
+    writer.close()
+
+
+async def _said_inside(maker: Callable[[], socket.socket], port: int) -> bytes:
+    """From inside a namespace, "hello" to loopback's ``port``: what came back."""
+    inside = maker()
+    inside.setblocking(False)
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.sock_connect(inside, ("127.0.0.1", port))
+        await loop.sock_sendall(inside, b"hello")
+        heard = b""
+        while chunk := await loop.sock_recv(inside, 100):
+            heard += chunk
+        return heard
+    finally:
+        inside.close()
+
+
 @isolated
 def test_an_isolated_network_is_reached_off_loopback_and_reaches_the_emulator() -> None:
     async def scenario() -> None:
-        async def emulator_side(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            writer.write(b"emulator heard " + await reader.readexactly(5))
-            await writer.drain()
-            writer.close()
-
-        emulator = await asyncio.start_server(emulator_side, "127.0.0.1", 0)
+        emulator = await asyncio.start_server(_emulator_side, "127.0.0.1", 0)
         port = emulator.sockets[0].getsockname()[1]
         places = networks.Networks("isolated", f"http://127.0.0.1:{port}")
         one, two = await places.place(SPEC), await places.place(SPEC)
@@ -159,16 +177,7 @@ def test_an_isolated_network_is_reached_off_loopback_and_reaches_the_emulator() 
             with pytest.raises(ConnectionRefusedError):
                 await client.connected_socket((two.address, 8001))
             # From inside, the emulator's own address reaches the emulator (the relay).
-            inside = maker()
-            inside.setblocking(False)
-            loop = asyncio.get_running_loop()
-            await loop.sock_connect(inside, ("127.0.0.1", port))
-            await loop.sock_sendall(inside, b"hello")
-            heard = b""
-            while chunk := await loop.sock_recv(inside, 100):
-                heard += chunk
-            inside.close()
-            assert heard == b"emulator heard hello"
+            assert await _said_inside(maker, port) == b"emulator heard hello"
         finally:
             for server in servers:
                 server.close()
@@ -207,12 +216,7 @@ def test_the_relay_to_the_emulator_never_takes_the_port_an_instance_listens_on()
     # Before: with the emulator on 8080 (`serve --port 8080`), the relay took 127.0.0.1:8080
     # in every namespace, and each HTTP agent died with "Address already in use".
     async def scenario() -> None:
-        async def emulator_side(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            writer.write(b"emulator heard " + await reader.readexactly(5))
-            await writer.drain()
-            writer.close()
-
-        emulator = await asyncio.start_server(emulator_side, "127.0.0.1", 0)
+        emulator = await asyncio.start_server(_emulator_side, "127.0.0.1", 0)
         port = emulator.sockets[0].getsockname()[1]
         # The emulator's port is the one the instance listens on.
         places = networks.Networks("isolated", f"http://127.0.0.1:{port}")
@@ -227,16 +231,7 @@ def test_the_relay_to_the_emulator_never_takes_the_port_an_instance_listens_on()
             inside = places.instance_emulator_url(f"http://127.0.0.1:{port}", spec)
             relay = int(inside.rsplit(":", 1)[1])
             assert relay not in {spec.port, 8000, 8080, 9000}
-            client = maker()
-            client.setblocking(False)
-            loop = asyncio.get_running_loop()
-            await loop.sock_connect(client, ("127.0.0.1", relay))
-            await loop.sock_sendall(client, b"hello")
-            heard = b""
-            while chunk := await loop.sock_recv(client, 100):
-                heard += chunk
-            client.close()
-            assert heard == b"emulator heard hello"
+            assert await _said_inside(maker, relay) == b"emulator heard hello"
         finally:
             server.close()
             await network.close()
