@@ -6,7 +6,7 @@ import hashlib
 import re
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -51,8 +51,7 @@ class FaultSpec:
             raise ConfigError(f"{where} must be a table")
         _check(data, config_keys.FAULTS, where)
 
-        def value(name: str) -> Any:
-            return _value(data, config_keys.FAULTS, name, where)
+        value = _reader(data, config_keys.FAULTS, where)
 
         throttle = value("throttle_per_second")
         return cls(
@@ -70,6 +69,13 @@ def _check(data: Mapping[str, Any], keys: tuple[config_keys.Key, ...], where: st
         config_keys.check_keys(data, keys, where)
     except config_keys.UnknownKey as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _reader(
+    data: Mapping[str, Any], keys: tuple[config_keys.Key, ...], where: str
+) -> Callable[[str], Any]:
+    """``_value`` of one table: its keys read by name."""
+    return lambda name: _value(data, keys, name, where)
 
 
 def _value(
@@ -300,8 +306,7 @@ def _model(raw: object, index: int) -> ModelSpec:
     keys = config_keys.MODELS
     _check(raw, keys, where)
 
-    def value(name: str) -> Any:
-        return _value(raw, keys, name, where)
+    value = _reader(raw, keys, where)
 
     source = value("source")
     if source not in MODEL_SOURCES:
@@ -332,8 +337,7 @@ def _runtime(
     keys = config_keys.RUNTIME
     _check(data, keys, where)
 
-    def value(name: str) -> Any:
-        return _value(data, keys, name, where)
+    value = _reader(data, keys, where)
 
     name = value("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
@@ -404,8 +408,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
     keys = config_keys.EMULATOR
     _check(settings, keys, "emulator")
 
-    def value(name: str) -> Any:
-        return _value(settings, keys, name, "emulator")
+    value = _reader(settings, keys, "emulator")
 
     for name in ("runtimes", "oauth_clients", "models"):
         if not isinstance(data.get(name, []), list):
