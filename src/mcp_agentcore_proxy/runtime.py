@@ -104,7 +104,6 @@ class AgentCoreRuntime:
         self._connect = connect
         self._sso_hint = sso_hint
         self._retry = RetryPolicy(max_attempts=config.max_attempts)
-        self._sending = threading.local()
         self._lock = threading.Lock()
         self._opening = threading.Lock()
         self._open_answers = 0
@@ -239,12 +238,16 @@ class AgentCoreRuntime:
         refreshed = False
         while True:
             path = self._acquire_connection_slot()
+            bearer: str | None = None
             try:
-                answer = self._send(path, payload, self._wire_headers(path, headers), on_sent)
+                # The token this attempt sends: if the runtime refuses it, it is this one.
+                bearer = self._bearer.current() if self._bearer is not None else None
+                wire = self._wire_headers(path, headers)
+                answer = self._send(path, payload, wire, on_sent, bearer)
                 break
             except RuntimeServiceError as exc:
                 self._release_connection_slot()
-                if not refreshed and self._refused_bearer(exc):
+                if not refreshed and self._refused_bearer(exc, bearer):
                     refreshed = True
                     continue  # once, with the token its source gave anew
                 if exc.aws_error.code in CREDENTIAL_ERROR_CODES and not refreshed:
@@ -278,9 +281,8 @@ class AgentCoreRuntime:
         payload: bytes,
         wire: dict[str, str],
         on_sent: Callable[[], None] | None,
+        bearer: str | None,
     ) -> RuntimeAnswer:
-        bearer = self._bearer.current() if self._bearer is not None else None
-        self._sending.bearer = bearer
         with translate_errors(INVOKE, self._sso_hint):
             sent = path.send(payload, wire, on_sent, bearer)
             if sent.status >= 300:
@@ -299,11 +301,11 @@ class AgentCoreRuntime:
             on_done=self._release_connection_slot,
         )
 
-    def _refused_bearer(self, exc: RuntimeServiceError) -> bool:
-        """Whether the runtime refused our bearer token and its source has another."""
+    def _refused_bearer(self, exc: RuntimeServiceError, refused: str | None) -> bool:
+        """Whether the runtime refused ``refused``, our bearer token, and its source has
+        another."""
         if self._bearer is None or exc.aws_error.status != 401:
             return False
-        refused = getattr(self._sending, "bearer", None)
         if refused is None or not self._bearer.refresh(refused):
             return False
         logger.warning("bearer token refused; using the one %s gives now", self._bearer.source)
