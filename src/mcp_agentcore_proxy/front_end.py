@@ -67,13 +67,12 @@ from mcp_agentcore_proxy.front_modern import (
 )
 from mcp_agentcore_proxy.front_streams import PING_INTERVAL, Outbox, event_stream
 from mcp_agentcore_proxy.lifecycle import Call, Once
-from mcp_agentcore_proxy.router import Router
+from mcp_agentcore_proxy.router import CANCELLED, Router
 from mcp_agentcore_proxy.threads import start_daemon
 
 logger = logging.getLogger(__name__)
 
 MCP_SESSION_HEADER = "Mcp-Session-Id"
-CANCELLED = "notifications/cancelled"
 BUSY = -32005  # JSON-RPC error of a message refused because its session's intake is full
 _STREAM_BOUND = 16  # messages waiting on one stream before its writer waits
 _BACKLOG = 64  # messages of no request's kept for a client with no GET stream open
@@ -260,7 +259,6 @@ class StreamableHttpFront:
     ) -> None:
         self._make_router = make_router
         self._stateless_calls = stateless_calls
-        self._stateless_in_flight = 0
         self._allow_any_host = allow_any_host
         self._max_sessions = max_sessions
         self._idle_timeout = idle_timeout
@@ -413,19 +411,19 @@ class StreamableHttpFront:
                 max_calls=self._stateless_calls,
             )
         session = self._stateless
-        busy = _error(
-            429,
-            "Too many requests in flight: retry after some have been answered",
-            BUSY,
-            message.id,
-            headers={"Retry-After": "1"},
-        )
         is_request = message.kind is jsonrpc.Kind.REQUEST
-        if is_request and self._stateless_in_flight >= self._stateless_calls:
-            return busy  # at once: never queued behind other clients' calls
-        release = session.router.try_admit()
+        # Its router has a slot for each call it takes: past them, refused at once, never
+        # queued behind other clients' calls.
+        full = is_request and session.router.in_flight() >= self._stateless_calls
+        release = None if full else session.router.try_admit()
         if release is None:
-            return busy
+            return _error(
+                429,
+                "Too many requests in flight: retry after some have been answered",
+                BUSY,
+                message.id,
+                headers={"Retry-After": "1"},
+            )
         if not is_request:
             session.router.submit_message(message, release, passed_on(request.headers))
             return Response(status_code=202)
@@ -433,11 +431,9 @@ class StreamableHttpFront:
         key, owned = session.ids.own(message)
         stream = session.expect(key)
         assert stream is not None  # the key is new
-        self._stateless_in_flight += 1
         session.router.submit_message(owned, release, passed_on(request.headers))
 
         def ended() -> None:
-            self._stateless_in_flight -= 1
             # Still in flight: the client closed its stream, which cancels the request.
             session.router.cancel(key, "the client closed the request's stream")
             session.forget(key, stream)

@@ -46,10 +46,17 @@ _SHAPED = (
     (re.compile(r"(base64UrlBearerAuthorization\.)[A-Za-z0-9._~+/=-]+", re.I), rf"\1{REDACTED}"),
     (re.compile(r"(\bbearer\s+)(?!<redacted)[A-Za-z0-9._~+/=-]+", re.I), rf"\1{REDACTED}"),
     (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "<redacted-jwt>"),
-    # Userinfo in a URL (`http://user:pw@host`), and a bare `user:pw@host` (a netloc).
-    # (To the last `@` before a query: a password may hold an unescaped `/`.)
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s'\"<>?#]*@", re.I), rf"\1{REDACTED}@"),
-    (re.compile(r"(?<![\w.%+:/-])[^\s/@:'\"<>(),]+:[^\s/@'\"<>]*@(?=[\w\[])"), rf"{REDACTED}@"),
+    # Userinfo in a URL (`http://user:pw@host`), and a bare `user:pw@host` (a netloc): to
+    # the last `@` before a query (a password may hold an unescaped `/` or `@`). Each run is
+    # bounded, so a long text of `http://` without an `@` costs linear time, not quadratic.
+    (
+        re.compile(r"(\b[a-z][a-z0-9+.-]*://)(?:[^\s'\"<>?#@]{0,256}@){1,4}", re.I),
+        rf"\1{REDACTED}@",
+    ),
+    (
+        re.compile(r"(?<![\w.%+:/-])[^\s/@:'\"<>(),]{1,256}:[^\s/@'\"<>]{0,256}@(?=[\w\[])"),
+        rf"{REDACTED}@",
+    ),
 )
 _SECRET_QUERY = re.compile(
     rf"^(?:{'|'.join(_SECRET_NAMES)}|x-amz-signature|signature|sig|key)$", re.I
