@@ -7,12 +7,12 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from agentcore_wire.limits import MAX_PAYLOAD
 from agentcore_wire.sse import SseDecoder
 from mcp_agentcore_proxy.aws_boundary import stream_errors
 from mcp_agentcore_proxy.errors import StreamInterruptedError
+from mcp_agentcore_proxy.upstream_framing import FramedBody, read_head
 
 _READ_SIZE = 65536
 # The most one message of an answer may hold: AgentCore's payload limit. A runtime that
@@ -22,29 +22,38 @@ MAX_MESSAGE = MAX_PAYLOAD
 
 
 class RuntimeAnswer:
-    """An answer whose headers have arrived; its body is read as the caller iterates."""
+    """The answer to one request, from its connection's socket to the router: its head
+    parsed at construction, its body read as the caller iterates; its connection goes
+    back (``release(True)``) only when the body ended as its head said it would."""
 
     def __init__(
         self,
+        sock: socket.socket,
+        release: Callable[[bool], None] = lambda reusable: None,
         *,
-        status: int,
-        content_type: str,
-        mcp_session_id: str | None,
-        request_id: str | None,
-        body: Any,
-        on_done: Callable[[], None] = lambda: None,
         max_message: int = MAX_MESSAGE,
     ) -> None:
-        self.status = status
-        self.content_type = content_type
-        self.mcp_session_id = mcp_session_id
-        self.request_id = request_id
-        self._body = body  # connections.PooledResponse, its body not yet read
-        self._on_done = on_done
+        fp = sock.makefile("rb")
+        try:
+            version, self.status, self.headers = read_head(fp, sock)
+            self.body = FramedBody(fp, version, self.status, self.headers)
+        except BaseException:
+            fp.close()
+            raise
+        self.content_type = self.headers.get("content-type") or ""
+        self.mcp_session_id = self.headers.get("mcp-session-id")
+        self.request_id = self.headers.get("x-amzn-requestid")
+        self._sock = sock
+        self._release = release
+        self._on_done: Callable[[], None] = lambda: None
         self._max_message = max_message
         self._lock = threading.Lock()
         self._finished = False
         self._closed_early = False
+
+    def when_done(self, on_done: Callable[[], None]) -> None:
+        """Run ``on_done`` once, when the answer is read to its end or closed."""
+        self._on_done = on_done
 
     def payloads(self) -> Iterator[bytes]:
         """Yield each JSON-RPC message payload of the body as soon as it is complete."""
@@ -83,7 +92,7 @@ class RuntimeAnswer:
             self._finish(complete=True)
 
     def _too_large(self, what: str) -> StreamInterruptedError:
-        # Not read to its end: its connection is let go, never reused (release_conn).
+        # Not read to its end: its connection is let go, never reused.
         return StreamInterruptedError(
             f"The runtime's answer was cut off: {what} passed {self._max_message} bytes, "
             f"AgentCore's payload limit"
@@ -92,7 +101,7 @@ class RuntimeAnswer:
     def _chunks(self) -> Iterator[bytes]:
         # read1() hands over each HTTP chunk as it lands; read(n) would wait for n bytes
         # and hold progress notifications back.
-        while chunk := self._body.read1(_READ_SIZE):
+        while chunk := self.body.read1(_READ_SIZE):
             yield chunk
 
     def close(self) -> None:
@@ -105,15 +114,12 @@ class RuntimeAnswer:
                 return
             self._finished = True
             self._closed_early = not complete
-        if complete:
-            with contextlib.suppress(Exception):
-                self._body.release_conn()  # read to its end: the connection is reused
-        else:
-            sock = getattr(self._body.connection, "sock", None)
-            if sock is not None:
-                # close() alone does not wake a thread blocked in recv(); shutdown() does.
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(Exception):
-                self._body.close()
+        reusable = complete and self.body.ended and not self.body.will_close
+        if not complete:
+            # close() alone does not wake a thread blocked in recv(); shutdown() does.
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(Exception):
+            self.body.close()
+        self._release(reusable)
         self._on_done()

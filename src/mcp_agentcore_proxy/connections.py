@@ -21,41 +21,10 @@ import threading
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
-from mcp_agentcore_proxy.upstream_framing import Answer, Headers, request_head
+from mcp_agentcore_proxy.answer import RuntimeAnswer
+from mcp_agentcore_proxy.upstream_framing import request_head
 
 _Connection = http.client.HTTPConnection
-
-
-class PooledResponse:
-    """An answer being read; its connection goes back to the pool once read to its end."""
-
-    def __init__(self, pool: EndpointConnections, conn: _Connection, response: Answer) -> None:
-        self._pool = pool
-        self.connection = conn
-        self._response = response
-        self.status = response.status
-        self.headers: Headers = response.headers  # case-insensitive
-
-    def read1(self, size: int) -> bytes:
-        return self._response.read1(size)
-
-    def read(self, size: int) -> bytes:
-        return self._response.read(size)
-
-    def release_conn(self) -> None:
-        """Done with the answer: its connection serves the next request only if the answer
-        ended as it said it would (a broken-off one leaves it unusable)."""
-        reusable = self._response.ended and not self._response.will_close
-        self._response.close()
-        if reusable:
-            self._pool.release(self.connection)
-        else:
-            self._pool.discard(self.connection)
-
-    def close(self) -> None:
-        """Abandon the answer and its connection (the rest would pass for the next answer)."""
-        self._response.close()
-        self._pool.discard(self.connection)
 
 
 class EndpointConnections:
@@ -158,9 +127,17 @@ class EndpointConnections:
         # Head and body in one write: one segment for a small request, no delayed ACK.
         conn.sock.sendall(request_head(target, headers, len(body)) + body)
 
-    def answer(self, conn: _Connection) -> PooledResponse:
-        """The answer to the request just sent, once its head is in."""
-        return PooledResponse(self, conn, Answer(conn.sock))
+    def answer(self, conn: _Connection) -> RuntimeAnswer:
+        """The answer to the request just sent, once its head is in; its connection comes
+        back to the pool when the answer is done with, or is let go."""
+
+        def release(reusable: bool) -> None:
+            if reusable:
+                self.release(conn)
+            else:
+                self.discard(conn)
+
+        return RuntimeAnswer(conn.sock, release)
 
     def release(self, conn: _Connection) -> None:
         with self._lock:

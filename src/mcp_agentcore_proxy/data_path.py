@@ -25,8 +25,9 @@ import botocore.utils
 
 from agentcore_wire.redaction import redact_url
 from mcp_agentcore_proxy import __version__
+from mcp_agentcore_proxy.answer import RuntimeAnswer
 from mcp_agentcore_proxy.aws_boundary import connect_errors, transfer_errors
-from mcp_agentcore_proxy.connections import EndpointConnections, PooledResponse
+from mcp_agentcore_proxy.connections import EndpointConnections
 from mcp_agentcore_proxy.errors import ConnectFailedError, CredentialsError
 
 INVOKE = "InvokeAgentRuntime"
@@ -40,15 +41,6 @@ class AwsConnection:
 
     client: Any
     session: Any
-
-
-@dataclass(frozen=True)
-class SentAnswer:
-    """An answer's status and headers, its body still to be read from ``raw``."""
-
-    status: int
-    headers: Mapping[str, str]  # case-insensitive
-    raw: PooledResponse  # the body, read as it arrives
 
 
 class SignedInvoke:
@@ -115,7 +107,7 @@ class SignedInvoke:
         headers: Mapping[str, str],
         on_sent: Callable[[], None] | None = None,
         bearer: str | None = None,
-    ) -> SentAnswer:
+    ) -> RuntimeAnswer:
         """One request; its answer once the headers are in (its body still streaming)."""
         request = botocore.awsrequest.AWSRequest(
             method="POST",
@@ -149,11 +141,10 @@ class SignedInvoke:
                 pool.send(conn, self._target, payload, wire)
                 if on_sent is not None:
                     on_sent()  # written in full to the connection
-                response = pool.answer(conn)
+                return pool.answer(conn)
         except BaseException:
             pool.discard(conn)
             raise
-        return SentAnswer(response.status, response.headers, response)
 
     def _lookup(self) -> botocore.credentials.Credentials:
         """The session's credentials, looked up at the first call (not at start: a proxy

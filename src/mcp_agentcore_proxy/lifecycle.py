@@ -23,7 +23,7 @@ from mcp_agentcore_proxy.jsonrpc import JsonId, Message, id_key
 from mcp_agentcore_proxy.mcp_headers import ClientHeaders
 
 
-class Answer(Protocol):
+class Closable(Protocol):
     """What a call holds of the runtime's answer: enough to stop reading it."""
 
     def close(self) -> None: ...
@@ -85,7 +85,7 @@ class Call:
         self.done = threading.Event()
         self._lock = threading.Lock()
         self._state = CallState.QUEUED
-        self._answer: Answer | None = None
+        self._answer: Closable | None = None
         self._ever_sent = False
         self._on_final: list[Callable[[], None]] = []
 
@@ -137,7 +137,7 @@ class Call:
         """The worker will write no more of this request, whether it left or not."""
         self.sent.set()
 
-    def attach(self, answer: Answer) -> bool:
+    def attach(self, answer: Closable) -> bool:
         """The answer's headers arrived; False when the call ended meanwhile."""
         with self._lock:
             if self._state not in (CallState.SENDING, CallState.SENT):
@@ -156,7 +156,7 @@ class Call:
 
     def interrupt(
         self, outcome: CallState = CallState.CANCELLED
-    ) -> tuple[bool, Answer | None] | None:
+    ) -> tuple[bool, Closable | None] | None:
         """End early (CANCELLED, or FAILED at shutdown): whether the request had left or
         was leaving, and the answer to close. None when the call had already ended.
         """

@@ -284,22 +284,16 @@ class AgentCoreRuntime:
         bearer: str | None,
     ) -> RuntimeAnswer:
         with translate_errors(INVOKE, self._sso_hint):
-            sent = path.send(payload, wire, on_sent, bearer)
-            if sent.status >= 300:
+            answer = path.send(payload, wire, on_sent, bearer)
+            if answer.status >= 300:
                 try:
-                    body = sent.raw.read(_ERROR_BODY_LIMIT)
+                    body = answer.body.read(_ERROR_BODY_LIMIT)
                 finally:
-                    sent.raw.close()
-                error = parse_error(sent.status, sent.headers, body, path.operation)
+                    answer.close()
+                error = parse_error(answer.status, answer.headers, body, path.operation)
                 raise RuntimeServiceError(error, INVOKE)
-        return RuntimeAnswer(
-            status=sent.status,
-            content_type=sent.headers.get("Content-Type", ""),
-            mcp_session_id=sent.headers.get("Mcp-Session-Id"),
-            request_id=sent.headers.get("x-amzn-RequestId"),
-            body=sent.raw,
-            on_done=self._release_connection_slot,
-        )
+        answer.when_done(self._release_connection_slot)
+        return answer
 
     def _refused_bearer(self, exc: RuntimeServiceError, refused: str | None) -> bool:
         """Whether the runtime refused ``refused``, our bearer token, and its source has

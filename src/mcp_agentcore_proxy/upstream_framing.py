@@ -50,20 +50,19 @@ def request_head(target: str, headers: Mapping[str, str], length: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-class Answer:
-    """One answer on a connection: its head parsed, its body read as it arrives."""
+class FramedBody:
+    """An answer's body as its head frames it (Content-Length, chunked, or up to the
+    close), read as it arrives; and whether its connection may carry the next request."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self._fp: io.BufferedReader = sock.makefile("rb")
-        version, self.status, self.headers = self._head(sock)
-        connection = (self.headers.get("connection") or "").lower()
-        encoding = (self.headers.get("transfer-encoding") or "").lower()
-        self._chunked = encoding == "chunked"
+    def __init__(self, fp: io.BufferedReader, version: str, status: int, headers: Headers) -> None:
+        self._fp = fp
+        connection = (headers.get("connection") or "").lower()
+        self._chunked = (headers.get("transfer-encoding") or "").lower() == "chunked"
         self._in_chunk = False  # a chunk's data was read: its CRLF comes before the next
         # Bytes left: of the body, or of the current chunk; None: up to the close.
         self._left: int | None = 0
-        if not self._chunked and self.status not in (204, 304):
-            self._left = _length(self.headers.get("content-length"))
+        if not self._chunked and status not in (204, 304):
+            self._left = _length(headers.get("content-length"))
         if version == "HTTP/1.0":
             self.will_close = "keep-alive" not in connection
         else:
@@ -71,29 +70,6 @@ class Answer:
         if not self._chunked and self._left is None:
             self.will_close = True  # the body ends where the connection does
         self.ended = self._left == 0 and not self._chunked
-
-    def _head(self, sock: socket.socket) -> tuple[str, int, Headers]:
-        """The final answer's head; the interim ones before it, bounded in number and
-        all within one read timeout (each read alone would wait that long)."""
-        timeout = sock.gettimeout()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            for _ in range(_MAX_INTERIM + 1):
-                version, status = _status_line(_line(self._fp, "status line"))
-                headers = _header_lines(self._fp)
-                if not 100 <= status < 200:
-                    return version, status, headers
-                # An interim answer (100 Continue, 103 Early Hints): the real one follows.
-                if deadline is not None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise TimeoutError("no final answer within the read timeout")
-                    sock.settimeout(left)
-        finally:
-            sock.settimeout(timeout)
-        raise http.client.HTTPException(
-            f"more than {_MAX_INTERIM} interim (1xx) answers before the final one"
-        )
 
     def read1(self, size: int) -> bytes:
         """Up to ``size`` bytes of the body, as soon as some arrive; b"" at its end."""
@@ -145,6 +121,31 @@ class Answer:
 
     def close(self) -> None:
         self._fp.close()
+
+
+def read_head(fp: io.BufferedReader, sock: socket.socket) -> tuple[str, int, Headers]:
+    """The final answer's version, status and headers; the interim ones before it,
+    bounded in number and all within one read timeout (each read alone would wait that
+    long)."""
+    timeout = sock.gettimeout()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        for _ in range(_MAX_INTERIM + 1):
+            version, status = _status_line(_line(fp, "status line"))
+            headers = _header_lines(fp)
+            if not 100 <= status < 200:
+                return version, status, headers
+            # An interim answer (100 Continue, 103 Early Hints): the real one follows.
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("no final answer within the read timeout")
+                sock.settimeout(left)
+    finally:
+        sock.settimeout(timeout)
+    raise http.client.HTTPException(
+        f"more than {_MAX_INTERIM} interim (1xx) answers before the final one"
+    )
 
 
 def _line(fp: io.BufferedReader, what: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -20,30 +21,34 @@ class EndlessBody:
         self._next: Iterator[bytes] = iter([first])
         self._then = then
         self.read = 0
-        self.released = self.closed = False
-        self.connection = None
+        self.closed = False
+        self.ended = self.will_close = False
 
     def read1(self, size: int) -> bytes:
         chunk = next(self._next, self._then)
         self.read += len(chunk)
         return chunk
 
-    def release_conn(self) -> None:
-        self.released = True
-
     def close(self) -> None:
         self.closed = True
 
 
-def _answer(body: EndlessBody, content_type: str) -> RuntimeAnswer:
-    return RuntimeAnswer(
-        status=200,
-        content_type=content_type,
-        mcp_session_id=None,
-        request_id=None,
-        body=body,
-        max_message=LIMIT,
-    )
+@pytest.fixture
+def released() -> list[bool]:
+    return []
+
+
+def _answer(body: EndlessBody, content_type: str, released: list[bool]) -> RuntimeAnswer:
+    """An answer whose head came over a socket, its body then read from ``body``."""
+    ours, theirs = socket.socketpair()
+    with theirs:
+        theirs.sendall(
+            f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n"
+            f"Transfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        answer = RuntimeAnswer(ours, released.append, max_message=LIMIT)
+    answer.body = body  # type: ignore[assignment]
+    return answer
 
 
 @pytest.mark.parametrize(
@@ -57,23 +62,23 @@ def _answer(body: EndlessBody, content_type: str) -> RuntimeAnswer:
     ],
 )
 def test_an_answer_without_end_is_cut_off_at_the_limit(
-    content_type: str, first: bytes, then: bytes, what: str, most_read: int
+    content_type: str, first: bytes, then: bytes, what: str, most_read: int, released
 ) -> None:
     body = EndlessBody(first, then)
-    answer = _answer(body, content_type)
+    answer = _answer(body, content_type, released)
     with pytest.raises(StreamInterruptedError) as cut:
         list(answer.payloads())
     assert str(cut.value) == (
         f"The runtime's answer was cut off: {what} passed {LIMIT} bytes, AgentCore's payload limit"
     )
     assert body.read <= most_read  # held no more than the limit and one read
-    assert body.released  # not read to its end: the pool lets its connection go
+    assert released == [False]  # not read to its end: the pool lets its connection go
 
 
-def test_events_under_the_limit_pass_however_long_the_stream() -> None:
+def test_events_under_the_limit_pass_however_long_the_stream(released) -> None:
     event = b"data: " + b"y" * (LIMIT - 10) + b"\n\n"  # each just under the limit
     body = EndlessBody(event, event)
-    payloads = _answer(body, "text/event-stream").payloads()
+    payloads = _answer(body, "text/event-stream", released).payloads()
     assert [next(payloads) for _ in range(5)] == [b"y" * (LIMIT - 10)] * 5
     payloads.close()
 

@@ -73,11 +73,7 @@ def _post(pool: EndpointConnections, read_to_end: bool = True) -> bytes:
     if not read_to_end:
         answer.close()
         return b""
-    body = b""
-    while chunk := answer.read1(65536):
-        body += chunk
-    answer.release_conn()
-    return body
+    return b"".join(answer.payloads())
 
 
 def test_a_connection_is_kept_and_reused(server) -> None:

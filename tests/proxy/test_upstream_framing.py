@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from mcp_agentcore_proxy.upstream_framing import Answer, request_head
+from mcp_agentcore_proxy.answer import RuntimeAnswer
+from mcp_agentcore_proxy.upstream_framing import request_head
 
 
 class Pair:
@@ -48,14 +49,14 @@ def pair() -> Iterator[Pair]:
         assert not sender.is_alive()
 
 
-def _answer(pair: Pair, wire: bytes, close: bool = False) -> Answer:
+def _answer(pair: Pair, wire: bytes, close: bool = False) -> RuntimeAnswer:
     pair.send(wire, close)
-    return Answer(pair.ours)
+    return RuntimeAnswer(pair.ours)
 
 
-def _body(answer: Answer) -> bytes:
+def _body(answer: RuntimeAnswer) -> bytes:
     parts = []
-    while data := answer.read1(7):  # small reads: chunk and buffer edges are crossed
+    while data := answer.body.read1(7):  # small reads: chunk and buffer edges are crossed
         parts.append(data)
     return b"".join(parts)
 
@@ -68,27 +69,27 @@ def test_a_chunked_answer_is_read_chunk_by_chunk_to_its_end(pair) -> None:
     answer = _answer(pair, wire)
     assert (answer.status, answer.headers.get("CONTENT-TYPE")) == (200, "text/event-stream")
     assert _body(answer) == b'data: {"id": 1, "x": true}\n\nabc'
-    assert answer.ended and not answer.will_close
+    assert answer.body.ended and not answer.body.will_close
 
 
 def test_a_chunk_is_handed_over_as_it_lands_not_when_the_answer_ends(pair) -> None:
     answer = _answer(pair, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
-    assert answer.read1(65536) == b"first"  # the server has not sent the rest yet
+    assert answer.body.read1(65536) == b"first"  # the server has not sent the rest yet
     pair.send(b"6\r\nsecond\r\n0\r\n\r\n")
     assert _body(answer) == b"second"
 
 
 def test_a_content_length_answer_ends_at_its_length(pair) -> None:
     answer = _answer(pair, b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello worldNEXT")
-    assert answer.read(100) == b"hello world"
-    assert answer.ended and not answer.will_close
+    assert answer.body.read(100) == b"hello world"
+    assert answer.body.ended and not answer.body.will_close
 
 
 def test_an_answer_without_length_runs_to_the_close_and_takes_the_connection(pair) -> None:
     answer = _answer(pair, b"HTTP/1.1 200 OK\r\n\r\nuntil the end", close=True)
-    assert answer.will_close
+    assert answer.body.will_close
     assert _body(answer) == b"until the end"
-    assert answer.ended
+    assert answer.body.ended
 
 
 @pytest.mark.parametrize(
@@ -102,8 +103,8 @@ def test_an_answer_without_length_runs_to_the_close_and_takes_the_connection(pai
 )
 def test_whether_the_connection_may_carry_the_next_request(pair, head, will_close) -> None:
     answer = _answer(pair, head + b"Content-Length: 0\r\n\r\n")
-    assert answer.will_close is will_close
-    assert answer.read1(10) == b"" and answer.ended
+    assert answer.body.will_close is will_close
+    assert answer.body.read1(10) == b"" and answer.body.ended
 
 
 def test_interim_answers_are_skipped(pair) -> None:
@@ -128,7 +129,7 @@ def test_interim_answers_are_skipped(pair) -> None:
 )
 def test_a_terse_head_is_read_as_http_client_reads_it(pair, wire) -> None:
     answer = _answer(pair, wire)
-    assert (answer.status, answer.read(10)) == (200, b"ok")
+    assert (answer.status, answer.body.read(10)) == (200, b"ok")
 
 
 def test_headers_repeated_or_folded_are_joined_and_junk_lines_left_out(pair) -> None:
@@ -173,7 +174,7 @@ def test_a_body_that_breaks_off_is_an_incomplete_read(pair, wire) -> None:
     answer = _answer(pair, wire, close=True)
     with pytest.raises(http.client.HTTPException):
         _body(answer)
-    assert not answer.ended  # so its connection is never reused
+    assert not answer.body.ended  # so its connection is never reused
 
 
 def test_a_request_head_carries_the_headers_as_given_and_the_length() -> None:
@@ -239,9 +240,12 @@ def test_every_answer_reads_as_http_client_reads_it(pair, wire) -> None:
         theirs.will_close,
     )
     ours = _answer(pair, wire, close=True)
-    assert (ours.status, [ours.headers.get(n) for n in NAMES], _body(ours), ours.will_close) == (
-        expected
-    )
+    assert (
+        ours.status,
+        [ours.headers.get(n) for n in NAMES],
+        _body(ours),
+        ours.body.will_close,
+    ) == (expected)
 
 
 def test_whitespace_after_a_value_is_not_part_of_it(pair) -> None:
@@ -260,8 +264,8 @@ def test_whitespace_after_a_value_is_not_part_of_it(pair) -> None:
 def test_a_content_length_repeated_with_one_value_is_that_length(pair, lengths) -> None:
     # Before: "5, 5" was no length at all, and the body was read to a close that never came.
     answer = _answer(pair, b"HTTP/1.1 200 OK\r\n" + lengths + b"\r\nhello")
-    assert answer.read(100) == b"hello"
-    assert answer.ended and not answer.will_close
+    assert answer.body.read(100) == b"hello"
+    assert answer.body.ended and not answer.body.will_close
 
 
 @pytest.mark.parametrize(
@@ -277,7 +281,7 @@ def test_content_lengths_that_disagree_are_an_error_at_once(pair, lengths) -> No
 def test_endless_interim_answers_end_at_a_bound(pair) -> None:
     pair.send(b"HTTP/1.1 100 Continue\r\n\r\n" * 1000)
     with pytest.raises(http.client.HTTPException, match="interim"):
-        Answer(pair.ours)
+        RuntimeAnswer(pair.ours)
 
 
 def test_interim_answers_share_one_read_timeout(pair) -> None:
@@ -299,6 +303,6 @@ def test_interim_answers_share_one_read_timeout(pair) -> None:
     pair.senders.append(sender)
     sender.start()
     with pytest.raises(TimeoutError):
-        Answer(pair.ours)
+        RuntimeAnswer(pair.ours)
     sent_all.set()
     assert pair.ours.gettimeout() == 0.2  # the connection's own timeout is back
