@@ -82,3 +82,51 @@ class FloorClient:
         return self.post(
             {"jsonrpc": "2.0", "id": id_, "method": "tools/call", "params": params}, on_event
         )
+
+
+class ModelClient:
+    """Bedrock Runtime's Converse and ConverseStream on the emulator, signed as boto3 signs
+    them (service ``bedrock``) and read with ``http.client``: the model's own figure, with
+    as little client as the floor has."""
+
+    def __init__(
+        self, endpoint: str, model_id: str, access_key: str, secret_key: str, region: str
+    ) -> None:
+        parts = urlsplit(endpoint)
+        self._endpoint = endpoint
+        self._base = f"/model/{quote(model_id, safe='')}"
+        self._signer = SigV4Auth(Credentials(access_key, secret_key), "bedrock", region)
+        self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self._conn.connect()
+        self._conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _send(self, operation: str, text: str) -> http.client.HTTPResponse:
+        path = f"{self._base}/{operation}"
+        payload = json.dumps({"messages": [{"role": "user", "content": [{"text": text}]}]})
+        request = AWSRequest(
+            method="POST",
+            url=self._endpoint + path,
+            data=payload.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        self._signer.add_auth(request)
+        self._conn.request("POST", path, body=payload, headers=dict(request.headers.items()))
+        response = self._conn.getresponse()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {response.read()[:200]!r}")
+        return response
+
+    def converse(self, text: str) -> dict:
+        return json.loads(self._send("converse", text).read())
+
+    def first_event_delay(self, text: str) -> float:
+        """Seconds from sending a ConverseStream request to its first event's bytes."""
+        started = time.perf_counter()
+        response = self._send("converse-stream", text)
+        response.read1(65536)  # the first event-stream frame (messageStart)
+        delay = time.perf_counter() - started
+        response.read()  # the rest, so the connection carries the next call
+        return delay
+
+    def close(self) -> None:
+        self._conn.close()

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from driver import StdioClient  # noqa: E402
-from floor import FloorClient  # noqa: E402
+from floor import FloorClient, ModelClient  # noqa: E402
 
 from agentcore_emulator.process import EmulatorProcess  # noqa: E402
 
@@ -296,6 +296,35 @@ def emulator_throughput(emulator: Emulator, clients: int) -> float:
     return sum(counts) / THROUGHPUT_SECONDS
 
 
+MODEL_CALLS = "Converse, 1 client (calls/s)"
+FIRST_EVENT = "ConverseStream, first event p50 (ms)"
+FIRST_EVENT_CALLS = 200
+
+
+def model_figures(emulator: Emulator) -> dict[str, float]:
+    """The emulator's deterministic model: Converse calls per second with one client, and
+    the delay from a ConverseStream request to its first event."""
+    config = emulator.config
+    client = ModelClient(
+        emulator.url,
+        "us.anthropic.claude-sonnet-4-20250514-v1:0",
+        config.access_key,
+        config.secret_key,
+        config.region,
+    )
+    try:
+        client.converse("warm")
+        calls = 0
+        stop = time.perf_counter() + THROUGHPUT_SECONDS
+        while time.perf_counter() < stop:
+            client.converse(f"call {calls}")
+            calls += 1
+        delays = [client.first_event_delay(f"stream {i}") for i in range(FIRST_EVENT_CALLS)]
+    finally:
+        client.close()
+    return {MODEL_CALLS: calls / THROUGHPUT_SECONDS, FIRST_EVENT: percentile(delays, 50) * 1000}
+
+
 FIGURES = [
     SSE_P50,
     JSON_P50,
@@ -332,6 +361,7 @@ def run(rounds: int) -> str:
     throughput: dict[tuple[int, str], list[float]] = {
         (clients, network): [] for clients in (1, 16) for network in ("isolated", "shared")
     }
+    models: dict[str, list[float]] = {MODEL_CALLS: [], FIRST_EVENT: []}
     errors: dict[str, str] = {}
     try:
         # Unrecorded: every contender's runtime session gets its instance started first.
@@ -361,15 +391,18 @@ def run(rounds: int) -> str:
             for (clients, network), values in throughput.items():
                 serving = emulator if network == "isolated" else shared
                 values.append(emulator_throughput(serving, clients))
+            for key, value in model_figures(emulator).items():
+                models[key].append(value)
     finally:
         emulator.stop()
         shared.stop()
-    return report(results, throughput, errors, rounds)
+    return report(results, throughput, models, errors, rounds)
 
 
 def report(
     results: dict[str, dict[str, list[float]]],
     throughput: dict[tuple[int, str], list[float]],
+    models: dict[str, list[float]],
     errors: dict[str, str],
     rounds: int,
 ) -> str:
@@ -401,6 +434,14 @@ def report(
     for (clients, network), values in throughput.items():
         who = f"{clients} concurrent client{'s' if clients > 1 else ''}, {network} network"
         lines.append(f"| {who} | {cell(values, None)} |")
+    lines += [
+        "",
+        "| emulator's Bedrock models (deterministic, SigV4 checked) | figure |",
+        "|---|---|",
+        *(f"| {figure} | {cell(values, None)} |" for figure, values in models.items()),
+        "",
+        *model_targets(models),
+    ]
     for name, error in errors.items():
         lines.append(f"\n{name} failed: `{error}`")
     return "\n".join(lines) + "\n"
@@ -412,6 +453,24 @@ TARGETS = [
     (JSON_P50, FLOOR, 1.2),
     ("cold start, warm instance (s)", "mcp-agentcore-proxy 0.1.5", 0.8),
 ]
+
+
+# The emulator's model targets: (figure, at least, at most).
+MODEL_TARGETS = [(MODEL_CALLS, 500.0, None), (FIRST_EVENT, None, 5.0)]
+
+
+def model_targets(models: dict[str, list[float]]) -> list[str]:
+    lines = []
+    for figure, least, most in MODEL_TARGETS:
+        if not models.get(figure):
+            lines.append(f"- {figure}: not measured.")
+            continue
+        median = statistics.median(models[figure])
+        met = (least is None or median >= least) and (most is None or median <= most)
+        bound = f"at least {least:g}" if least is not None else f"at most {most:g}"
+        verdict = "met" if met else "NOT met"
+        lines.append(f"- {figure}: {median:.3g} (target: {bound}), {verdict}.")
+    return lines
 
 
 def targets(results: dict[str, dict[str, list[float]]]) -> list[str]:
