@@ -17,7 +17,7 @@ IMAGE_REPO ?= agentcore-mcp-demo
 PLATFORM ?= linux/arm64
 REGION = $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),$(shell aws configure get region 2>/dev/null))
 
-.PHONY: help demo test bench conformance docs lint build push deploy outputs smoke-test clean require-region require-aws require-docker require-sam
+.PHONY: help demo test test-envs bench conformance docs lint build push deploy outputs smoke-test clean require-region require-aws require-docker require-sam
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -40,8 +40,16 @@ conformance: .venv/.ready ## MCP's conformance suite (npm), 2026-07-28 server sc
 demo: .venv/.ready ## run the demo server in the emulator and smoke-test it through the proxy, offline
 	.venv/bin/python scripts/demo.py
 
-test: $(TOOLS)/.ready ## the offline tox matrix: lint types cfn, every test on py311 under coverage, py312 py313
+test: $(TOOLS)/.ready test-envs ## the offline tox matrix: lint types cfn, every test on py311 under coverage, py312 py313
 	PATH="$(PYENV_BINS)$$PATH" $(TOX) run
+
+# Fixture agents whose frameworks cannot share the suite's environment (Strands' A2A server
+# pins a2a-sdk 0.3; the suite's A2A client is 1.x): each gets one of its own.
+test-envs: .venvs/strands-a2a/.ready ## the environments of fixture agents that need their own
+.venvs/strands-a2a/.ready: $(TOOLS)/.ready fixtures/strands-a2a/requirements.txt
+	$(UV) venv -q --allow-existing -p python3.11 .venvs/strands-a2a
+	$(UV) pip install -q -p .venvs/strands-a2a/bin/python -r fixtures/strands-a2a/requirements.txt
+	@touch $@
 
 ROUNDS ?= 3
 bench: .venv/.ready ## benchmarks (bench/); prints and writes bench/results.md (ROUNDS=3)

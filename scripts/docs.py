@@ -5,7 +5,7 @@
 
 The proxy's settings table (docs/proxy.md) comes from ``settings.SETTINGS`` and the
 defaults of ``ProxyConfig``; the emulator's config reference (docs/emulator.md) from
-``config_keys``.
+``config_keys``; its table of AgentCore's operations from ``operations``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from agentcore_emulator import operations
 from agentcore_emulator.config_keys import reference
 from mcp_agentcore_proxy.config import ProxyConfig
 from mcp_agentcore_proxy.settings import SETTINGS
@@ -50,10 +51,11 @@ def settings_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-GENERATED = {
-    ROOT / "docs" / "proxy.md": ("settings", settings_table),
-    ROOT / "docs" / "emulator.md": ("config", reference),
-}
+GENERATED = [
+    (ROOT / "docs" / "proxy.md", "settings", settings_table),
+    (ROOT / "docs" / "emulator.md", "config", reference),
+    (ROOT / "docs" / "emulator.md", "operations", operations.reference),
+]
 
 
 def rewritten(text: str, marker: str, content: str) -> str:
@@ -67,11 +69,11 @@ def rewritten(text: str, marker: str, content: str) -> str:
 
 def main(argv: list[str]) -> int:
     stale = []
-    for path, (marker, render) in GENERATED.items():
+    for path, marker, render in GENERATED:
         text = path.read_text()
         new = rewritten(text, marker, render())
         if new != text:
-            stale.append(path.relative_to(ROOT))
+            stale.append(f"{path.relative_to(ROOT)} ({marker})")
             if "--check" not in argv:
                 path.write_text(new)
     if stale and "--check" in argv:

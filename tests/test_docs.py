@@ -120,6 +120,7 @@ PYTHON_BLOCKS = {
     "http_a2a_command": "agentcore.get_agent_card(",
     "websocket": "SigV4QueryAuth(credentials",
     "models": "turns = [",
+    "services": 'ssm.put_parameter(Name="/agent/api-url"',
 }
 
 
@@ -184,6 +185,12 @@ def test_the_models_block_runs(emulator: Emulator) -> None:
         emulator.admin.delete("/_emulator/models").raise_for_status()
     assert "Lyon is sunny today." in printed[0]
     assert printed[1][-2:] == ["ConverseStream", "ConverseStream"]
+
+
+def test_the_services_block_runs(emulator: Emulator) -> None:
+    # As an agent runs it: in the environment the emulator gives its instances.
+    with mock.patch.dict(os.environ, emulator.env(), clear=True):
+        assert _run(_python_block("services"), {}) == ["https://api.example"]
 
 
 def _run(code: str, names: dict[str, Any]) -> list[Any]:

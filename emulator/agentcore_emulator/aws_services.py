@@ -88,5 +88,7 @@ class MotoServices:
             data=body,
         ).get_environ()
         chunks, status, answer_headers = run_wsgi_app(self._app, environ, buffered=True)
-        kept = {k: v for k, v in answer_headers.items() if k.lower() not in _DROPPED}
+        dropped = _DROPPED - {"content-length"} if method == "HEAD" else _DROPPED
+        # A HEAD answer has no body: its Content-Length is the object's, kept as moto gave it.
+        kept = {k: v for k, v in answer_headers.items() if k.lower() not in dropped}
         return int(status.split(" ", 1)[0]), kept, b"".join(chunks)

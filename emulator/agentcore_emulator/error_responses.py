@@ -19,9 +19,14 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-def error_response(error: AwsError, request_id: str | None = None) -> Response:
-    """``x-amzn-ErrorType`` names the code; the body carries ``message`` and extra fields."""
+def error_response(
+    error: AwsError, request_id: str | None = None, *, type_in_body: bool = False
+) -> Response:
+    """``x-amzn-ErrorType`` names the code; the body carries ``message`` and extra fields
+    (and ``__type``, where JSON 1.x clients read the code: ``type_in_body``)."""
     body = {"message": error.message, **error.fields}
+    if type_in_body:
+        body["__type"] = error.code
     return Response(
         json.dumps(body),
         status_code=error.status,

@@ -27,6 +27,7 @@ from agentcore_emulator.instance_http import (
 from agentcore_emulator.instance_logs import InstanceLogs
 from agentcore_emulator.networks import Networks
 from agentcore_emulator.oauth import IDP_PATH, BearerCheck, IdentityProvider
+from agentcore_emulator.operations import AgentCoreOperations
 from agentcore_emulator.runtimes import RuntimeRegistry
 from agentcore_emulator.sessions import SessionClock, SessionRegistry
 from agentcore_emulator.sigv4 import (
@@ -71,6 +72,7 @@ class Emulator:
         self.idp = IdentityProvider(base_url + IDP_PATH, config.oauth_clients)
         self.bearer = BearerCheck(self.idp)
         self.models = Models(config.models)  # Bedrock Runtime's models: sources, every call
+        self.operations = AgentCoreOperations()  # which AgentCore operation a call is
         # The latest invocations, numbered in the order they arrived (for tests).
         self.arrivals: collections.deque[dict[str, str | int]] = collections.deque(maxlen=1000)
         self._arrival_numbers = itertools.count(1)
@@ -151,9 +153,10 @@ class Emulator:
         }
 
     def verify(
-        self, signed: SignedRequest, services: Collection[str] = SIGNING_SERVICES
+        self, signed: SignedRequest, services: Collection[str] | None = SIGNING_SERVICES
     ) -> Verified:
-        """Check a request's SigV4 signature, scoped to one of ``services`` (the route's).
+        """Check a request's SigV4 signature, scoped to one of ``services`` (the route's;
+        None: any service, for the routes that answer every other service).
 
         In its headers, or in the query of a presigned URL (valid 300 s at most, as
         AgentCore's WebSocket URLs are).

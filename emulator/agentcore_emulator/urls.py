@@ -50,5 +50,5 @@ ROUTES = [
     _admin("clock/advance", admin.advance_clock, "POST"),
     _admin("reset", admin.reset, "POST"),
     _admin("credentials/expire", admin.expire_credentials, "POST"),
-    Route("/{path:path}", aws_services, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+    Route("/{path:path}", aws_services, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]),
 ]

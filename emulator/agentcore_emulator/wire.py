@@ -1,8 +1,9 @@
 """Where errors become the wire's shape, and every request gets its id and its log line.
 
 Handlers only raise: ``AwsError`` becomes the AWS answer of the request's service (JSON
-for AgentCore and Bedrock, XML for STS); Starlette's own 404/405/413 and anything
-unexpected become AWS-shaped errors too, never a plain-text page.
+for AgentCore and Bedrock, XML for STS and S3, JSON with ``__type`` for SSM and its kind);
+Starlette's own 404/405/413 and anything unexpected become AWS-shaped errors too, never a
+plain-text page.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
@@ -58,23 +60,55 @@ def note(request: HTTPConnection, **fields: object) -> None:
     request.scope.setdefault("state", {}).setdefault("log_fields", {}).update(fields)
 
 
-def speaks_query(request: Request) -> bool:
-    """Whether a call is for STS (the query protocol), even one whose signature fails.
+# The protocols of the services the emulator answers besides AgentCore and Bedrock
+# (rest-json), by SigV4 signing name, as botocore's models give them.
+SERVICE_PROTOCOLS = {
+    "sts": "query",
+    "s3": "rest-xml",
+    "ssm": "json",
+    "secretsmanager": "json",
+    "dynamodb": "json",
+    "logs": "json",
+}
+XML_PROTOCOLS = frozenset({"query", "rest-xml", "ec2"})
 
-    STS is the one query service here, and it is called at ``/``; every other route
-    (AgentCore's planes, Bedrock) answers JSON whatever its caller signed for.
+
+def signing_service(request: HTTPConnection) -> str | None:
+    """The service a request was signed for, read off its credential scope (unverified)."""
+    credential = request.headers.get("authorization", "").partition("Credential=")[2]
+    if not credential:  # a presigned URL's
+        query = parse_qs(request.scope.get("query_string", b"").decode("latin-1"))
+        credential = query.get("X-Amz-Credential", [""])[0]
+    scope = credential.split(",", 1)[0].split("/")
+    return scope[3] if len(scope) > 3 else None
+
+
+def error_protocol(request: HTTPConnection) -> str:
+    """The protocol whose errors a call's client reads, even one whose signature fails.
+
+    STS is also recognized unsigned (a form body at ``/``); every other call answers
+    rest-json, AgentCore's and Bedrock's, unless its scope names a service above.
     """
-    if request.url.path != "/":
-        return False
-    scope = request.headers.get("authorization", "").partition("Credential=")[2].split("/")
-    if len(scope) > 3:
-        return scope[3] == "sts"
-    return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    service = signing_service(request)
+    if service in SERVICE_PROTOCOLS:
+        return SERVICE_PROTOCOLS[service]
+    if request.url.path == "/" and request.headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        return "query"
+    return "rest-json"
+
+
+def error_in_protocol(error: AwsError, protocol: str | None, request_id: str) -> Response:
+    """``error`` as a client of ``protocol`` parses it: XML for query and REST-XML, JSON
+    otherwise (JSON 1.x clients read the code from ``__type`` in the body)."""
+    if protocol in XML_PROTOCOLS:
+        return query_error_response(error, request_id)
+    return error_response(error, request_id, type_in_body=protocol == "json")
 
 
 def aws_error_response(request: Request, error: AwsError) -> Response:
-    answer = query_error_response if speaks_query(request) else error_response
-    return answer(error, request_id_of(request))
+    return error_in_protocol(error, error_protocol(request), request_id_of(request))
 
 
 async def on_aws_error(request: Request, exc: Exception) -> Response:

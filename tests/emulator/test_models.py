@@ -226,3 +226,35 @@ def test_a_streaming_agent_streams_the_models_text_as_it_comes(models: Emulator)
     pieces = [json.loads(line[len("data: ") :]) for line in lines if line.startswith("data: ")]
     assert len(pieces) > 1  # streamed in pieces, as the model's deltas came
     assert "".join(pieces) == text
+
+
+@pytest.mark.parametrize(
+    ("runtime", "operation"),
+    [("langgraph_agent", "InvokeModel"), ("langgraph_converse_agent", "Converse")],
+    ids=["ChatBedrock", "ChatBedrockConverse"],
+)
+def test_a_langgraph_agent_runs_its_tool_loop_unchanged(
+    models: Emulator, runtime: str, operation: str
+) -> None:
+    # fixtures/servers/langgraph_agent.py: a ReAct graph on langchain-aws's chat models, as
+    # AgentCore's samples write one; ChatBedrock sends Claude's Messages API to InvokeModel.
+    def ask(prompt: str) -> str:
+        answer = models.client().invoke_agent_runtime(
+            agentRuntimeArn=models.arns[runtime],
+            runtimeSessionId=f"langgraph-{uuid.uuid4()}",
+            payload=json.dumps({"prompt": prompt}),
+            contentType="application/json",
+        )
+        return json.loads(answer["response"].read())["result"]  # type: ignore[no-any-return]
+
+    assert "You said: Hello there" in str(ask("Hello there"))
+    _script(
+        models,
+        {"tool_calls": [{"name": "get_weather", "input": {"city": "Lyon"}}]},
+        {"text": "Lyon is sunny today.", "when": "Sunny in Lyon"},
+    )
+    assert "Lyon is sunny today." in str(ask("What's the weather in Lyon?"))
+    calls = _calls(models)[-2:]
+    assert [c["operation"] for c in calls] == [operation, operation]
+    assert calls[0]["tools"] == ["get_weather"]
+    assert calls[1]["messages"][-1]["tool_results"] == ["Sunny in Lyon"]  # the tool ran
