@@ -94,6 +94,11 @@ class AgentCoreEmulator:
         answer or error."""
         return list(self._admin("GET", "models/calls")["calls"])
 
+    def model_error(self, code: str | None) -> None:
+        """Make every model call answer AWS's ``code`` (``ThrottlingException``, ...) until
+        called with None; a scripted turn's ``error`` fails one call instead."""
+        self._admin("PUT", "bedrock/error", {"error": code})
+
     def advance_clock(self, seconds: float) -> int:
         """Move its clock on; sessions past their idle timeout or lifetime end. How many."""
         return int(self._admin("POST", "clock/advance", {"seconds": seconds})["ended"])

@@ -14,7 +14,7 @@ from botocore.config import Config
 from tests.harness import Emulator
 
 # boto3's standard retries: a retried call would show in RetryAttempts.
-STANDARD_RETRIES = Config(retries={"max_attempts": 3, "mode": "standard"})
+STANDARD_RETRIES = Config(retries={"total_max_attempts": 3, "mode": "standard"})
 
 
 def _refusal(call: Any, **kwargs: Any) -> dict[str, Any]:

@@ -210,6 +210,25 @@ def test_next_test_gets_the_deterministic_model_again(agentcore_emulator):
         messages=[{"role": "user", "content": [{"text": "hello"}]}],
     )
     assert "You said: hello" in answer["output"]["message"]["content"][0]["text"]
+
+def test_a_throttled_model_is_retried_then_fails_as_aws_throttling_does(agentcore_emulator):
+    import botocore.config, botocore.exceptions, pytest
+    agentcore_emulator.model_error("ThrottlingException")
+    retrying = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 2})
+    runtime = agentcore_emulator.client("bedrock-runtime", config=retrying)
+    with pytest.raises(botocore.exceptions.ClientError) as throttled:
+        runtime.converse(
+            modelId="amazon.nova-lite-v1:0",
+            messages=[{"role": "user", "content": [{"text": "hello"}]}],
+        )
+    assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
+    assert throttled.value.response["ResponseMetadata"]["RetryAttempts"] == 1
+    assert len(agentcore_emulator.model_calls()) == 2  # both tries reached the model
+    agentcore_emulator.model_error(None)
+    assert runtime.converse(
+        modelId="amazon.nova-lite-v1:0",
+        messages=[{"role": "user", "content": [{"text": "again"}]}],
+    )["stopReason"] == "end_turn"
 """
     )
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
