@@ -29,6 +29,7 @@ _IN_PROCESS = (
     "tests/emulator/test_instance_logs.py",
     "tests/emulator/test_relay_bounds.py",
     "tests/emulator/test_bedrock_formats.py",
+    "tests/emulator/test_operations.py",
 )
 _PROCESS_FIXTURES = frozenset({"emulator", "proxy_factory"})
 

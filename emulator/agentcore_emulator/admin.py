@@ -175,6 +175,18 @@ async def list_model_calls(request: Request) -> Response:
     return JSONResponse({"calls": emulator_of(request).models.calls.list()})
 
 
+async def list_identity_issued(request: Request) -> Response:
+    """Every API key and OAuth2 token the token vault gave: provider, flow, workload, user
+    (never the secret itself)."""
+    return JSONResponse({"issued": emulator_of(request).identity.issued})
+
+
+async def reset_identity(request: Request) -> Response:
+    """Identity as started: each runtime's workload identity, no provider, nothing issued."""
+    emulator_of(request).identity.reset()
+    return JSONResponse({"reset": True})
+
+
 async def expire_credentials(request: Request) -> Response:
     """Expire every credential the emulator's STS has issued so far."""
     return JSONResponse({"expired": emulator_of(request).credentials.expire_issued()})

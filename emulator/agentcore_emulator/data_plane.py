@@ -24,12 +24,12 @@ from agentcore_emulator.exceptions import (
     RuntimeClientError,
     ValidationException,
 )
-from agentcore_emulator.headers import USER_ID_HEADER
+from agentcore_emulator.headers import USER_ID_HEADER, WORKLOAD_TOKEN_HEADER
 from agentcore_emulator.oauth import METHOD_MISMATCH
 from agentcore_emulator.relay import RelayLimits, relay
 from agentcore_emulator.runtime_commands import CommandRequest, run_command
 from agentcore_emulator.sessions import RuntimeSession, container_error
-from agentcore_emulator.state import DATA_PLANE
+from agentcore_emulator.state import DATA_PLANE, Emulator
 from agentcore_emulator.wire import (
     emulator_of,
     note,
@@ -131,6 +131,25 @@ def _assumed_from(principal: str) -> str | None:
     return f"{head.replace(':sts:', ':iam:')}:role/{rest.split('/')[0]}"
 
 
+def _hand_workload_token(
+    emulator: Emulator,
+    spec: RuntimeSpec,
+    forwarded: dict[str, str],
+    user_id: str | None,
+    principal: str | None,
+) -> None:
+    """Give the instance its workload access token, as AgentCore does: for the runtime's
+    workload identity and the caller (the user id header; on an OAuth runtime, the
+    token's subject). Chosen (not confirmable offline): a SigV4 call without a user id
+    gets a token for the workload alone, not none."""
+    for name in [n for n in forwarded if n.lower() == WORKLOAD_TOKEN_HEADER.lower()]:
+        del forwarded[name]  # never the caller's own
+    user = user_id or (principal if spec.jwt_authorizer is not None else None)
+    token = emulator.identity.invocation_token(spec.runtime_id, user)
+    if token is not None:
+        forwarded[WORKLOAD_TOKEN_HEADER] = token
+
+
 async def invocations(request: Request) -> Response:
     """InvokeAgentRuntime: route to the session's instance, starting one if needed."""
     emulator = emulator_of(request)
@@ -143,6 +162,7 @@ async def invocations(request: Request) -> Response:
     if USER_ID_HEADER in request.headers:
         _check_invoke_for_user(spec, principal)
     forwarded = headers.forwarded(request.headers, spec.request_headers)
+    _hand_workload_token(emulator, spec, forwarded, request.headers.get(USER_ID_HEADER), principal)
     mcp_session_id = request.headers.get("mcp-session-id")
     session_id = emulator.sessions.session_id_for_call(
         spec, _runtime_session_id(request, required=False), mcp_session_id

@@ -20,6 +20,9 @@ from agentcore_wire.header_rules import (
 logger = logging.getLogger(__name__)
 
 USER_ID_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-User-Id"
+# What AgentCore hands each invocation's instance: a workload access token for the
+# runtime's workload identity and the caller (the SDK's BedrockAgentCoreApp reads it).
+WORKLOAD_TOKEN_HEADER = "WorkloadAccessToken"  # noqa: S105 (a header name)
 
 # Always forwarded, within botocore's modelled maximum lengths where it has one.
 PROTOCOL_HEADERS: dict[str, int | None] = {

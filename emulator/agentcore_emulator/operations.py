@@ -39,6 +39,24 @@ class Answerer(enum.Enum):
 DATA_PLANE_OWN = frozenset(
     {"InvokeAgentRuntime", "StopRuntimeSession", "InvokeAgentRuntimeCommand", "GetAgentCard"}
 )
+# Identity's operations, both planes, answered by the token vault (identity_api.py).
+IDENTITY_OPERATIONS = frozenset(
+    {
+        f"{verb}{noun}"
+        for verb in ("Create", "Get", "Update", "Delete")
+        for noun in ("WorkloadIdentity", "ApiKeyCredentialProvider", "Oauth2CredentialProvider")
+    }
+    | {
+        "ListWorkloadIdentities",
+        "ListApiKeyCredentialProviders",
+        "ListOauth2CredentialProviders",
+        "GetWorkloadAccessToken",
+        "GetWorkloadAccessTokenForJWT",
+        "GetWorkloadAccessTokenForUserId",
+        "GetResourceApiKey",
+        "GetResourceOauth2Token",
+    }
+)
 # Bedrock Runtime's operations answered by ``bedrock`` (the model operations).
 MODEL_OPERATIONS = frozenset(
     {"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream", "CountTokens"}
@@ -134,6 +152,8 @@ class AgentCoreOperations:
         return self._models()[1]
 
     def answerer(self, plane: str, name: str) -> Answerer:
+        if name in IDENTITY_OPERATIONS:
+            return Answerer.EMULATOR
         if plane == "data":
             return Answerer.EMULATOR if name in DATA_PLANE_OWN else Answerer.NOBODY
         if botocore.xform_name(name) in self._models()[2]:
@@ -187,7 +207,7 @@ def protocol_of(signing_name: str) -> str | None:
 
 # How each answerer answers, for the reference table.
 _HOW = {
-    Answerer.EMULATOR: "the emulator's own routes: AgentCore's contract, checked as AWS checks it",
+    Answerer.EMULATOR: "the emulator itself: AgentCore's contract, checked as AWS checks it",
     Answerer.MOTO: "moto's backend, in process: state kept, AWS's shapes, moto's checks",
     Answerer.NOBODY: "`NotEmulatedException` (HTTP 501, not retried by boto3), naming it",
 }

@@ -10,9 +10,10 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agentcore_emulator import bedrock
+from agentcore_emulator import bedrock, identity_api
 from agentcore_emulator.exceptions import AwsError
 from agentcore_emulator.operations import (
+    IDENTITY_OPERATIONS,
     MOTO_SERVICES,
     Answerer,
     not_emulated_operation,
@@ -59,6 +60,8 @@ async def _dispatch(request: Request) -> Response:
         if found is not None:
             plane, name = found
             note(request, operation=name)
+            if name in IDENTITY_OPERATIONS:
+                return await identity_api.answer(request, emulator, name, body)
             if emulator.operations.answerer(plane, name) is Answerer.NOBODY:
                 raise not_emulated_operation(f"bedrock-agentcore {plane} plane", name)
     elif service not in MOTO_SERVICES:

@@ -19,6 +19,7 @@ from agentcore_emulator.aws_services import MotoServices
 from agentcore_emulator.bedrock import Models
 from agentcore_emulator.config import EmulatorConfig, FaultSpec, RuntimeSpec
 from agentcore_emulator.credentials import CredentialStore
+from agentcore_emulator.identity import TokenVault
 from agentcore_emulator.instance_http import (
     INSTANCE_CONNECT_TIMEOUT,
     INSTANCE_KEEPALIVE_EXPIRY,
@@ -73,6 +74,10 @@ class Emulator:
         self.bearer = BearerCheck(self.idp)
         self.models = Models(config.models)  # Bedrock Runtime's models: sources, every call
         self.operations = AgentCoreOperations()  # which AgentCore operation a call is
+        # Identity's token vault: a workload identity per runtime, named as its id.
+        self.identity = TokenVault(
+            config.account, config.region, [spec.runtime_id for spec in config.runtimes]
+        )
         # The latest invocations, numbered in the order they arrived (for tests).
         self.arrivals: collections.deque[dict[str, str | int]] = collections.deque(maxlen=1000)
         self._arrival_numbers = itertools.count(1)
@@ -122,14 +127,15 @@ class Emulator:
 
     async def reset(self) -> None:
         """Back to as started, for the next test: no session, fault, moved clock,
-        invocation log or Bedrock error of the last one. (Numbers of later invocations go
-        on from where they were, so none is taken for an earlier one.)"""
+        invocation log, Bedrock error or Identity provider of the last one. (Numbers of
+        later invocations go on from where they were, so none is taken for an earlier one.)"""
         await self.sessions.stop_all()
         for spec in self.runtimes:
             self.runtimes.set_faults(spec.name, FaultSpec())
         self.sessions.clock.reset()
         self.arrivals.clear()
         self.models.reset()
+        self.identity.reset()
         self.logs.clear()
 
     def record_arrival(self, spec: RuntimeSpec, session_id: str, method: str) -> None:

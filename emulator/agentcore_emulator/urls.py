@@ -47,6 +47,8 @@ ROUTES = [
     _admin("models/script", admin.set_model_script, "PUT"),
     _admin("models/calls", admin.list_model_calls, "GET"),
     _admin("models", admin.reset_models, "DELETE"),
+    _admin("identity/issued", admin.list_identity_issued, "GET"),
+    _admin("identity/reset", admin.reset_identity, "POST"),
     _admin("clock/advance", admin.advance_clock, "POST"),
     _admin("reset", admin.reset, "POST"),
     _admin("credentials/expire", admin.expire_credentials, "POST"),

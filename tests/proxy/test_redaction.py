@@ -27,6 +27,12 @@ NAMES = (
     "id_token",
     "client_secret",
     "token",
+    # AgentCore Identity's (the emulator's token vault logs through the same redactor).
+    "WorkloadAccessToken",
+    "workloadIdentityToken",
+    "userToken",
+    "apiKey",
+    "clientSecret",
 )
 SCHEMES = ("", "Bearer ", "bearer ", "BEARER ", "Basic ", "Token ")
 

@@ -26,6 +26,8 @@ _SECRET_NAMES = (
     r"(?:\w*[-_])?(?:secret[-_]access[-_]key|session[-_]token|bearer[-_]token"
     r"|access[-_]token|refresh[-_]token|id[-_]token|client[-_]secret|api[-_]key|password)",
     r"secretaccesskey|sessiontoken|accesstoken|refreshtoken|idtoken|clientsecret|apikey",
+    # AgentCore Identity's: the token an instance is handed, and those exchanged for it.
+    r"workload[-_]?(?:access|identity)[-_]?token|user[-_]?token",
     r"token|x-api-key|(?:set-)?cookie",
 )
 _QUOTE = r"(?:\\?['\"])"

@@ -1,0 +1,435 @@
+"""AgentCore Identity's token vault, as an agent inside a runtime uses it: workload
+identities, API-key and OAuth2 credential providers (the control plane's CRUD), workload
+access tokens (what each invocation hands its instance), and the resource credentials
+they unlock: an API key, or an OAuth2 access token by the client-credentials grant (M2M)
+from the provider's token endpoint, the emulator's own identity provider or any other.
+
+Chosen where AWS's behaviour cannot be confirmed offline (docs/emulator.md, Identity):
+a workload access token is opaque, signed by this emulator, and valid for an hour; each
+runtime has a workload identity named as its runtime id; secrets are kept in memory and
+their ARNs name Secrets Manager as AWS's do, without a secret there.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentcore_emulator.exceptions import (
+    AccessDeniedException,
+    ConflictException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+from agentcore_emulator.operations import NOT_EMULATED_STATUS, NotEmulatedException
+
+TOKEN_LIFETIME = 3600.0  # seconds a workload access token is honoured
+_MAX_RESULTS = 100
+_TOKEN_PREFIX = "agentcore-emulator-wat."  # noqa: S105 (a marker, not a secret)
+
+
+@dataclass
+class WorkloadIdentity:
+    name: str
+    arn: str
+    return_urls: list[str]
+    created: float
+    updated: float
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "workloadIdentityArn": self.arn,
+            "allowedResourceOauth2ReturnUrls": list(self.return_urls),
+            "createdTime": self.created,
+            "lastUpdatedTime": self.updated,
+        }
+
+
+@dataclass
+class ApiKeyProvider:
+    name: str
+    arn: str
+    secret_arn: str
+    api_key: str = field(repr=False)
+    created: float = 0.0
+    updated: float = 0.0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "credentialProviderArn": self.arn,
+            "apiKeySecretArn": {"secretArn": self.secret_arn},
+            "apiKeySecretJsonKey": "api_key",
+            "apiKeySecretSource": "MANAGED",
+            "createdTime": self.created,
+            "lastUpdatedTime": self.updated,
+        }
+
+
+@dataclass
+class OAuth2Provider:
+    name: str
+    arn: str
+    vendor: str
+    config: dict[str, Any] = field(repr=False)  # the vendor's config, as given
+    secret_arn: str = ""
+    callback_url: str = ""
+    created: float = 0.0
+    updated: float = 0.0
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The one vendor config it was given (``customOauth2ProviderConfig``, ...)."""
+        return next(iter(self.config.values()), {})
+
+    def describe(self) -> dict[str, Any]:
+        public = {
+            key: {k: v for k, v in value.items() if k != "clientSecret"}
+            for key, value in self.config.items()
+        }
+        return {
+            "name": self.name,
+            "credentialProviderArn": self.arn,
+            "credentialProviderVendor": self.vendor,
+            "clientSecretArn": {"secretArn": self.secret_arn},
+            "clientSecretJsonKey": "client_secret",
+            "clientSecretSource": "MANAGED",
+            "callbackUrl": self.callback_url,
+            "oauth2ProviderConfigOutput": public,
+            "status": "READY",
+            "createdTime": self.created,
+            "lastUpdatedTime": self.updated,
+        }
+
+
+@dataclass(frozen=True)
+class WorkloadToken:
+    """What a workload access token stands for: a workload, and the user it acts for."""
+
+    workload: str
+    user: str | None
+
+
+class TokenVault:
+    """Workload identities, credential providers, and the tokens they issue."""
+
+    def __init__(
+        self,
+        account: str,
+        region: str,
+        workloads: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._prefix = f"arn:aws:bedrock-agentcore:{region}:{account}"
+        self._secrets_prefix = f"arn:aws:secretsmanager:{region}:{account}:secret"
+        self._clock = clock
+        self._key = secrets.token_bytes(32)
+        self.workloads: dict[str, WorkloadIdentity] = {}
+        self.api_keys: dict[str, ApiKeyProvider] = {}
+        self.oauth2: dict[str, OAuth2Provider] = {}
+        # What was issued, for tests: (provider, flow or "API_KEY", workload, user).
+        self.issued: list[dict[str, Any]] = []
+        self._runtime_workloads = tuple(workloads)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to each runtime's own workload identity and nothing else."""
+        self.workloads.clear()
+        self.api_keys.clear()
+        self.oauth2.clear()
+        self.issued.clear()
+        for name in self._runtime_workloads:
+            self.create_workload_identity({"name": name})
+
+    # -- the control plane ---------------------------------------------------------------
+
+    def _arn(self, kind: str, name: str) -> str:
+        return f"{self._prefix}:token-vault/default/{kind}/{name}"
+
+    def create_workload_identity(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        name = _name(body)
+        if name in self.workloads:
+            raise ConflictException(f"Workload identity {name} already exists")
+        now = self._clock()
+        identity = WorkloadIdentity(
+            name,
+            f"{self._prefix}:workload-identity-directory/default/workload-identity/{name}",
+            _strings(body, "allowedResourceOauth2ReturnUrls"),
+            now,
+            now,
+        )
+        self.workloads[name] = identity
+        described = identity.describe()
+        return {k: described[k] for k in ("name", "workloadIdentityArn")} | {
+            "allowedResourceOauth2ReturnUrls": identity.return_urls
+        }
+
+    def get_workload_identity(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._workload(_name(body)).describe()
+
+    def update_workload_identity(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        identity = self._workload(_name(body))
+        identity.return_urls = _strings(body, "allowedResourceOauth2ReturnUrls")
+        identity.updated = self._clock()
+        return identity.describe()
+
+    def delete_workload_identity(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        del self.workloads[self._workload(_name(body)).name]
+        return {}
+
+    def list_workload_identities(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        items = [{"name": w.name, "workloadIdentityArn": w.arn} for w in self.workloads.values()]
+        return _page(body, items, "workloadIdentities")
+
+    def create_api_key_credential_provider(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        name = _name(body)
+        if name in self.api_keys:
+            raise ConflictException(f"Credential provider {name} already exists")
+        api_key = body.get("apiKey")
+        if not isinstance(api_key, str) or not api_key:
+            raise ValidationException.for_field("apiKey", "Member must not be null")
+        now = self._clock()
+        provider = ApiKeyProvider(
+            name,
+            self._arn("apikeycredentialprovider", name),
+            f"{self._secrets_prefix}:bedrock-agentcore-identity!default/apikey/{name}",
+            api_key,
+            now,
+            now,
+        )
+        self.api_keys[name] = provider
+        described = provider.describe()
+        return {k: v for k, v in described.items() if not k.endswith("Time")}
+
+    def get_api_key_credential_provider(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._api_key(_name(body)).describe()
+
+    def update_api_key_credential_provider(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        provider = self._api_key(_name(body))
+        if isinstance(body.get("apiKey"), str) and body["apiKey"]:
+            provider.api_key = body["apiKey"]
+        provider.updated = self._clock()
+        return provider.describe()
+
+    def delete_api_key_credential_provider(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        del self.api_keys[self._api_key(_name(body)).name]
+        return {}
+
+    def list_api_key_credential_providers(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        items = [
+            {k: p.describe()[k] for k in ("name", "credentialProviderArn")}
+            | {"createdTime": p.created, "lastUpdatedTime": p.updated}
+            for p in self.api_keys.values()
+        ]
+        return _page(body, items, "credentialProviders")
+
+    def create_oauth2_credential_provider(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        name = _name(body)
+        if name in self.oauth2:
+            raise ConflictException(f"Credential provider {name} already exists")
+        vendor, config = _oauth2_config(body)
+        now = self._clock()
+        provider = OAuth2Provider(
+            name,
+            self._arn("oauth2credentialprovider", name),
+            vendor,
+            config,
+            f"{self._secrets_prefix}:bedrock-agentcore-identity!default/oauth2/{name}",
+            f"{self._prefix.replace(':bedrock-agentcore:', ':')}/identities/oauth2/callback",
+            now,
+            now,
+        )
+        self.oauth2[name] = provider
+        described = provider.describe()
+        return {k: v for k, v in described.items() if not k.endswith("Time")}
+
+    def get_oauth2_credential_provider(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._oauth2(_name(body)).describe()
+
+    def update_oauth2_credential_provider(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        provider = self._oauth2(_name(body))
+        provider.vendor, provider.config = _oauth2_config(body)
+        provider.updated = self._clock()
+        return provider.describe()
+
+    def delete_oauth2_credential_provider(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        del self.oauth2[self._oauth2(_name(body)).name]
+        return {}
+
+    def list_oauth2_credential_providers(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        items = [
+            {
+                "name": p.name,
+                "credentialProviderVendor": p.vendor,
+                "credentialProviderArn": p.arn,
+                "createdTime": p.created,
+                "lastUpdatedTime": p.updated,
+            }
+            for p in self.oauth2.values()
+        ]
+        return _page(body, items, "credentialProviders")
+
+    def _workload(self, name: str) -> WorkloadIdentity:
+        if name not in self.workloads:
+            raise ResourceNotFoundException(f"Workload identity {name} not found")
+        return self.workloads[name]
+
+    def _api_key(self, name: str) -> ApiKeyProvider:
+        if name not in self.api_keys:
+            raise ResourceNotFoundException(f"Credential provider {name} not found")
+        return self.api_keys[name]
+
+    def _oauth2(self, name: str) -> OAuth2Provider:
+        if name not in self.oauth2:
+            raise ResourceNotFoundException(f"Credential provider {name} not found")
+        return self.oauth2[name]
+
+    # -- workload access tokens ----------------------------------------------------------
+
+    def workload_access_token(self, workload: str, user: str | None = None) -> str:
+        """A token for ``workload`` acting for ``user`` (None: for itself)."""
+        self._workload(workload)
+        claims = {"w": workload, "u": user, "exp": self._clock() + TOKEN_LIFETIME}
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"{_TOKEN_PREFIX}{payload}.{self._sign(payload)}"
+
+    def invocation_token(self, workload: str, user: str | None) -> str | None:
+        """The token an invocation hands its instance; None once the runtime's workload
+        identity has been deleted (the instance then gets none, and its SDK says so)."""
+        if workload not in self.workloads:
+            return None
+        return self.workload_access_token(workload, user)
+
+    def read_token(self, token: object) -> WorkloadToken:
+        """What a workload access token stands for; AccessDenied if it is not one of ours,
+        has expired, or names a workload identity since deleted."""
+        if not isinstance(token, str) or not token.startswith(_TOKEN_PREFIX):
+            raise AccessDeniedException("The workload access token is invalid")
+        payload, _, signature = token[len(_TOKEN_PREFIX) :].partition(".")
+        if not hmac.compare_digest(signature, self._sign(payload)):
+            raise AccessDeniedException("The workload access token is invalid")
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (binascii.Error, ValueError):
+            raise AccessDeniedException("The workload access token is invalid") from None
+        if float(claims["exp"]) < self._clock():
+            raise AccessDeniedException("The workload access token has expired")
+        if claims["w"] not in self.workloads:
+            raise AccessDeniedException(f"Workload identity {claims['w']} no longer exists")
+        return WorkloadToken(str(claims["w"]), claims["u"])
+
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
+
+    def get_workload_access_token(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        workload = _required(body, "workloadName")
+        return {"workloadAccessToken": self.workload_access_token(workload)}
+
+    def get_workload_access_token_for_user_id(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        workload = _required(body, "workloadName")
+        user = _required(body, "userId")
+        return {"workloadAccessToken": self.workload_access_token(workload, user)}
+
+    def get_workload_access_token_for_jwt(
+        self, body: Mapping[str, Any], subject: str
+    ) -> dict[str, Any]:
+        """For the user a verified JWT names (``subject``, its ``sub``)."""
+        workload = _required(body, "workloadName")
+        return {"workloadAccessToken": self.workload_access_token(workload, subject)}
+
+    # -- resource credentials ------------------------------------------------------------
+
+    def get_resource_api_key(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        token = self.read_token(body.get("workloadIdentityToken"))
+        provider = self._api_key(_required(body, "resourceCredentialProviderName"))
+        self.issued.append(
+            {
+                "provider": provider.name,
+                "flow": "API_KEY",
+                "workload": token.workload,
+                "user": token.user,
+            }
+        )
+        return {"apiKey": provider.api_key}
+
+    def oauth2_request(self, body: Mapping[str, Any]) -> tuple[OAuth2Provider, WorkloadToken]:
+        """A GetResourceOauth2Token call checked: its provider and token; M2M only."""
+        token = self.read_token(body.get("workloadIdentityToken"))
+        provider = self._oauth2(_required(body, "resourceCredentialProviderName"))
+        flow = body.get("oauth2Flow")
+        if flow != "M2M":
+            raise NotEmulatedException(
+                f"The {flow} flow of GetResourceOauth2Token is not emulated yet; M2M is",
+                status=NOT_EMULATED_STATUS,
+            )
+        return provider, token
+
+    def record(self, provider: OAuth2Provider, token: WorkloadToken, scopes: list[str]) -> None:
+        self.issued.append(
+            {
+                "provider": provider.name,
+                "flow": "M2M",
+                "workload": token.workload,
+                "user": token.user,
+                "scopes": scopes,
+            }
+        )
+
+
+def _name(body: Mapping[str, Any]) -> str:
+    return _required(body, "name")
+
+
+def _required(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValidationException.for_field(key, "Member must not be null")
+    return value
+
+
+def _strings(body: Mapping[str, Any], key: str) -> list[str]:
+    value = body.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationException.for_field(key, "Member must be a list of strings")
+    return list(value)
+
+
+def _oauth2_config(body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    vendor = _required(body, "credentialProviderVendor")
+    config = body.get("oauth2ProviderConfigInput")
+    if not isinstance(config, dict) or len(config) != 1:
+        raise ValidationException.for_field(
+            "oauth2ProviderConfigInput", "Member must set exactly one provider config"
+        )
+    settings = next(iter(config.values()))
+    if not isinstance(settings, dict):
+        raise ValidationException.for_field("oauth2ProviderConfigInput", "Member must be a map")
+    return vendor, {key: dict(value) for key, value in config.items()}
+
+
+def _page(body: Mapping[str, Any], items: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """One page of ``items``: ``maxResults`` (1-100, default 10) from ``nextToken`` on."""
+    size = body.get("maxResults", 10)
+    if not isinstance(size, int) or not 1 <= size <= _MAX_RESULTS:
+        raise ValidationException.for_field(
+            "maxResults", f"Member must have value between 1 and {_MAX_RESULTS}"
+        )
+    start = 0
+    if body.get("nextToken") is not None:
+        try:
+            start = int(str(body["nextToken"]))
+        except ValueError:
+            raise ValidationException("Invalid nextToken") from None
+    page: dict[str, Any] = {key: items[start : start + size]}
+    if start + size < len(items):
+        page["nextToken"] = str(start + size)
+    return page
