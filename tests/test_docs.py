@@ -121,6 +121,7 @@ PYTHON_BLOCKS = {
     "websocket": "SigV4QueryAuth(credentials",
     "models": "turns = [",
     "services": 'ssm.put_parameter(Name="/agent/api-url"',
+    "identity": 'control.create_api_key_credential_provider(name="weather-api-key"',
 }
 
 
@@ -191,6 +192,15 @@ def test_the_services_block_runs(emulator: Emulator) -> None:
     # As an agent runs it: in the environment the emulator gives its instances.
     with mock.patch.dict(os.environ, emulator.env(), clear=True):
         assert _run(_python_block("services"), {}) == ["https://api.example"]
+
+
+def test_the_identity_block_runs(emulator: Emulator) -> None:
+    emulator.admin.post("/_emulator/identity/reset", json={}).raise_for_status()
+    try:
+        with mock.patch.dict(os.environ, emulator.env(), clear=True):
+            assert _run(_python_block("identity"), {}) == ["wk-777"]
+    finally:
+        emulator.admin.post("/_emulator/identity/reset", json={}).raise_for_status()
 
 
 def _run(code: str, names: dict[str, Any]) -> list[Any]:

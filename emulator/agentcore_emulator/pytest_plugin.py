@@ -99,6 +99,11 @@ class AgentCoreEmulator:
         called with None; a scripted turn's ``error`` fails one call instead."""
         self._admin("PUT", "bedrock/error", {"error": code})
 
+    def identity_issued(self) -> list[dict[str, Any]]:
+        """What Identity's token vault gave during this test: provider, flow (``API_KEY``,
+        ``M2M``), workload and user, in order (never the secret)."""
+        return list(self._admin("GET", "identity/issued")["issued"])
+
     def advance_clock(self, seconds: float) -> int:
         """Move its clock on; sessions past their idle timeout or lifetime end. How many."""
         return int(self._admin("POST", "clock/advance", {"seconds": seconds})["ended"])

@@ -232,3 +232,30 @@ def test_a_throttled_model_is_retried_then_fails_as_aws_throttling_does(agentcor
 """
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
+def test_a_users_test_reads_what_identity_gave_and_the_next_starts_clean(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+def test_api_key(agentcore_emulator):
+    control = agentcore_emulator.client("bedrock-agentcore-control")
+    control.create_api_key_credential_provider(name="search", apiKey="sk-1")
+    workload = control.list_workload_identities()["workloadIdentities"][0]["name"]
+    data = agentcore_emulator.client()
+    token = data.get_workload_access_token(workloadName=workload)["workloadAccessToken"]
+    key = data.get_resource_api_key(
+        workloadIdentityToken=token, resourceCredentialProviderName="search"
+    )["apiKey"]
+    assert key == "sk-1"
+    (issued,) = agentcore_emulator.identity_issued()
+    assert (issued["provider"], issued["flow"], issued["user"]) == ("search", "API_KEY", None)
+
+def test_next_test_finds_no_provider(agentcore_emulator):
+    assert agentcore_emulator.identity_issued() == []
+    control = agentcore_emulator.client("bedrock-agentcore-control")
+    assert control.list_api_key_credential_providers()["credentialProviders"] == []
+"""
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
