@@ -1,4 +1,5 @@
-"""STS and the AgentCore control plane, served by moto's WSGI app inside this process."""
+"""STS, the AgentCore control plane and the services agents read, served by moto's WSGI
+app inside this process; and what the emulator's own services read of moto's state."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.responses import Response
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from agentcore_emulator.config import EmulatorConfig
+from agentcore_emulator.memory import Strategy
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,21 @@ class MotoServices:
             runtime.agent_runtime_id = spec.runtime_id
             runtime.agent_runtime_arn = spec.arn
             backend.agent_runtimes[spec.runtime_id] = runtime
+
+    def memory(self, memory_id: str) -> tuple[str, list[Strategy]] | None:
+        """A memory the control plane knows (by id or ARN): its id and strategies."""
+        from moto.bedrockagentcorecontrol.models import bedrockagentcorecontrol_backends
+
+        backend = bedrockagentcorecontrol_backends[self._config.account][self._config.region]
+        key = memory_id.rsplit("/", 1)[-1]
+        memory = backend.memories.get(key)
+        if memory is None:
+            return None
+        strategies = [
+            Strategy(s["strategyId"], str(s["type"]), tuple(s.get("namespaces") or ()))
+            for s in memory.strategies
+        ]
+        return key, strategies
 
     async def call(
         self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes

@@ -30,9 +30,9 @@ from agentcore_emulator.exceptions import (
     ValidationException,
 )
 from agentcore_emulator.operations import NOT_EMULATED_STATUS, NotEmulatedException
+from agentcore_emulator.pages import page
 
 TOKEN_LIFETIME = 3600.0  # seconds a workload access token is honoured
-_MAX_RESULTS = 100
 _TOKEN_PREFIX = "agentcore-emulator-wat."  # noqa: S105 (a marker, not a secret)
 
 
@@ -188,7 +188,7 @@ class TokenVault:
 
     def list_workload_identities(self, body: Mapping[str, Any]) -> dict[str, Any]:
         items = [{"name": w.name, "workloadIdentityArn": w.arn} for w in self.workloads.values()]
-        return _page(body, items, "workloadIdentities")
+        return page(body, items, "workloadIdentities")
 
     def create_api_key_credential_provider(self, body: Mapping[str, Any]) -> dict[str, Any]:
         name = _name(body)
@@ -230,7 +230,7 @@ class TokenVault:
             | {"createdTime": p.created, "lastUpdatedTime": p.updated}
             for p in self.api_keys.values()
         ]
-        return _page(body, items, "credentialProviders")
+        return page(body, items, "credentialProviders")
 
     def create_oauth2_credential_provider(self, body: Mapping[str, Any]) -> dict[str, Any]:
         name = _name(body)
@@ -276,7 +276,7 @@ class TokenVault:
             }
             for p in self.oauth2.values()
         ]
-        return _page(body, items, "credentialProviders")
+        return page(body, items, "credentialProviders")
 
     def _workload(self, name: str) -> WorkloadIdentity:
         if name not in self.workloads:
@@ -414,22 +414,3 @@ def _oauth2_config(body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     if not isinstance(settings, dict):
         raise ValidationException.for_field("oauth2ProviderConfigInput", "Member must be a map")
     return vendor, {key: dict(value) for key, value in config.items()}
-
-
-def _page(body: Mapping[str, Any], items: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    """One page of ``items``: ``maxResults`` (1-100, default 10) from ``nextToken`` on."""
-    size = body.get("maxResults", 10)
-    if not isinstance(size, int) or not 1 <= size <= _MAX_RESULTS:
-        raise ValidationException.for_field(
-            "maxResults", f"Member must have value between 1 and {_MAX_RESULTS}"
-        )
-    start = 0
-    if body.get("nextToken") is not None:
-        try:
-            start = int(str(body["nextToken"]))
-        except ValueError:
-            raise ValidationException("Invalid nextToken") from None
-    page: dict[str, Any] = {key: items[start : start + size]}
-    if start + size < len(items):
-        page["nextToken"] = str(start + size)
-    return page

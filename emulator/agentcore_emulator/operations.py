@@ -15,6 +15,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import botocore.session
 
@@ -57,9 +58,23 @@ IDENTITY_OPERATIONS = frozenset(
         "GetResourceOauth2Token",
     }
 )
-# Bedrock Runtime's operations answered by ``bedrock`` (the model operations).
-MODEL_OPERATIONS = frozenset(
-    {"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream", "CountTokens"}
+# Memory's data plane operations, answered by the memory store (memory_api.py).
+MEMORY_OPERATIONS = frozenset(
+    {
+        "CreateEvent",
+        "GetEvent",
+        "DeleteEvent",
+        "ListEvents",
+        "ListSessions",
+        "ListActors",
+        "BatchCreateMemoryRecords",
+        "BatchUpdateMemoryRecords",
+        "BatchDeleteMemoryRecords",
+        "GetMemoryRecord",
+        "DeleteMemoryRecord",
+        "ListMemoryRecords",
+        "RetrieveMemoryRecords",
+    }
 )
 # Services moto answers whole, by their SigV4 signing name: STS (the credential chain's
 # identity), CloudWatch Logs (instances' logs), and what agents commonly read.
@@ -92,9 +107,15 @@ class RestOperations:
 
     def find(self, method: str, raw_path: str) -> str | None:
         """The operation ``method raw_path`` calls, if the model has one."""
+        found = self.match(method, raw_path)
+        return None if found is None else found[0]
+
+    def match(self, method: str, raw_path: str) -> tuple[str, dict[str, str]] | None:
+        """The operation ``method raw_path`` calls and its path's values (decoded), as
+        the model's URI names them (``memoryId``, ...)."""
         for route in self._routes:
-            if route.method == method and route.pattern.fullmatch(raw_path):
-                return route.name
+            if route.method == method and (matched := route.pattern.fullmatch(raw_path)):
+                return route.name, {k: unquote(v) for k, v in matched.groupdict().items()}
         return None
 
 
@@ -105,7 +126,8 @@ def _uri_pattern(uri: str) -> re.Pattern[str]:
     pattern, at = "", 0
     for match in _PLACEHOLDER.finditer(uri):
         pattern += re.escape(uri[at : match.start()])
-        pattern += ".+" if match.group().endswith("+}") else "[^/]+"
+        name = match.group().strip("{}+")
+        pattern += f"(?P<{name}>.+)" if match.group().endswith("+}") else f"(?P<{name}>[^/]+)"
         at = match.end()
     pattern += re.escape(uri[at:])
     # A trailing slash is optional on the wire as AWS's front door treats it.
@@ -152,7 +174,7 @@ class AgentCoreOperations:
         return self._models()[1]
 
     def answerer(self, plane: str, name: str) -> Answerer:
-        if name in IDENTITY_OPERATIONS:
+        if name in IDENTITY_OPERATIONS or (plane == "data" and name in MEMORY_OPERATIONS):
             return Answerer.EMULATOR
         if plane == "data":
             return Answerer.EMULATOR if name in DATA_PLANE_OWN else Answerer.NOBODY
@@ -162,11 +184,16 @@ class AgentCoreOperations:
 
     def find(self, method: str, raw_path: str) -> tuple[str, str] | None:
         """The plane ("control" or "data") and operation a request calls."""
+        found = self.match(method, raw_path)
+        return None if found is None else found[:2]
+
+    def match(self, method: str, raw_path: str) -> tuple[str, str, dict[str, str]] | None:
+        """The plane, the operation and its path's values."""
         # The control plane first: where both models route one path, moto answers.
         for plane, operations in (("control", self.control), ("data", self.data)):
-            name = operations.find(method, raw_path)
-            if name is not None:
-                return plane, name
+            matched = operations.match(method, raw_path)
+            if matched is not None:
+                return plane, *matched
         return None
 
     def table(self) -> Iterable[tuple[str, str, Answerer]]:

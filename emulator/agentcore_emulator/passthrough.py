@@ -10,10 +10,11 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agentcore_emulator import bedrock, identity_api
+from agentcore_emulator import bedrock, identity_api, memory_api
 from agentcore_emulator.exceptions import AwsError
 from agentcore_emulator.operations import (
     IDENTITY_OPERATIONS,
+    MEMORY_OPERATIONS,
     MOTO_SERVICES,
     Answerer,
     not_emulated_operation,
@@ -56,12 +57,14 @@ async def _dispatch(request: Request) -> Response:
         return await bedrock.answer(emulator.models, raw_path, body)
     if service == "bedrock-agentcore":
         # A worker thread: the first call reads botocore's models.
-        found = await asyncio.to_thread(emulator.operations.find, request.method, raw_path)
+        found = await asyncio.to_thread(emulator.operations.match, request.method, raw_path)
         if found is not None:
-            plane, name = found
+            plane, name, params = found
             note(request, operation=name)
             if name in IDENTITY_OPERATIONS:
                 return await identity_api.answer(request, emulator, name, body)
+            if plane == "data" and name in MEMORY_OPERATIONS:
+                return memory_api.answer(emulator.memory, name, params, body)
             if emulator.operations.answerer(plane, name) is Answerer.NOBODY:
                 raise not_emulated_operation(f"bedrock-agentcore {plane} plane", name)
     elif service not in MOTO_SERVICES:

@@ -26,6 +26,7 @@ from agentcore_emulator.instance_http import (
     InstanceClient,
 )
 from agentcore_emulator.instance_logs import InstanceLogs
+from agentcore_emulator.memory import MemoryStore
 from agentcore_emulator.networks import Networks
 from agentcore_emulator.oauth import IDP_PATH, BearerCheck, IdentityProvider
 from agentcore_emulator.operations import AgentCoreOperations
@@ -74,6 +75,7 @@ class Emulator:
         self.bearer = BearerCheck(self.idp)
         self.models = Models(config.models)  # Bedrock Runtime's models: sources, every call
         self.operations = AgentCoreOperations()  # which AgentCore operation a call is
+        self.memory = MemoryStore(self.moto.memory)  # Memory's events and records
         # Identity's token vault: a workload identity per runtime, named as its id.
         self.identity = TokenVault(
             config.account, config.region, [spec.runtime_id for spec in config.runtimes]
@@ -136,6 +138,7 @@ class Emulator:
         self.arrivals.clear()
         self.models.reset()
         self.identity.reset()
+        self.memory.reset()
         self.logs.clear()
 
     def record_arrival(self, spec: RuntimeSpec, session_id: str, method: str) -> None:
