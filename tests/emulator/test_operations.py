@@ -48,7 +48,8 @@ def test_who_answers_each_operation(operations: AgentCoreOperations) -> None:
     assert operations.answerer("data", "InvokeAgentRuntime") is Answerer.EMULATOR
     assert operations.answerer("data", "GetResourceOauth2Token") is Answerer.EMULATOR
     assert operations.answerer("control", "CreateGateway") is Answerer.MOTO
-    assert operations.answerer("data", "CreateEvent") is Answerer.NOBODY
+    assert operations.answerer("data", "CreateEvent") is Answerer.EMULATOR
+    assert operations.answerer("data", "IngestData") is Answerer.NOBODY
     assert operations.answerer("data", "StartBrowserSession") is Answerer.NOBODY
 
 
