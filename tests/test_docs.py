@@ -122,6 +122,7 @@ PYTHON_BLOCKS = {
     "models": "turns = [",
     "services": 'ssm.put_parameter(Name="/agent/api-url"',
     "identity": 'control.create_api_key_credential_provider(name="weather-api-key"',
+    "code_interpreter": 'with code_session("us-east-1") as sandbox:',
 }
 
 
@@ -201,6 +202,11 @@ def test_the_identity_block_runs(emulator: Emulator) -> None:
             assert _run(_python_block("identity"), {}) == ["wk-777"]
     finally:
         emulator.admin.post("/_emulator/identity/reset", json={}).raise_for_status()
+
+
+def test_the_code_interpreter_block_runs(emulator: Emulator) -> None:
+    with mock.patch.dict(os.environ, emulator.env(), clear=True):
+        assert _run(_python_block("code_interpreter"), {}) == ["42\n"]
 
 
 def _run(code: str, names: dict[str, Any]) -> list[Any]:

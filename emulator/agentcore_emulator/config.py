@@ -189,6 +189,10 @@ class EmulatorConfig:
     request_timeout: float = 900.0
     stream_timeout: float = 3600.0
     max_chunk_bytes: int = 10_000_000  # per streamed event
+    # Code Interpreter's sandboxes: chosen bounds (AWS's are not published in these terms).
+    sandbox_call_timeout: float = 60.0
+    sandbox_memory_mb: int = 2048
+    sandbox_max_output: int = 1_000_000
     oauth_clients: tuple[OAuthClient, ...] = ()
     network: str = "isolated"
     models: tuple[ModelSpec, ...] = ()
@@ -451,6 +455,9 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         request_timeout=float(value("request_timeout")),
         stream_timeout=float(value("stream_timeout")),
         max_chunk_bytes=value("max_chunk_bytes"),
+        sandbox_call_timeout=float(value("sandbox_call_timeout")),
+        sandbox_memory_mb=value("sandbox_memory_mb"),
+        sandbox_max_output=value("sandbox_max_output"),
         oauth_clients=oauth_clients,
         network=network,
         models=tuple(_model(item, i) for i, item in enumerate(data.get("models", []))),

@@ -134,6 +134,24 @@ EMULATOR = (
         "its 10 MB per streamed event: the stream ends before",
         POSITIVE_COUNT,
     ),
+    Key(
+        "sandbox_call_timeout",
+        60.0,
+        "Code Interpreter: seconds a call may run before its sandbox is stopped",
+        POSITIVE_SECONDS,
+    ),
+    Key(
+        "sandbox_memory_mb",
+        2048,
+        "Code Interpreter: a sandbox's address space, in MiB",
+        POSITIVE_COUNT,
+    ),
+    Key(
+        "sandbox_max_output",
+        1_000_000,
+        "Code Interpreter: characters of stdout (and of stderr) a call keeps",
+        POSITIVE_COUNT,
+    ),
 )
 
 RUNTIME = (

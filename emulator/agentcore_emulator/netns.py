@@ -40,7 +40,9 @@ def _libc_call(name: str, *args: int) -> None:
         raise OSError(errno, f"{name}: {os.strerror(errno)}")
 
 
-def _unshare_network() -> None:
+def unshare_network() -> None:
+    """Move the calling thread (or a child before exec) into a new network namespace, with
+    only its loopback, down: no network at all."""
     if hasattr(os, "unshare"):  # Python 3.12+
         os.unshare(CLONE_NEWNET)
     else:
@@ -90,7 +92,7 @@ class NetworkNamespace:
 
         def make() -> None:
             try:
-                _unshare_network()
+                unshare_network()
                 fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                 made.append(fd)
                 _configure_loopback(address)

@@ -76,6 +76,17 @@ MEMORY_OPERATIONS = frozenset(
         "RetrieveMemoryRecords",
     }
 )
+# Code Interpreter's session and tool operations, answered by the sandboxes
+# (code_interpreter_api.py).
+CODE_INTERPRETER_OPERATIONS = frozenset(
+    {
+        "StartCodeInterpreterSession",
+        "StopCodeInterpreterSession",
+        "GetCodeInterpreterSession",
+        "ListCodeInterpreterSessions",
+        "InvokeCodeInterpreter",
+    }
+)
 # Services moto answers whole, by their SigV4 signing name: STS (the credential chain's
 # identity), CloudWatch Logs (instances' logs), and what agents commonly read.
 MOTO_SERVICES = frozenset({"sts", "logs", "ssm", "secretsmanager", "s3", "dynamodb"})
@@ -174,7 +185,9 @@ class AgentCoreOperations:
         return self._models()[1]
 
     def answerer(self, plane: str, name: str) -> Answerer:
-        if name in IDENTITY_OPERATIONS or (plane == "data" and name in MEMORY_OPERATIONS):
+        if name in IDENTITY_OPERATIONS or (
+            plane == "data" and name in MEMORY_OPERATIONS | CODE_INTERPRETER_OPERATIONS
+        ):
             return Answerer.EMULATOR
         if plane == "data":
             return Answerer.EMULATOR if name in DATA_PLANE_OWN else Answerer.NOBODY

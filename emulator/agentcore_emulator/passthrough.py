@@ -10,9 +10,10 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agentcore_emulator import bedrock, identity_api, memory_api
+from agentcore_emulator import bedrock, code_interpreter_api, identity_api, memory_api
 from agentcore_emulator.exceptions import AwsError
 from agentcore_emulator.operations import (
+    CODE_INTERPRETER_OPERATIONS,
     IDENTITY_OPERATIONS,
     MEMORY_OPERATIONS,
     MOTO_SERVICES,
@@ -65,6 +66,9 @@ async def _dispatch(request: Request) -> Response:
                 return await identity_api.answer(request, emulator, name, body)
             if plane == "data" and name in MEMORY_OPERATIONS:
                 return memory_api.answer(emulator.memory, name, params, body)
+            if plane == "data" and name in CODE_INTERPRETER_OPERATIONS:
+                sandboxes = emulator.code_interpreters
+                return await code_interpreter_api.answer(request, sandboxes, name, params, body)
             if emulator.operations.answerer(plane, name) is Answerer.NOBODY:
                 raise not_emulated_operation(f"bedrock-agentcore {plane} plane", name)
     elif service not in MOTO_SERVICES:

@@ -17,6 +17,7 @@ import aiohttp
 
 from agentcore_emulator.aws_services import MotoServices
 from agentcore_emulator.bedrock import Models
+from agentcore_emulator.code_interpreter import CodeInterpreters, SandboxLimits
 from agentcore_emulator.config import EmulatorConfig, FaultSpec, RuntimeSpec
 from agentcore_emulator.credentials import CredentialStore
 from agentcore_emulator.identity import TokenVault
@@ -76,6 +77,14 @@ class Emulator:
         self.models = Models(config.models)  # Bedrock Runtime's models: sources, every call
         self.operations = AgentCoreOperations()  # which AgentCore operation a call is
         self.memory = MemoryStore(self.moto.memory)  # Memory's events and records
+        self.code_interpreters = CodeInterpreters(
+            SandboxLimits(
+                config.sandbox_call_timeout,
+                config.sandbox_memory_mb * 1024 * 1024,
+                config.sandbox_max_output,
+                isolated=self.networks.mode == "isolated",
+            )
+        )
         # Identity's token vault: a workload identity per runtime, named as its id.
         self.identity = TokenVault(
             config.account, config.region, [spec.runtime_id for spec in config.runtimes]
@@ -122,6 +131,7 @@ class Emulator:
     async def close(self) -> None:
         await self.bearer.close()
         await self.sessions.stop_all()
+        await self.code_interpreters.close()
         await self.instance_client.close()
         if self._web is not None:
             await self._web.close()
@@ -139,6 +149,7 @@ class Emulator:
         self.models.reset()
         self.identity.reset()
         self.memory.reset()
+        await self.code_interpreters.reset()
         self.logs.clear()
 
     def record_arrival(self, spec: RuntimeSpec, session_id: str, method: str) -> None:
