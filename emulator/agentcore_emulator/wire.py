@@ -1,7 +1,7 @@
 """Where errors become the wire's shape, and every request gets its id and its log line.
 
 Handlers only raise: ``AwsError`` becomes the AWS answer of the request's service (JSON
-for AgentCore and Bedrock, XML for STS and S3, JSON with ``__type`` for SSM and its kind);
+for AgentCore and Bedrock, XML for STS; other services' in their own, by ``passthrough``);
 Starlette's own 404/405/413 and anything unexpected become AWS-shaped errors too, never a
 plain-text page.
 """
@@ -60,16 +60,6 @@ def note(request: HTTPConnection, **fields: object) -> None:
     request.scope.setdefault("state", {}).setdefault("log_fields", {}).update(fields)
 
 
-# The protocols of the services the emulator answers besides AgentCore and Bedrock
-# (rest-json), by SigV4 signing name, as botocore's models give them.
-SERVICE_PROTOCOLS = {
-    "sts": "query",
-    "s3": "rest-xml",
-    "ssm": "json",
-    "secretsmanager": "json",
-    "dynamodb": "json",
-    "logs": "json",
-}
 XML_PROTOCOLS = frozenset({"query", "rest-xml", "ec2"})
 
 
@@ -83,20 +73,18 @@ def signing_service(request: HTTPConnection) -> str | None:
     return scope[3] if len(scope) > 3 else None
 
 
-def error_protocol(request: HTTPConnection) -> str:
-    """The protocol whose errors a call's client reads, even one whose signature fails.
+def speaks_query(request: HTTPConnection) -> bool:
+    """Whether a call is for STS (the query protocol), even one whose signature fails.
 
-    STS is also recognized unsigned (a form body at ``/``); every other call answers
-    rest-json, AgentCore's and Bedrock's, unless its scope names a service above.
+    STS is called at ``/``; AgentCore's and Bedrock's routes answer JSON whatever their
+    caller signed for, and the other services' errors are rendered in their own protocol
+    where they are answered (``passthrough``).
     """
-    service = signing_service(request)
-    if service in SERVICE_PROTOCOLS:
-        return SERVICE_PROTOCOLS[service]
-    if request.url.path == "/" and request.headers.get("content-type", "").startswith(
-        "application/x-www-form-urlencoded"
-    ):
-        return "query"
-    return "rest-json"
+    if request.url.path != "/":
+        return False
+    if signing_service(request) is not None:
+        return signing_service(request) == "sts"
+    return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
 
 
 def error_in_protocol(error: AwsError, protocol: str | None, request_id: str) -> Response:
@@ -108,7 +96,8 @@ def error_in_protocol(error: AwsError, protocol: str | None, request_id: str) ->
 
 
 def aws_error_response(request: Request, error: AwsError) -> Response:
-    return error_in_protocol(error, error_protocol(request), request_id_of(request))
+    protocol = "query" if speaks_query(request) else "rest-json"
+    return error_in_protocol(error, protocol, request_id_of(request))
 
 
 async def on_aws_error(request: Request, exc: Exception) -> Response:

@@ -82,8 +82,8 @@ def test_signatures_are_checked_and_refused_in_the_error_each_client_reads(
     [
         ("start_browser_session", {"browserIdentifier": "aws.browser.v1"}, "data"),
         (
-            "get_workload_access_token",
-            {"workloadName": "agent"},
+            "list_memory_extraction_jobs",
+            {"memoryId": "m-0123456789"},
             "data",
         ),
     ],
@@ -106,9 +106,13 @@ def test_a_control_plane_operation_moto_lacks_says_so_and_one_it_has_works(
     emulator: Emulator,
 ) -> None:
     control = emulator.client("bedrock-agentcore-control", config=STANDARD_RETRIES)
-    refused = _refusal(control.create_workload_identity, name=f"agent-{uuid.uuid4().hex[:8]}")
+    refused = _refusal(
+        control.create_browser,
+        name=f"b_{uuid.uuid4().hex[:8]}",
+        networkConfiguration={"networkMode": "PUBLIC"},
+    )
     assert refused["Error"]["Code"] == "NotEmulatedException"
-    assert "CreateWorkloadIdentity" in refused["Error"]["Message"]
+    assert "CreateBrowser" in refused["Error"]["Message"]
     assert refused["ResponseMetadata"]["RetryAttempts"] == 0
     names = [r["agentRuntimeName"] for r in control.list_agent_runtimes()["agentRuntimes"]]
     assert "demo_server" in names
