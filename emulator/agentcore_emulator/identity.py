@@ -4,6 +4,12 @@ access tokens (what each invocation hands its instance), and the resource creden
 they unlock: an API key, or an OAuth2 access token by the client-credentials grant (M2M)
 from the provider's token endpoint, the emulator's own identity provider or any other.
 
+The user flow (three-legged OAuth): GetResourceOauth2Token answers an authorization URL of
+the vault's; the person's browser goes on to the provider's sign-in, back to the vault's
+callback (which exchanges the code), then to the app's return URL, whose
+CompleteResourceTokenAuth gives the token to the user; the agent's next call (the SDK
+polls) gets it.
+
 Chosen where AWS's behaviour cannot be confirmed offline (docs/emulator.md, Identity):
 a workload access token is opaque, signed by this emulator, and valid for an hour; each
 runtime has a workload identity named as its runtime id; secrets are kept in memory and
@@ -22,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from agentcore_emulator.exceptions import (
     AccessDeniedException,
@@ -111,6 +118,24 @@ class OAuth2Provider:
         }
 
 
+_MAX_FLOWS = 1000
+
+
+@dataclass
+class UserFlow:
+    """A user-flow sign-in: from the authorization URL to CompleteResourceTokenAuth."""
+
+    session_uri: str
+    state: str  # what the provider hands back to the callback
+    provider: str
+    workload: str
+    user: str
+    scopes: list[str]
+    return_url: str | None
+    status: str = "IN_PROGRESS"  # then AUTHORIZED (token in), COMPLETE, or FAILED
+    access_token: str | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True)
 class WorkloadToken:
     """What a workload access token stands for: a workload, and the user it acts for."""
@@ -128,8 +153,13 @@ class TokenVault:
         region: str,
         workloads: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
+        base_url: str = "http://127.0.0.1",
     ) -> None:
         self._prefix = f"arn:aws:bedrock-agentcore:{region}:{account}"
+        # Where a person's browser reaches the vault: the authorization URL it hands out,
+        # and the callback every OAuth2 provider is given (its callbackUrl).
+        self.authorize_url = f"{base_url}/identities/oauth2/authorize"
+        self.callback_url = f"{base_url}/identities/oauth2/callback"
         self._secrets_prefix = f"arn:aws:secretsmanager:{region}:{account}:secret"
         self._clock = clock
         self._key = secrets.token_bytes(32)
@@ -138,6 +168,11 @@ class TokenVault:
         self.oauth2: dict[str, OAuth2Provider] = {}
         # What was issued, for tests: (provider, flow or "API_KEY", workload, user).
         self.issued: list[dict[str, Any]] = []
+        # The user flow: sign-ins under way (by session URI and by state), and the tokens
+        # people allowed, kept per provider, workload and user as AWS's vault keeps them.
+        self.flows: dict[str, UserFlow] = {}
+        self._by_state: dict[str, UserFlow] = {}
+        self._user_tokens: dict[tuple[str, str, str], str] = {}
         self._runtime_workloads = tuple(workloads)
         self.reset()
 
@@ -147,6 +182,9 @@ class TokenVault:
         self.api_keys.clear()
         self.oauth2.clear()
         self.issued.clear()
+        self.flows.clear()
+        self._by_state.clear()
+        self._user_tokens.clear()
         for name in self._runtime_workloads:
             self.create_workload_identity({"name": name})
 
@@ -244,7 +282,7 @@ class TokenVault:
             vendor,
             config,
             f"{self._secrets_prefix}:bedrock-agentcore-identity!default/oauth2/{name}",
-            f"{self._prefix.replace(':bedrock-agentcore:', ':')}/identities/oauth2/callback",
+            self.callback_url,
             now,
             now,
         )
@@ -361,28 +399,118 @@ class TokenVault:
         )
         return {"apiKey": provider.api_key}
 
-    def oauth2_request(self, body: Mapping[str, Any]) -> tuple[OAuth2Provider, WorkloadToken]:
-        """A GetResourceOauth2Token call checked: its provider and token; M2M only."""
+    def oauth2_request(self, body: Mapping[str, Any]) -> tuple[OAuth2Provider, WorkloadToken, str]:
+        """A GetResourceOauth2Token call checked: its provider, token and flow (M2M or
+        USER_FEDERATION; the token exchange is not emulated)."""
         token = self.read_token(body.get("workloadIdentityToken"))
         provider = self._oauth2(_required(body, "resourceCredentialProviderName"))
         flow = body.get("oauth2Flow")
-        if flow != "M2M":
+        if flow not in ("M2M", "USER_FEDERATION"):
             raise NotEmulatedException(
-                f"The {flow} flow of GetResourceOauth2Token is not emulated yet; M2M is",
+                f"The {flow} flow of GetResourceOauth2Token is not emulated yet; M2M and "
+                f"USER_FEDERATION are",
                 status=NOT_EMULATED_STATUS,
             )
-        return provider, token
+        return provider, token, str(flow)
 
-    def record(self, provider: OAuth2Provider, token: WorkloadToken, scopes: list[str]) -> None:
+    def record(
+        self, provider: OAuth2Provider, token: WorkloadToken, scopes: list[str], flow: str = "M2M"
+    ) -> None:
         self.issued.append(
             {
                 "provider": provider.name,
-                "flow": "M2M",
+                "flow": flow,
                 "workload": token.workload,
                 "user": token.user,
                 "scopes": scopes,
             }
         )
+
+    # -- the user flow (three-legged OAuth) ----------------------------------------------
+
+    def user_token(
+        self, provider: OAuth2Provider, token: WorkloadToken, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """USER_FEDERATION: the token the user allowed, or where they go to allow it."""
+        if token.user is None:
+            raise ValidationException(
+                "USER_FEDERATION needs a workload access token for a user (ForUserId or "
+                "ForJWT, or an invocation with a runtime user id)"
+            )
+        scopes = [s for s in body.get("scopes") or [] if isinstance(s, str)]
+        session_uri = body.get("sessionUri")
+        if session_uri is not None:
+            flow = self.flows.get(str(session_uri))
+            if flow is None or (flow.provider, flow.workload) != (provider.name, token.workload):
+                raise ResourceNotFoundException(f"Session not found: {session_uri}")
+            if flow.user != token.user:
+                raise AccessDeniedException("The session belongs to another user")
+            if flow.status == "COMPLETE" and flow.access_token is not None:
+                self.record(provider, token, flow.scopes, "USER_FEDERATION")
+                return {"accessToken": flow.access_token}
+            return self._pending(flow)
+        kept = self._user_tokens.get((provider.name, token.workload, token.user))
+        if kept is not None and not body.get("forceAuthentication"):
+            self.record(provider, token, scopes, "USER_FEDERATION")
+            return {"accessToken": kept}
+        return_url = body.get("resourceOauth2ReturnUrl")
+        if return_url is not None and return_url not in self._workload(token.workload).return_urls:
+            raise ValidationException(
+                f"resourceOauth2ReturnUrl {return_url} is not one of the workload identity's "
+                f"allowedResourceOauth2ReturnUrls"
+            )
+        while len(self.flows) >= _MAX_FLOWS:  # the oldest goes first
+            self._forget(next(iter(self.flows.values())))
+        flow = UserFlow(
+            f"urn:ietf:params:oauth:request_uri:{secrets.token_urlsafe(18)}",
+            secrets.token_urlsafe(18),
+            provider.name,
+            token.workload,
+            token.user,
+            scopes,
+            return_url if isinstance(return_url, str) else None,
+        )
+        self.flows[flow.session_uri] = flow
+        self._by_state[flow.state] = flow
+        return self._pending(flow)
+
+    def _pending(self, flow: UserFlow) -> dict[str, Any]:
+        return {
+            "authorizationUrl": self.authorize_url
+            + "?"
+            + urlencode({"request_uri": flow.session_uri}),
+            "sessionUri": flow.session_uri,
+            "sessionStatus": "FAILED" if flow.status == "FAILED" else "IN_PROGRESS",
+        }
+
+    def _forget(self, flow: UserFlow) -> None:
+        self.flows.pop(flow.session_uri, None)
+        self._by_state.pop(flow.state, None)
+
+    def flow_by_state(self, state: str) -> UserFlow:
+        flow = self._by_state.get(state)
+        if flow is None:
+            raise ResourceNotFoundException("No sign-in is under way for this state")
+        return flow
+
+    def authorized(self, flow: UserFlow, access_token: str) -> None:
+        """The provider gave the flow's token (the person allowed it)."""
+        flow.access_token = access_token
+        flow.status = "AUTHORIZED"
+
+    def complete(self, body: Mapping[str, Any], user: str) -> dict[str, Any]:
+        """CompleteResourceTokenAuth for ``user`` (the userIdentifier's, checked by the
+        caller): the token is theirs from here on."""
+        flow = self.flows.get(_required(body, "sessionUri"))
+        if flow is None:
+            raise ResourceNotFoundException(f"Session not found: {body.get('sessionUri')}")
+        if flow.user != user:
+            raise AccessDeniedException("The session belongs to another user")
+        if flow.status != "AUTHORIZED" or flow.access_token is None:
+            raise ValidationException("The user has not signed in and allowed access yet")
+        flow.status = "COMPLETE"
+        self._user_tokens[(flow.provider, flow.workload, flow.user)] = flow.access_token
+        return {}
 
 
 def _name(body: Mapping[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """OAuth for runtimes with a JWT authorizer: a small identity provider, and the token check.
 
 The identity provider lets tests and users run OAuth runtimes with no IdP of their own: an
-OpenID discovery document, its JWKS, and a token endpoint for the client-credentials grant,
+OpenID discovery document, its JWKS, a token endpoint for the client-credentials grant, and
+an authorization endpoint with a sign-in page for the code grant (Identity's user flow),
 issuing RS256 access tokens shaped like Cognito's (``client_id``, ``scope``,
 ``token_use``). The check verifies a bearer token against the runtime's authorizer the way
 AgentCore's customJWTAuthorizer does: the signature with a key of the discovery document's
@@ -18,7 +19,9 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import jwt
@@ -49,6 +52,20 @@ class OAuthError(Exception):
         self.status = status
 
 
+_MAX_CODES = 1000
+
+
+@dataclass(frozen=True)
+class AuthorizationGrant:
+    """What a person allowed at the authorization endpoint, until its code is exchanged."""
+
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    username: str
+    expires: float
+
+
 class IdentityProvider:
     """The emulator's own OpenID provider, with one RSA key made at start."""
 
@@ -57,6 +74,8 @@ class IdentityProvider:
         self._clients = {client.client_id: client for client in clients}
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._kid = secrets.token_hex(8)
+        # Authorization codes not yet exchanged: code -> its grant; each used once, bounded.
+        self._codes: dict[str, AuthorizationGrant] = {}
 
     @property
     def discovery_url(self) -> str:
@@ -67,10 +86,11 @@ class IdentityProvider:
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
             "token_endpoint": f"{self.issuer}/oauth2/token",
-            "grant_types_supported": ["client_credentials"],
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "grant_types_supported": ["client_credentials", "authorization_code"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "id_token_signing_alg_values_supported": [ALGORITHM],
-            "response_types_supported": ["token"],
+            "response_types_supported": ["token", "code"],
             "subject_types_supported": ["public"],
         }
 
@@ -84,13 +104,19 @@ class IdentityProvider:
         basic_auth: str | None,
         expires_in: float | None = None,
     ) -> dict[str, Any]:
-        """Answer a client-credentials token request (RFC 6749, section 4.4)."""
-        if form.get("grant_type") != "client_credentials":
-            raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
+        """Answer a token request: the client-credentials grant (RFC 6749, section 4.4) or
+        an authorization code's (section 4.1.3)."""
+        grant = form.get("grant_type")
+        if grant not in ("client_credentials", "authorization_code"):
+            raise OAuthError(
+                "unsupported_grant_type", "client_credentials and authorization_code only"
+            )
         client_id, secret = _client_credentials(form, basic_auth)
         client = self._clients.get(client_id)
         if client is None or not secrets.compare_digest(secret, client.client_secret):
             raise OAuthError("invalid_client", "unknown client or wrong secret", 401)
+        if grant == "authorization_code":
+            return self._exchange(client, form, expires_in)
         requested = form.get("scope", "").split() or list(client.scopes)
         if not set(requested) <= set(client.scopes):
             raise OAuthError("invalid_scope", f"{client_id} may not ask for {requested}")
@@ -123,6 +149,43 @@ class IdentityProvider:
 
     def client(self, client_id: str) -> OAuthClient | None:
         return self._clients.get(client_id)
+
+    def authorize(self, query: Mapping[str, str], username: str) -> str:
+        """A person signed in as ``username`` and allowed the request: where to send them
+        (``redirect_uri`` with a one-time code and the ``state``)."""
+        client = self._clients.get(query.get("client_id", ""))
+        redirect_uri = query.get("redirect_uri", "")
+        if client is None or not redirect_uri.startswith(("http://", "https://")):
+            raise OAuthError("invalid_request", "unknown client_id or no redirect_uri")
+        if query.get("response_type", "code") != "code":
+            raise OAuthError("unsupported_response_type", "only the code flow is supported")
+        if not username.strip():
+            raise OAuthError("access_denied", "no user signed in")
+        scopes = query.get("scope", "").split() or list(client.scopes)
+        if not set(scopes) <= set(client.scopes):
+            raise OAuthError("invalid_scope", f"{client.client_id} may not ask for {scopes}")
+        while len(self._codes) >= _MAX_CODES:  # the oldest unused code goes first
+            del self._codes[next(iter(self._codes))]
+        code = secrets.token_urlsafe(24)
+        self._codes[code] = AuthorizationGrant(
+            client.client_id, redirect_uri, tuple(scopes), username.strip(), time.time() + 600
+        )
+        separator = "&" if "?" in redirect_uri else "?"
+        answer = urlencode(
+            {"code": code, **({"state": query["state"]} if "state" in query else {})}
+        )
+        return f"{redirect_uri}{separator}{answer}"
+
+    def _exchange(
+        self, client: OAuthClient, form: Mapping[str, str], expires_in: float | None
+    ) -> dict[str, Any]:
+        grant = self._codes.pop(form.get("code", ""), None)
+        if grant is None or grant.expires < time.time() or grant.client_id != client.client_id:
+            raise OAuthError("invalid_grant", "unknown, used or expired authorization code")
+        if form.get("redirect_uri") != grant.redirect_uri:
+            raise OAuthError("invalid_grant", "redirect_uri differs from the authorization's")
+        claims = {"sub": grant.username, "username": grant.username}
+        return self.issue(client, grant.scopes, expires_in, claims)
 
 
 def _client_credentials(form: Mapping[str, str], basic_auth: str | None) -> tuple[str, str]:

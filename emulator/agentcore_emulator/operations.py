@@ -56,6 +56,7 @@ IDENTITY_OPERATIONS = frozenset(
         "GetWorkloadAccessTokenForUserId",
         "GetResourceApiKey",
         "GetResourceOauth2Token",
+        "CompleteResourceTokenAuth",
     }
 )
 # Memory's data plane operations, answered by the memory store (memory_api.py).

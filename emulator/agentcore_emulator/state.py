@@ -87,7 +87,10 @@ class Emulator:
         )
         # Identity's token vault: a workload identity per runtime, named as its id.
         self.identity = TokenVault(
-            config.account, config.region, [spec.runtime_id for spec in config.runtimes]
+            config.account,
+            config.region,
+            [spec.runtime_id for spec in config.runtimes],
+            base_url=base_url,
         )
         # The latest invocations, numbered in the order they arrived (for tests).
         self.arrivals: collections.deque[dict[str, str | int]] = collections.deque(maxlen=1000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route, WebSocketRoute
 
-from agentcore_emulator import admin, idp
+from agentcore_emulator import admin, identity_api, idp
 from agentcore_emulator.data_plane import (
     agent_card,
     invocations,
@@ -36,6 +36,10 @@ ROUTES = [
     Route(f"{IDP_PATH}/.well-known/openid-configuration", idp.discovery, methods=["GET"]),
     Route(f"{IDP_PATH}/.well-known/jwks.json", idp.jwks, methods=["GET"]),
     Route(f"{IDP_PATH}/oauth2/token", idp.token, methods=["POST"]),
+    Route(f"{IDP_PATH}/authorize", idp.authorize, methods=["GET", "POST"]),
+    # Identity's user flow, where a person's browser is sent (not signed API calls).
+    Route("/identities/oauth2/authorize", identity_api.authorize_redirect, methods=["GET"]),
+    Route("/identities/oauth2/callback", identity_api.callback, methods=["GET"]),
     _admin("idp/token", admin.issue_token, "POST"),
     _admin("health", admin.health, "GET"),
     _admin("env", admin.exports, "GET"),

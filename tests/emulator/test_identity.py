@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import botocore.exceptions
+import httpx
 import jwt
 import pytest
 
@@ -204,18 +205,89 @@ def test_an_oauth2_token_from_any_openid_provider(identity: Emulator) -> None:
     assert form["grant_type"] == ["client_credentials"] and form["scope"] == ["read"]
 
 
-def test_the_user_federation_flow_says_it_is_not_emulated_yet(identity: Emulator) -> None:
+def test_the_user_flow_end_to_end_with_a_test_acting_as_the_person(identity: Emulator) -> None:
     _own_provider(identity, "calendar")
-    token = _token(identity, identity.arns["identity_agent"].rsplit("/", 1)[-1], user="bob")
-    refused = _refusal(
-        identity.client().get_resource_oauth2_token,
-        workloadIdentityToken=token,
-        resourceCredentialProviderName="calendar",
-        scopes=["agent/read"],
-        oauth2Flow="USER_FEDERATION",
+    workload = identity.arns["identity_agent"].rsplit("/", 1)[-1]
+    return_url = "http://127.0.0.1:9/app/return"
+    identity.client("bedrock-agentcore-control").update_workload_identity(
+        name=workload, allowedResourceOauth2ReturnUrls=[return_url]
     )
-    assert refused["Error"]["Code"] == "NotEmulatedException"
-    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 501
+    data = identity.client()
+    ask = {
+        "resourceCredentialProviderName": "calendar",
+        "scopes": ["agent/read"],
+        "oauth2Flow": "USER_FEDERATION",
+        "resourceOauth2ReturnUrl": return_url,
+    }
+    bob = _token(identity, workload, user="bob")
+    first = data.get_resource_oauth2_token(workloadIdentityToken=bob, **ask)
+    assert first["sessionStatus"] == "IN_PROGRESS" and "accessToken" not in first
+    polled = data.get_resource_oauth2_token(
+        workloadIdentityToken=bob, sessionUri=first["sessionUri"], **ask
+    )
+    assert "accessToken" not in polled  # the person has not signed in yet
+
+    # The person: the authorization URL, the provider's sign-in page, the callback.
+    with httpx.Client(follow_redirects=False, timeout=30) as browser:
+        to_provider = browser.get(first["authorizationUrl"])
+        assert to_provider.status_code == 302
+        sign_in = browser.get(to_provider.headers["location"])
+        assert sign_in.status_code == 200 and "<form" in sign_in.text
+        allowed = browser.post(str(sign_in.url), data={"username": "bob"})
+        assert allowed.status_code == 302
+        back = browser.get(allowed.headers["location"])  # the vault's callback
+        assert back.status_code == 302
+    to_app = urllib.parse.urlsplit(back.headers["location"])
+    assert f"{to_app.scheme}://{to_app.netloc}{to_app.path}" == return_url
+    session_uri = urllib.parse.parse_qs(to_app.query)["session_id"][0]
+    assert session_uri == first["sessionUri"]
+
+    # The app, for its signed-in user: another user cannot take the session.
+    wrong = _refusal(
+        data.complete_resource_token_auth,
+        sessionUri=session_uri,
+        userIdentifier={"userId": "mallory"},
+    )
+    assert wrong["Error"]["Code"] == "AccessDeniedException"
+    data.complete_resource_token_auth(sessionUri=session_uri, userIdentifier={"userId": "bob"})
+    done = data.get_resource_oauth2_token(workloadIdentityToken=bob, sessionUri=session_uri, **ask)
+    claims = jwt.decode(done["accessToken"], options={"verify_signature": False})
+    assert (claims["sub"], claims["scope"]) == ("bob", "agent/read")
+    # Kept for bob: the next call gets it at once; carol must sign in herself.
+    again = data.get_resource_oauth2_token(workloadIdentityToken=bob, **ask)
+    assert again["accessToken"] == done["accessToken"]
+    carol = _token(identity, workload, user="carol")
+    assert "authorizationUrl" in data.get_resource_oauth2_token(workloadIdentityToken=carol, **ask)
+
+
+def test_the_user_flow_needs_a_token_for_a_user_and_a_known_return_url(
+    identity: Emulator,
+) -> None:
+    _own_provider(identity, "calendar")
+    workload = identity.arns["identity_agent"].rsplit("/", 1)[-1]
+    data = identity.client()
+    ask = {
+        "resourceCredentialProviderName": "calendar",
+        "scopes": ["agent/read"],
+        "oauth2Flow": "USER_FEDERATION",
+    }
+    no_user = _refusal(
+        data.get_resource_oauth2_token, workloadIdentityToken=_token(identity, workload), **ask
+    )
+    assert no_user["Error"]["Code"] == "ValidationException"
+    unknown_url = _refusal(
+        data.get_resource_oauth2_token,
+        workloadIdentityToken=_token(identity, workload, user="bob"),
+        resourceOauth2ReturnUrl="https://evil.example/steal",
+        **ask,
+    )
+    assert unknown_url["Error"]["Code"] == "ValidationException"
+    exchange = _refusal(
+        data.get_resource_oauth2_token,
+        workloadIdentityToken=_token(identity, workload, user="bob"),
+        **{**ask, "oauth2Flow": "ON_BEHALF_OF_TOKEN_EXCHANGE"},
+    )
+    assert exchange["Error"]["Code"] == "NotEmulatedException"
 
 
 def test_a_workload_token_for_a_jwt_is_for_its_subject(identity: Emulator) -> None:
