@@ -121,7 +121,7 @@ PYTHON_BLOCKS = {
     "websocket": "SigV4QueryAuth(credentials",
     "models": "turns = [",
     "services": 'ssm.put_parameter(Name="/agent/api-url"',
-    "identity": 'control.create_api_key_credential_provider(name="weather-api-key"',
+    "identity": 'control.create_api_key_credential_provider(name="search-api-key"',
     "code_interpreter": 'with code_session("us-east-1") as sandbox:',
 }
 
@@ -199,7 +199,7 @@ def test_the_identity_block_runs(emulator: Emulator) -> None:
     emulator.admin.post("/_emulator/identity/reset", json={}).raise_for_status()
     try:
         with mock.patch.dict(os.environ, emulator.env(), clear=True):
-            assert _run(_python_block("identity"), {}) == ["wk-777"]
+            assert _run(_python_block("identity"), {}) == ["sk-123"]
     finally:
         emulator.admin.post("/_emulator/identity/reset", json={}).raise_for_status()
 

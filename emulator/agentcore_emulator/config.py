@@ -127,6 +127,18 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class CredentialProviderSpec:
+    """An Identity credential provider the token vault has from the start."""
+
+    name: str
+    type: str = "api_key"
+    api_key: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    discovery_url: str | None = None  # None: the emulator's own identity provider
+
+
+@dataclass(frozen=True)
 class RuntimeSpec:
     """One registered runtime: how to start an instance of it and how it behaves."""
 
@@ -196,6 +208,7 @@ class EmulatorConfig:
     oauth_clients: tuple[OAuthClient, ...] = ()
     network: str = "isolated"
     models: tuple[ModelSpec, ...] = ()
+    credential_providers: tuple[CredentialProviderSpec, ...] = ()
 
     @property
     def principal(self) -> str:
@@ -327,6 +340,32 @@ def _model(raw: object, index: int) -> ModelSpec:
     return ModelSpec(value("model"), source, url, value("name"), turns)
 
 
+def _credential_provider(raw: object, index: int) -> CredentialProviderSpec:
+    where = f"credential_providers[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table ([[credential_providers]])")
+    keys = config_keys.CREDENTIAL_PROVIDER
+    _check(raw, keys, where)
+    value = _reader(raw, keys, where)
+    kind = value("type")
+    if not value("name"):
+        raise ConfigError(f"{where}: name is required")
+    if kind == "api_key" and not value("api_key"):
+        raise ConfigError(f"{where}: an api_key provider needs api_key")
+    if kind == "oauth2" and not (value("client_id") and value("client_secret")):
+        raise ConfigError(f"{where}: an oauth2 provider needs client_id and client_secret")
+    if kind not in ("api_key", "oauth2"):
+        raise ConfigError(f"{where}.type must be api_key or oauth2 (got {kind!r})")
+    return CredentialProviderSpec(
+        value("name"),
+        kind,
+        value("api_key"),
+        value("client_id"),
+        value("client_secret"),
+        value("discovery_url"),
+    )
+
+
 def _runtime(
     data: Mapping[str, Any],
     index: int,
@@ -414,7 +453,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
 
     value = _reader(settings, keys, "emulator")
 
-    for name in ("runtimes", "oauth_clients", "models"):
+    for name in ("runtimes", "oauth_clients", "models", "credential_providers"):
         if not isinstance(data.get(name, []), list):
             raise ConfigError(f"{name} must be an array of tables ([[{name}]])")
     region = value("region")
@@ -461,6 +500,10 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         oauth_clients=oauth_clients,
         network=network,
         models=tuple(_model(item, i) for i, item in enumerate(data.get("models", []))),
+        credential_providers=tuple(
+            _credential_provider(item, i)
+            for i, item in enumerate(data.get("credential_providers", []))
+        ),
     )
 
 

@@ -230,13 +230,23 @@ MODELS = (
     Key("turns", [], "scripted: the turns, as the admin API takes them", TABLES),
 )
 
+CREDENTIAL_PROVIDER = (
+    Key("name", None, "required: the provider's name, as agents ask for it"),
+    Key("type", "api_key", "api_key, or oauth2 (the client-credentials and user flows)"),
+    Key("api_key", None, "api_key: the key it gives"),
+    Key("client_id", None, "oauth2: the client at the identity provider"),
+    Key("client_secret", None, "oauth2: its secret"),
+    Key("discovery_url", None, "oauth2: an OIDC discovery document (default: the emulator's own)"),
+)
+
 # The tables of the file: [emulator], [[runtimes]] (with its sub-tables), [[oauth_clients]],
-# [[models]].
+# [[models]], [[credential_providers]].
 TOP = (
     Key("emulator", None, "settings of the emulator itself", TABLE),
     Key("runtimes", None, "one [[runtimes]] table per runtime"),
     Key("oauth_clients", None, "clients of the emulator's identity provider"),
     Key("models", None, "where Bedrock model calls get their answers, per model id"),
+    Key("credential_providers", None, "Identity's credential providers, there from the start"),
 )
 SECTIONS: Mapping[str, tuple[Key, ...]] = {
     "[emulator]": EMULATOR,
@@ -245,6 +255,7 @@ SECTIONS: Mapping[str, tuple[Key, ...]] = {
     "[runtimes.faults]": FAULTS,
     "[[oauth_clients]]": OAUTH_CLIENT,
     "[[models]]": MODELS,
+    "[[credential_providers]]": CREDENTIAL_PROVIDER,
 }
 
 

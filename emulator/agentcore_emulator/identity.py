@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from agentcore_emulator.config import CredentialProviderSpec
 from agentcore_emulator.exceptions import (
     AccessDeniedException,
     ConflictException,
@@ -154,6 +155,8 @@ class TokenVault:
         workloads: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
         base_url: str = "http://127.0.0.1",
+        providers: Iterable[CredentialProviderSpec] = (),
+        own_discovery_url: str = "",
     ) -> None:
         self._prefix = f"arn:aws:bedrock-agentcore:{region}:{account}"
         # Where a person's browser reaches the vault: the authorization URL it hands out,
@@ -174,10 +177,12 @@ class TokenVault:
         self._by_state: dict[str, UserFlow] = {}
         self._user_tokens: dict[tuple[str, str, str], str] = {}
         self._runtime_workloads = tuple(workloads)
+        self._configured = tuple(providers)
+        self._own_discovery_url = own_discovery_url
         self.reset()
 
     def reset(self) -> None:
-        """Back to each runtime's own workload identity and nothing else."""
+        """Back to each runtime's own workload identity and the config's providers."""
         self.workloads.clear()
         self.api_keys.clear()
         self.oauth2.clear()
@@ -187,6 +192,22 @@ class TokenVault:
         self._user_tokens.clear()
         for name in self._runtime_workloads:
             self.create_workload_identity({"name": name})
+        for spec in self._configured:
+            if spec.type == "api_key":
+                self.create_api_key_credential_provider({"name": spec.name, "apiKey": spec.api_key})
+                continue
+            custom = {
+                "oauthDiscovery": {"discoveryUrl": spec.discovery_url or self._own_discovery_url},
+                "clientId": spec.client_id,
+                "clientSecret": spec.client_secret,
+            }
+            self.create_oauth2_credential_provider(
+                {
+                    "name": spec.name,
+                    "credentialProviderVendor": "CustomOauth2",
+                    "oauth2ProviderConfigInput": {"customOauth2ProviderConfig": custom},
+                }
+            )
 
     # -- the control plane ---------------------------------------------------------------
 

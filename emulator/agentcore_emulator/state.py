@@ -91,6 +91,8 @@ class Emulator:
             config.region,
             [spec.runtime_id for spec in config.runtimes],
             base_url=base_url,
+            providers=config.credential_providers,
+            own_discovery_url=self.idp.discovery_url,
         )
         # The latest invocations, numbered in the order they arrived (for tests).
         self.arrivals: collections.deque[dict[str, str | int]] = collections.deque(maxlen=1000)

@@ -15,6 +15,7 @@ import pytest
 from agentcore_emulator import config_keys
 from agentcore_emulator.config import (
     ConfigError,
+    CredentialProviderSpec,
     EmulatorConfig,
     FaultSpec,
     JwtAuthorizerSpec,
@@ -86,6 +87,7 @@ def _defaults(cls: Any) -> dict[str, Any]:
         (config_keys.JWT_AUTHORIZER, JwtAuthorizerSpec),
         (config_keys.FAULTS, FaultSpec),
         (config_keys.OAUTH_CLIENT, OAuthClient),
+        (config_keys.CREDENTIAL_PROVIDER, CredentialProviderSpec),
     ],
     ids=lambda v: getattr(v, "__name__", "keys"),
 )
@@ -165,6 +167,9 @@ def _placed(section: str, name: str, value: object) -> tuple[dict[str, Any], str
     if section == "[[models]]":
         data["models"] = [{name: value}]
         return data, f"models[0].{name}"
+    if section == "[[credential_providers]]":
+        data["credential_providers"] = [{"name": "p", "api_key": "k", name: value}]
+        return data, f"credential_providers[0].{name}"
     client = {"client_id": "a", "client_secret": "b", name: value}
     data["oauth_clients"] = [client]
     return data, f"oauth_clients[0].{name}"

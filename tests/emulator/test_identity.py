@@ -325,9 +325,7 @@ def _invoke(emulator: Emulator, payload: dict[str, Any], **extra: Any) -> dict[s
 def test_an_agent_gets_its_api_key_and_oauth2_token_through_the_sdks_decorators(
     identity: Emulator,
 ) -> None:
-    control = identity.client("bedrock-agentcore-control")
-    control.create_api_key_credential_provider(name="weather-api-key", apiKey="wk-777")
-    _own_provider(identity, "weather-oauth")
+    # Both providers come from the config (fixtures/emulator-test.toml), as a project's would.
     assert _invoke(identity, {"use": "api_key"}, runtimeUserId="carol") == {"api_key": "wk-777"}
     token = _invoke(identity, {"use": "oauth"})["access_token"]
     assert jwt.decode(token, options={"verify_signature": False})["scope"] == "agent/read"
@@ -340,9 +338,6 @@ def test_an_agent_gets_its_api_key_and_oauth2_token_through_the_sdks_decorators(
 
 
 def test_a_caller_cannot_hand_the_instance_a_workload_token_of_its_own(identity: Emulator) -> None:
-    identity.client("bedrock-agentcore-control").create_api_key_credential_provider(
-        name="weather-api-key", apiKey="wk-777"
-    )
     client = identity.client()
 
     def forge(request: Any, **_: Any) -> None:
