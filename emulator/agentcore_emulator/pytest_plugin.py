@@ -99,6 +99,42 @@ class AgentCoreEmulator:
         called with None; a scripted turn's ``error`` fails one call instead."""
         self._admin("PUT", "bedrock/error", {"error": code})
 
+    def api_key_provider(self, name: str, api_key: str) -> None:
+        """An Identity API-key credential provider, as ``create_api_key_credential_provider``
+        makes one (gone at the next reset)."""
+        control = self.client("bedrock-agentcore-control")
+        control.create_api_key_credential_provider(name=name, apiKey=api_key)
+
+    def oauth2_provider(
+        self,
+        name: str,
+        client_id: str,
+        client_secret: str,
+        discovery_url: str | None = None,
+    ) -> None:
+        """An Identity OAuth2 credential provider at ``discovery_url`` (default: the
+        emulator's own identity provider), for the client-credentials and user flows."""
+        url = discovery_url or f"{self.url}/_idp/.well-known/openid-configuration"
+        self.client("bedrock-agentcore-control").create_oauth2_credential_provider(
+            name=name,
+            credentialProviderVendor="CustomOauth2",
+            oauth2ProviderConfigInput={
+                "customOauth2ProviderConfig": {
+                    "oauthDiscovery": {"discoveryUrl": url},
+                    "clientId": client_id,
+                    "clientSecret": client_secret,
+                }
+            },
+        )
+
+    def memory(self, name: str, strategies: list[dict[str, Any]] | None = None) -> str:
+        """A Memory (``create_memory``, with ``memoryStrategies`` as boto3 takes them): its id."""
+        control = self.client("bedrock-agentcore-control")
+        created = control.create_memory(
+            name=name, eventExpiryDuration=30, memoryStrategies=strategies or []
+        )
+        return str(created["memory"]["id"])
+
     def identity_issued(self) -> list[dict[str, Any]]:
         """What Identity's token vault gave during this test: provider, flow (``API_KEY``,
         ``M2M``), workload and user, in order (never the secret)."""

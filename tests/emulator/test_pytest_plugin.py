@@ -256,6 +256,20 @@ def test_next_test_finds_no_provider(agentcore_emulator):
     assert agentcore_emulator.identity_issued() == []
     control = agentcore_emulator.client("bedrock-agentcore-control")
     assert control.list_api_key_credential_providers()["credentialProviders"] == []
+
+def test_the_fixtures_helpers_make_providers_and_memories(agentcore_emulator):
+    agentcore_emulator.api_key_provider("search", "sk-2")
+    agentcore_emulator.oauth2_provider("crm", "any-client", "any-secret")
+    control = agentcore_emulator.client("bedrock-agentcore-control")
+    assert control.get_oauth2_credential_provider(name="crm")["status"] == "READY"
+    memory_id = agentcore_emulator.memory("notes")
+    data = agentcore_emulator.client()
+    data.create_event(
+        memoryId=memory_id, actorId="a", sessionId="s", eventTimestamp=1_750_000_000,
+        payload=[{"conversational": {"content": {"text": "hi"}, "role": "USER"}}],
+    )
+    events = data.list_events(memoryId=memory_id, actorId="a", sessionId="s")["events"]
+    assert len(events) == 1
 """
     )
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
