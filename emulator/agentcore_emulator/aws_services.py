@@ -70,11 +70,15 @@ class MotoServices:
             runtime.agent_runtime_arn = spec.arn
             backend.agent_runtimes[spec.runtime_id] = runtime
 
-    def memory(self, memory_id: str) -> tuple[str, list[Strategy]] | None:
-        """A memory the control plane knows (by id or ARN): its id and strategies."""
+    def control_backend(self) -> Any:
+        """moto's AgentCore control plane of this emulator's account and region."""
         from moto.bedrockagentcorecontrol.models import bedrockagentcorecontrol_backends
 
-        backend = bedrockagentcorecontrol_backends[self._config.account][self._config.region]
+        return bedrockagentcorecontrol_backends[self._config.account][self._config.region]
+
+    def memory(self, memory_id: str) -> tuple[str, list[Strategy]] | None:
+        """A memory the control plane knows (by id or ARN): its id and strategies."""
+        backend = self.control_backend()
         key = memory_id.rsplit("/", 1)[-1]
         memory = backend.memories.get(key)
         if memory is None:

@@ -209,6 +209,8 @@ class EmulatorConfig:
     network: str = "isolated"
     models: tuple[ModelSpec, ...] = ()
     credential_providers: tuple[CredentialProviderSpec, ...] = ()
+    # Lambda ARN (or name) -> "path/file.py:function", for gateways' Lambda targets.
+    lambda_handlers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def principal(self) -> str:
@@ -340,6 +342,20 @@ def _model(raw: object, index: int) -> ModelSpec:
     return ModelSpec(value("model"), source, url, value("name"), turns)
 
 
+def _lambda_function(raw: object, index: int, base: Path) -> tuple[str, str]:
+    where = f"lambda_functions[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table ([[lambda_functions]])")
+    keys = config_keys.LAMBDA_FUNCTION
+    _check(raw, keys, where)
+    value = _reader(raw, keys, where)
+    arn, handler = value("arn"), value("handler")
+    if not arn or not handler or ":" not in handler:
+        raise ConfigError(f"{where}: arn and handler (file.py:function) are required")
+    path, _, function = handler.rpartition(":")
+    return arn, f"{(base / path).resolve()}:{function}"
+
+
 def _credential_provider(raw: object, index: int) -> CredentialProviderSpec:
     where = f"credential_providers[{index}]"
     if not isinstance(raw, dict):
@@ -453,7 +469,13 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
 
     value = _reader(settings, keys, "emulator")
 
-    for name in ("runtimes", "oauth_clients", "models", "credential_providers"):
+    for name in (
+        "runtimes",
+        "oauth_clients",
+        "models",
+        "credential_providers",
+        "lambda_functions",
+    ):
         if not isinstance(data.get(name, []), list):
             raise ConfigError(f"{name} must be an array of tables ([[{name}]])")
     region = value("region")
@@ -503,6 +525,10 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         credential_providers=tuple(
             _credential_provider(item, i)
             for i, item in enumerate(data.get("credential_providers", []))
+        ),
+        lambda_handlers=dict(
+            _lambda_function(item, i, base)
+            for i, item in enumerate(data.get("lambda_functions", []))
         ),
     )
 

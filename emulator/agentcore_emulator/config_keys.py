@@ -239,14 +239,20 @@ CREDENTIAL_PROVIDER = (
     Key("discovery_url", None, "oauth2: an OIDC discovery document (default: the emulator's own)"),
 )
 
+LAMBDA_FUNCTION = (
+    Key("arn", None, "required: the function's ARN (or name), as a gateway target names it"),
+    Key("handler", None, "required: file.py:function, the file relative to the config file"),
+)
+
 # The tables of the file: [emulator], [[runtimes]] (with its sub-tables), [[oauth_clients]],
-# [[models]], [[credential_providers]].
+# [[models]], [[credential_providers]], [[lambda_functions]].
 TOP = (
     Key("emulator", None, "settings of the emulator itself", TABLE),
     Key("runtimes", None, "one [[runtimes]] table per runtime"),
     Key("oauth_clients", None, "clients of the emulator's identity provider"),
     Key("models", None, "where Bedrock model calls get their answers, per model id"),
     Key("credential_providers", None, "Identity's credential providers, there from the start"),
+    Key("lambda_functions", None, "local handlers of the Lambda functions gateway targets name"),
 )
 SECTIONS: Mapping[str, tuple[Key, ...]] = {
     "[emulator]": EMULATOR,
@@ -256,6 +262,7 @@ SECTIONS: Mapping[str, tuple[Key, ...]] = {
     "[[oauth_clients]]": OAUTH_CLIENT,
     "[[models]]": MODELS,
     "[[credential_providers]]": CREDENTIAL_PROVIDER,
+    "[[lambda_functions]]": LAMBDA_FUNCTION,
 }
 
 

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import math
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentcore_emulator.exceptions import ResourceNotFoundException, ValidationException
+from agentcore_emulator.lexical import score, words
 from agentcore_emulator.pages import page
 
-_WORD = re.compile(r"[a-z0-9]+")
 _DEFAULT_PAGE = 20
 _DEFAULT_TOP_K = 10
 
@@ -294,15 +292,15 @@ class MemoryStore:
             raise ValidationException.for_field(
                 "searchCriteria.searchQuery", "Member must not be null"
             )
-        query = _words(criteria["searchQuery"])
+        query = words(criteria["searchQuery"])
         scored = [
-            (score, record)
+            (relevance, record)
             for record in self._in_namespace(memory_id, body, criteria.get("memoryStrategyId"))
-            if (score := _score(query, _words(record.text))) > 0
+            if (relevance := score(query, words(record.text))) > 0
         ]
         scored.sort(key=lambda pair: (-pair[0], -pair[1].created, pair[1].record_id))
         top = scored[: int(criteria.get("topK") or _DEFAULT_TOP_K)]
-        described = [record.describe(round(score, 6)) for score, record in top]
+        described = [record.describe(round(relevance, 6)) for relevance, record in top]
         return _page(body, described, "memoryRecordSummaries")
 
     def _in_namespace(
@@ -413,16 +411,6 @@ def _metadata_matches(event: Event, filters: list[Any]) -> bool:
             if (event.metadata.get(str(key)) or {}).get("stringValue") != right:
                 return False
     return True
-
-
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
-
-
-def _score(query: set[str], document: set[str]) -> float:
-    if not query or not document:
-        return 0.0
-    return len(query & document) / math.sqrt(len(query) * len(document))
 
 
 def _page(body: Mapping[str, Any], items: list[dict[str, Any]], key: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from agentcore_emulator.bedrock import Models
 from agentcore_emulator.code_interpreter import CodeInterpreters, SandboxLimits
 from agentcore_emulator.config import EmulatorConfig, FaultSpec, RuntimeSpec
 from agentcore_emulator.credentials import CredentialStore
+from agentcore_emulator.gateways import Gateways
 from agentcore_emulator.identity import TokenVault
 from agentcore_emulator.instance_http import (
     INSTANCE_CONNECT_TIMEOUT,
@@ -77,6 +78,10 @@ class Emulator:
         self.models = Models(config.models)  # Bedrock Runtime's models: sources, every call
         self.operations = AgentCoreOperations()  # which AgentCore operation a call is
         self.memory = MemoryStore(self.moto.memory)  # Memory's events and records
+        # Gateways: the control plane's (moto's), served as MCP endpoints of their own.
+        self.gateways = Gateways(
+            self.moto.control_backend, base_url, lambda: self.web, config.lambda_handlers
+        )
         self.code_interpreters = CodeInterpreters(
             SandboxLimits(
                 config.sandbox_call_timeout,

@@ -11,6 +11,7 @@ from agentcore_emulator.data_plane import (
     runtime_command,
     stop_runtime_session,
 )
+from agentcore_emulator.gateway_mcp import gateway_mcp, protected_resource
 from agentcore_emulator.oauth import IDP_PATH
 from agentcore_emulator.passthrough import aws_services
 from agentcore_emulator.ws import runtime_ws
@@ -40,6 +41,13 @@ ROUTES = [
     # Identity's user flow, where a person's browser is sent (not signed API calls).
     Route("/identities/oauth2/authorize", identity_api.authorize_redirect, methods=["GET"]),
     Route("/identities/oauth2/callback", identity_api.callback, methods=["GET"]),
+    # AgentCore Gateway's MCP endpoints (a path each here; a host each on AWS).
+    Route("/gateways/{gateway_id}/mcp", gateway_mcp, methods=["POST", "GET", "DELETE"]),
+    Route(
+        "/gateways/{gateway_id}/.well-known/oauth-protected-resource",
+        protected_resource,
+        methods=["GET"],
+    ),
     _admin("idp/token", admin.issue_token, "POST"),
     _admin("health", admin.health, "GET"),
     _admin("env", admin.exports, "GET"),

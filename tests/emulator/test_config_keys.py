@@ -167,6 +167,9 @@ def _placed(section: str, name: str, value: object) -> tuple[dict[str, Any], str
     if section == "[[models]]":
         data["models"] = [{name: value}]
         return data, f"models[0].{name}"
+    if section == "[[lambda_functions]]":
+        data["lambda_functions"] = [{"arn": "a", "handler": "f.py:h", name: value}]
+        return data, f"lambda_functions[0].{name}"
     if section == "[[credential_providers]]":
         data["credential_providers"] = [{"name": "p", "api_key": "k", name: value}]
         return data, f"credential_providers[0].{name}"
