@@ -5,10 +5,14 @@ tools named {target}___{tool}, pagination, search, and each inbound mistake."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
+import urllib.parse
 import uuid
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -301,3 +305,83 @@ def test_an_unknown_tool_and_a_failing_target_are_json_rpc_errors(emulator: Emul
     assert [t["name"] for t in listed["result"]["tools"]] == [
         "orders___get_order"
     ]  # the dead lists none
+
+
+class _Orders(http.server.BaseHTTPRequestHandler):
+    """An OpenAPI service of someone else's: GET /orders/{id}, POST /orders."""
+
+    def do_GET(self) -> None:
+        parts = urllib.parse.urlsplit(self.path)
+        order = urllib.parse.unquote(parts.path.rsplit("/", 1)[-1])
+        verbose = urllib.parse.parse_qs(parts.query).get("verbose") == ["true"]
+        self._json(200, {"id": order, "status": "packed", "verbose": verbose})
+
+    def do_POST(self) -> None:
+        created = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self._json(201, {"created": created})
+
+    def _json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_openapi_target_is_a_tool_per_operation(emulator: Emulator) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Orders)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    host, port = server.server_address[:2]
+    spec = {
+        "openapi": "3.0.0",
+        "info": {"title": "orders", "version": "1"},
+        "servers": [{"url": f"http://{host}:{port}"}],
+        "paths": {
+            "/orders/{orderId}": {
+                "get": {
+                    "operationId": "getOrder",
+                    "summary": "One order",
+                    "parameters": [
+                        {"name": "orderId", "in": "path", "required": True},
+                        {"name": "verbose", "in": "query", "schema": {"type": "boolean"}},
+                    ],
+                }
+            },
+            "/orders": {
+                "post": {
+                    "operationId": "createOrder",
+                    "requestBody": {
+                        "content": {"application/json": {"schema": {"type": "object"}}}
+                    },
+                }
+            },
+        },
+    }
+    try:
+        gateway = _gateway(emulator, authorizer="NONE")
+        _target(
+            emulator,
+            gateway["gatewayId"],
+            "shop",
+            {"openApiSchema": {"inlinePayload": json.dumps(spec)}},
+        )
+
+        async def work(session: Any) -> tuple[list[str], Any, Any]:
+            tools = sorted(t.name for t in (await session.list_tools()).tools)
+            got = await session.call_tool("shop___getOrder", {"orderId": "B 9", "verbose": "true"})
+            made = await session.call_tool("shop___createOrder", {"body": {"item": "tea"}})
+            return tools, got, made
+
+        tools, got, made = anyio.run(_session(gateway["gatewayUrl"]), work)
+    finally:
+        server.shutdown()
+        server.server_close()
+        serving.join(timeout=5)
+    assert tools == ["shop___createOrder", "shop___getOrder"]
+    assert json.loads(got.content[0].text) == {"id": "B 9", "status": "packed", "verbose": True}
+    assert json.loads(made.content[0].text) == {"created": {"item": "tea"}}
