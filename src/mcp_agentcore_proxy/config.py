@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from agentcore_wire.limits import MAX_PAYLOAD
 from mcp_agentcore_proxy.errors import ConfigurationError
@@ -42,6 +43,23 @@ class RuntimeArn:
         return cls(arn=match.group(0), **match.groupdict())
 
 
+_AWS_HOST = re.compile(
+    r"^(?:[0-9a-z-]+\.gateway\.)?(?P<service>[a-z0-9-]+)\.(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9])"
+    r"\.(?:amazonaws\.com(?:\.cn)?|api\.aws)$"
+)
+
+
+def signing_for(url: str) -> tuple[str | None, str | None]:
+    """The SigV4 service and region an AWS MCP URL's host names, as AWS's own proxy reads
+    them (``{id}.gateway.bedrock-agentcore.{region}.amazonaws.com``: bedrock-agentcore);
+    (None, None) for a host that names neither (the emulator, any other server)."""
+    host = (urlsplit(url).hostname or "").lower()
+    match = _AWS_HOST.match(host)
+    if match is None:
+        return None, None
+    return match["service"], match["region"]
+
+
 class SessionMode(enum.StrEnum):
     """How the proxy picks the runtime session id (the microVM) for each call."""
 
@@ -54,7 +72,7 @@ class SessionMode(enum.StrEnum):
 class ProxyConfig:
     """Everything the proxy needs to run; built by the CLI and passed down."""
 
-    agent_arn: RuntimeArn
+    agent_arn: RuntimeArn | None
     region: str
     qualifier: str = "DEFAULT"
     session_mode: SessionMode = SessionMode.IDENTITY
@@ -94,8 +112,20 @@ class ProxyConfig:
     traceparent: str | None = None
     tracestate: str | None = None
     baggage: str | None = None
+    # Any SigV4 MCP URL instead of a runtime (AgentCore Gateway, an MCP server behind IAM),
+    # and the service its signatures are for (inferred from its host, else given).
+    mcp_url: str | None = None
+    signing_service: str | None = None
     # What the user should know about the settings as read (logged once, as warnings).
     start_notes: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> str:
+        """What the proxy calls, for logs and keys: the runtime ARN and qualifier, or the URL."""
+        if self.mcp_url is not None:
+            return self.mcp_url
+        assert self.agent_arn is not None
+        return f"{self.agent_arn.arn}|{self.qualifier}"
 
     @property
     def uses_bearer(self) -> bool:
@@ -107,4 +137,5 @@ class ProxyConfig:
 
     @property
     def stop_sessions_on_exit(self) -> bool:
-        return not self.keep_sessions
+        # A URL has no runtime session to stop (StopRuntimeSession is a runtime's).
+        return not self.keep_sessions and self.mcp_url is None

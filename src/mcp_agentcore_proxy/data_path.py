@@ -43,6 +43,38 @@ class AwsConnection:
     session: Any
 
 
+@dataclass(frozen=True)
+class InvokeTarget:
+    """Where each call goes: a runtime's InvokeAgentRuntime URL on the client's endpoint,
+    or any MCP URL (an AgentCore Gateway), signed for the service and region given."""
+
+    arn: str | None = None
+    qualifier: str = "DEFAULT"
+    url: str | None = None
+    signing_name: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def of_runtime(cls, arn: str, qualifier: str) -> InvokeTarget:
+        return cls(arn=arn, qualifier=qualifier)
+
+    @classmethod
+    def of_url(cls, url: str, signing_name: str, region: str) -> InvokeTarget:
+        return cls(url=url, signing_name=signing_name, region=region)
+
+    def resolve(self, endpoint: str) -> tuple[str, str]:
+        """The endpoint to connect to, and the whole URL of each call."""
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            return f"{parts.scheme}://{parts.netloc}", self.url
+        assert self.arn is not None
+        url = (
+            f"{endpoint}/runtimes/{quote(self.arn, safe='')}/invocations"
+            f"?qualifier={quote(self.qualifier, safe='')}"
+        )
+        return endpoint, url
+
+
 class SignedInvoke:
     """Sends InvokeAgentRuntime requests for one runtime, signed (or with a bearer token)."""
 
@@ -50,8 +82,7 @@ class SignedInvoke:
         self,
         connection: AwsConnection,
         *,
-        arn: str,
-        qualifier: str,
+        target: InvokeTarget,
         connect_timeout: float,
         read_timeout: float,
         max_pool_connections: int,
@@ -71,14 +102,10 @@ class SignedInvoke:
         self.limits = {
             name: int(shape.metadata.get("max", 1024)) for name, shape in members.items()
         }
-        endpoint = meta.endpoint_url.rstrip("/")
-        self._url = (
-            f"{endpoint}/runtimes/{quote(arn, safe='')}/invocations"
-            f"?qualifier={quote(qualifier, safe='')}"
-        )
+        endpoint, self._url = target.resolve(meta.endpoint_url.rstrip("/"))
         parts = urlsplit(self._url)
-        self._region = meta.region_name
-        self._signing_name = meta.service_model.signing_name
+        self._region = target.region or meta.region_name
+        self._signing_name = target.signing_name or meta.service_model.signing_name
         session = connection.session
         self._session = session
         self._credentials: botocore.credentials.Credentials | None = None  # looked up once

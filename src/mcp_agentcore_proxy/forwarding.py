@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from types import FrameType
 
+from agentcore_wire.redaction import redact_url
 from mcp_agentcore_proxy.bearer import BearerTokens
 from mcp_agentcore_proxy.config import ProxyConfig, SessionMode
 from mcp_agentcore_proxy.errors import ProxyError
@@ -38,7 +39,7 @@ def exit_now(signum: int, frame: FrameType | None) -> None:
 
 def _log_identity(identity: Callable[[], CallerIdentity], config: ProxyConfig) -> None:
     try:
-        logger.info("ready: runtime %s as %s", config.agent_arn.arn, identity().arn)
+        logger.info("ready: %s as %s", redact_url(config.target), identity().arn)
     except ProxyError as exc:
         # Keep serving: each request reports this, and `aws sso login` fixes it live.
         logger.error("%s", exc)

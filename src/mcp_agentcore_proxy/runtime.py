@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mcp_agentcore_proxy.answer import RuntimeAnswer
 from mcp_agentcore_proxy.aws_boundary import parse_error, translate_errors
-from mcp_agentcore_proxy.data_path import INVOKE, AwsConnection, SignedInvoke
+from mcp_agentcore_proxy.data_path import INVOKE, AwsConnection, InvokeTarget, SignedInvoke
 from mcp_agentcore_proxy.errors import (
     CredentialsError,
     ProxyError,
@@ -78,6 +78,14 @@ class Runtime(Protocol):
     ) -> Streaming: ...
 
 
+def _target(config: ProxyConfig) -> InvokeTarget:
+    if config.mcp_url is not None:
+        assert config.signing_service is not None
+        return InvokeTarget.of_url(config.mcp_url, config.signing_service, config.region)
+    assert config.agent_arn is not None
+    return InvokeTarget.of_runtime(config.agent_arn.arn, config.qualifier)
+
+
 def header_value(value: str | None, limit: int) -> str | None:
     """``value`` if it can travel as an HTTP header within ``limit`` characters."""
     if not value or len(value) > limit or value != value.strip():
@@ -124,8 +132,7 @@ class AgentCoreRuntime:
                 )
             path = SignedInvoke(
                 connection,
-                arn=cfg.agent_arn.arn,
-                qualifier=cfg.qualifier,
+                target=_target(cfg),
                 connect_timeout=cfg.connect_timeout,
                 read_timeout=cfg.read_timeout,
                 # A slot frees when the response is written, a little before its stream
@@ -196,11 +203,9 @@ class AgentCoreRuntime:
 
     def _wire_headers(self, path: SignedInvoke, headers: InvokeHeaders) -> dict[str, str]:
         names = path.header_names
-        wire = {
-            "Content-Type": "application/json",
-            "Accept": ACCEPT,
-            names["runtimeSessionId"]: headers.runtime_session_id,
-        }
+        wire = {"Content-Type": "application/json", "Accept": ACCEPT}
+        if self._config.agent_arn is not None:  # a runtime's: a URL's server has none
+            wire[names["runtimeSessionId"]] = headers.runtime_session_id
         optional = {
             "mcpSessionId": headers.mcp_session_id,
             "mcpProtocolVersion": headers.mcp_protocol_version,
@@ -313,6 +318,8 @@ class AgentCoreRuntime:
 
     def stop_session(self, runtime_session_id: str) -> None:
         """End a runtime session (its microVM); errors are logged, not raised."""
+        if self._config.agent_arn is None:
+            return  # a URL (a gateway): no runtime session of ours to stop
         try:
             with translate_errors("StopRuntimeSession", self._sso_hint):
                 self._current()[0].client.stop_runtime_session(

@@ -49,9 +49,7 @@ class RuntimeSessionIds:
                     self._fixed = f"mcp-session-{uuid.uuid4().hex}"
                 else:
                     who = self._identity()
-                    digest = hashlib.sha256(
-                        f"{who.arn}|{self._config.agent_arn.arn}|{self._config.qualifier}".encode()
-                    ).hexdigest()
+                    digest = hashlib.sha256(f"{who.arn}|{self._config.target}".encode()).hexdigest()
                     self._fixed = f"mcp-identity-{digest}"
             return self._fixed
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from agentcore_wire.header_rules import (
     HEADER_NAME,
@@ -20,7 +21,9 @@ from agentcore_wire.header_rules import (
     MAX_ALLOWLISTED_VALUE,
     allowlist_problem,
 )
-from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
+from agentcore_wire.loopback import is_loopback
+from agentcore_wire.redaction import redact, redact_url
+from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode, signing_for
 from mcp_agentcore_proxy.errors import ConfigurationError
 
 TRANSPORTS = ("stdio", "streamable-http")
@@ -83,6 +86,18 @@ def _choice(options: Sequence[str], upper: bool = False) -> Callable[[str], str]
         return value
 
     return parse
+
+
+def _mcp_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http(s) URL, for example https://<id>.gateway...")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        # A signed request in the clear could be replayed by whoever sees it.
+        raise ValueError("expected https:// (http:// only to a loopback address)")
+    if parts.username or parts.password:
+        raise ValueError("expected a URL without user:password@")
+    return raw.strip()
 
 
 def _text(raw: str) -> str:
@@ -169,7 +184,22 @@ SETTINGS: tuple[Setting, ...] = (
         "--agent-arn",
         ("AGENTCORE_AGENT_ARN", "AGENT_ARN"),
         RuntimeArn.parse,
-        "the runtime's ARN (required)",
+        "the runtime's ARN (this, or --url)",
+    ),
+    Setting(
+        "mcp_url",
+        "--url",
+        ("AGENTCORE_MCP_URL",),
+        _mcp_url,
+        "any SigV4 MCP URL instead of a runtime: an AgentCore Gateway's, or an MCP server's "
+        "behind IAM (https://; http:// to loopback only)",
+    ),
+    Setting(
+        "signing_service",
+        "--service",
+        ("AGENTCORE_SIGNING_SERVICE",),
+        _text,
+        "the SigV4 service of --url (default: from its host, as bedrock-agentcore for a gateway's)",
     ),
     Setting(
         "region",
@@ -453,7 +483,8 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ProxyConfig:
         except ConfigurationError:
             raise
         except ValueError as exc:
-            shown = source if setting.secret else f"{source}={raw!r}"
+            # A value is repeated, but never a secret in it (a URL's user:password@).
+            shown = source if setting.secret else f"{source}={redact(raw)!r}"
             raise ConfigurationError(f"{shown} is not valid: {exc}") from None
     sources = [
         f for f in ("bearer_token", "bearer_token_file", "bearer_token_command") if f in values
@@ -463,8 +494,28 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ProxyConfig:
             "Set only one of AGENTCORE_BEARER_TOKEN, AGENTCORE_BEARER_TOKEN_FILE and "
             "AGENTCORE_BEARER_TOKEN_COMMAND"
         )
+    values["start_notes"] = tuple(
+        _url_target(values, origins) if "mcp_url" in values else _runtime_target(values, origins)
+    )
+    if "profile" in values:
+        _check_profile(values["profile"], origins["profile"], env)
+    if "session_mode" in values:
+        values["session_mode"] = SessionMode(values["session_mode"])
+    return ProxyConfig(**values)
+
+
+def _runtime_target(values: dict[str, Any], origins: Mapping[str, str]) -> list[str]:
+    """A runtime's region settled against its ARN's; what the user should know of it."""
+    if "signing_service" in values:
+        raise ConfigurationError(
+            f"{origins['signing_service']} applies to a URL (--url) only: a runtime's calls "
+            "are signed for bedrock-agentcore"
+        )
     if "agent_arn" not in values:
-        raise ConfigurationError("Set AGENTCORE_AGENT_ARN (or AGENT_ARN) to the runtime's ARN")
+        raise ConfigurationError(
+            "Set AGENTCORE_AGENT_ARN (or AGENT_ARN) to the runtime's ARN, or AGENTCORE_MCP_URL "
+            "(--url) to an MCP URL"
+        )
     notes = []
     arn_region = values["agent_arn"].region
     if values.setdefault("region", arn_region) != arn_region:
@@ -480,12 +531,40 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> ProxyConfig:
                 f"region {arn_region}: calling {arn_region}, where the runtime is"
             )
             values["region"] = arn_region
-    values["start_notes"] = tuple(notes)
-    if "profile" in values:
-        _check_profile(values["profile"], origins["profile"], env)
-    if "session_mode" in values:
-        values["session_mode"] = SessionMode(values["session_mode"])
-    return ProxyConfig(**values)
+    return notes
+
+
+def _url_target(values: dict[str, Any], origins: Mapping[str, str]) -> list[str]:
+    """A URL's service and region, from its host where it names them (a setting given
+    wins), else from the settings; what the user should know of them."""
+    url = values["mcp_url"]
+    if "agent_arn" in values:
+        raise ConfigurationError(
+            f"Set a runtime's ARN ({origins['agent_arn']}) or a URL ({origins['mcp_url']}), "
+            "not both"
+        )
+    service, region = signing_for(url)
+    values.setdefault("signing_service", service)
+    if values["signing_service"] is None:
+        raise ConfigurationError(
+            f"{redact_url(url)} names no AWS service in its host: give the one its signatures "
+            "are for with --service (AGENTCORE_SIGNING_SERVICE), e.g. bedrock-agentcore"
+        )
+    notes = []
+    if "region" not in values:
+        if region is None:
+            raise ConfigurationError(
+                f"{redact_url(url)} names no region in its host: give it with --region (AWS_REGION)"
+            )
+        values["region"] = region
+    elif region is not None and values["region"] != region and origins["region"] != "--region":
+        notes.append(
+            f"{origins['region']}={values['region']} differs from the URL's region {region}: "
+            f"signing for {region}, where the URL is"
+        )
+        values["region"] = region
+    values["agent_arn"] = None
+    return notes
 
 
 def _check_profile(profile: str, source: str, env: Mapping[str, str]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode
+from mcp_agentcore_proxy.config import ProxyConfig, RuntimeArn, SessionMode, signing_for
 from mcp_agentcore_proxy.errors import ConfigurationError
 from mcp_agentcore_proxy.settings import SETTINGS, parse_config
 from tests.harness import isolated_aws_env
@@ -336,3 +336,61 @@ def test_one_payload_limit_agentcores_own_on_both_sides() -> None:
     app = build_app(load_config(None), "http://127.0.0.1:1")
     limits = [m.kwargs["max_body_size"] for m in app.user_middleware if "max_body_size" in m.kwargs]
     assert limits == [MAX_PAYLOAD]
+
+
+GATEWAY = "https://orders-gw-abcdefghij.gateway.bedrock-agentcore.eu-west-1.amazonaws.com/mcp"
+
+
+@pytest.mark.parametrize(
+    ("url", "signing"),
+    [
+        (GATEWAY, ("bedrock-agentcore", "eu-west-1")),
+        (
+            "https://bedrock-agentcore.us-east-1.amazonaws.com/mcp",
+            ("bedrock-agentcore", "us-east-1"),
+        ),
+        ("https://aws-mcp.us-east-1.api.aws/mcp", ("aws-mcp", "us-east-1")),
+        ("https://lambda.cn-north-1.amazonaws.com.cn/mcp", ("lambda", "cn-north-1")),
+        ("http://127.0.0.1:8000/gateways/gw/mcp", (None, None)),
+        ("https://mcp.example.com/mcp", (None, None)),
+    ],
+)
+def test_the_signing_service_and_region_are_read_off_an_aws_host(url: str, signing: tuple) -> None:
+    assert signing_for(url) == signing
+
+
+def test_a_gateway_url_needs_nothing_more() -> None:
+    config = parse_config(["--url", GATEWAY], {"AWS_REGION": "eu-west-1"})
+    assert (config.mcp_url, config.signing_service, config.region) == (
+        GATEWAY,
+        "bedrock-agentcore",
+        "eu-west-1",
+    )
+    assert config.agent_arn is None and not config.stop_sessions_on_exit
+
+
+def test_a_shells_other_region_gives_way_to_the_urls_with_a_note() -> None:
+    config = parse_config([], {"AGENTCORE_MCP_URL": GATEWAY, "AWS_REGION": "us-east-1"})
+    assert config.region == "eu-west-1"
+    assert "differs from the URL's region" in config.start_notes[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--url", "http://127.0.0.1:9/mcp"], {"AWS_REGION": "us-east-1"}, "--service"),
+        (["--url", "http://127.0.0.1:9/mcp", "--service", "bedrock-agentcore"], {}, "--region"),
+        (["--url", "http://mcp.example.com/mcp"], {}, "http:// only to a loopback address"),
+        (["--url", "https://u:p@mcp.example.com/mcp"], {}, "without user:password@"),
+        (["--url", "ftp://x/mcp"], {}, "an http(s) URL"),
+        (["--url", GATEWAY], {"AGENTCORE_AGENT_ARN": ARN}, "not both"),
+        (["--service", "lambda"], {"AGENTCORE_AGENT_ARN": ARN}, "applies to a URL"),
+    ],
+)
+def test_a_url_that_cannot_be_called_is_refused_saying_what_to_give(
+    argv: list[str], env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        parse_config(argv, env)
+    assert message in str(refused.value)
+    assert "u:p@" not in str(refused.value)
