@@ -116,6 +116,9 @@ class ProxyConfig:
     # and the service its signatures are for (inferred from its host, else given).
     mcp_url: str | None = None
     signing_service: str | None = None
+    # Only tools annotated read-only are listed and called; `_meta` added to each request.
+    read_only: bool = False
+    metadata: tuple[tuple[str, str], ...] = ()
     # What the user should know about the settings as read (logged once, as warnings).
     start_notes: tuple[str, ...] = ()
 

@@ -4,6 +4,7 @@ ProxyError                      -32603
 ├── ConfigurationError          (exits 2 at start-up; never reaches JSON-RPC)
 ├── InvalidMessageError         -32700 / -32600: a line on stdin the proxy cannot forward
 ├── CredentialsError            -32001: no usable AWS credentials
+├── ToolRefusedError            -32602: a tool read-only mode does not let through
 └── RuntimeCallError            a call to InvokeAgentRuntime failed
     ├── RuntimeServiceError     -32002: AgentCore answered with an AWS error
     ├── RuntimeUnreachableError -32003: no connection, or no answer in time
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 
 
@@ -131,3 +133,9 @@ class StreamInterruptedError(RuntimeCallError):
     """The runtime's answer ended before the response to the request."""
 
     jsonrpc_code = -32004
+
+
+class ToolRefusedError(ProxyError):
+    """A ``tools/call`` the proxy's read-only mode does not let through; never sent."""
+
+    jsonrpc_code = INVALID_PARAMS

@@ -25,6 +25,7 @@ from mcp_agentcore_proxy.runtime import AgentCoreRuntime
 from mcp_agentcore_proxy.sessions import RuntimeSessionIds, SessionStops
 from mcp_agentcore_proxy.stdio import Output
 from mcp_agentcore_proxy.threads import Workers, start_daemon
+from mcp_agentcore_proxy.tool_policy import ToolPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class Forwarding:
             trace=self.config.trace,
             pace=self.pace,
             workers=workers,
+            policy=ToolPolicy(self.config.read_only, dict(self.config.metadata)),
         )
 
     def end_client(self, session_ids: RuntimeSessionIds) -> None:

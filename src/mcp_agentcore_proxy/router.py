@@ -58,6 +58,7 @@ from mcp_agentcore_proxy.runtime import InvokeHeaders, Runtime, Streaming
 from mcp_agentcore_proxy.stdio import Output
 from mcp_agentcore_proxy.threads import Serial, Workers
 from mcp_agentcore_proxy.tool_headers import ToolHeaders
+from mcp_agentcore_proxy.tool_policy import ToolPolicy
 from mcp_agentcore_proxy.trace import NO_TRACE, TraceContext
 
 logger = logging.getLogger(__name__)
@@ -111,8 +112,10 @@ class Router:
         trace: TraceContext = NO_TRACE,
         pace: Callable[[threading.Event | None], bool] = no_pacing,
         workers: Workers | None = None,
+        policy: ToolPolicy | None = None,
     ) -> None:
         self._runtime = runtime
+        self._policy = policy or ToolPolicy()
         # Each message's work runs on a worker kept for the next: a thread's start costs
         # about as much as the rest of the proxy's part of a call. Daemon threads: a
         # runtime that never answers must not hold the process at exit. Given: shared
@@ -226,7 +229,7 @@ class Router:
         release: Callable[[], None],
         headers: ClientHeaders | None = None,
     ) -> None:
-        call = Call(message, release, headers)
+        call = Call(self._policy.outgoing(message), release, headers)
         with self._lock:
             taken = call.key in self._calls
             if not taken:
@@ -354,6 +357,7 @@ class Router:
 
     def _exchange(self, call: Call, number: int, replayed: bool = False) -> None:
         """Send one request and relay its answer: each message of it taken on its own."""
+        self._policy.check_call(call.message, self._ask)
         exchange = self._prepare(call, replayed)
         if exchange is None:
             return  # cancelled or shutting down before it went
@@ -428,6 +432,8 @@ class Router:
         request = exchange.call.message
         if exchange.handshake and isinstance(reply.body.get("result"), dict):
             self._mcp.adopt_protocol_version(reply.body["result"].get("protocolVersion"))
+        if request.method == "tools/list":
+            reply = self._policy.listing(request, reply)
         if exchange.modern and request.method == "tools/list":
             return self._tools.learn_reply(request, reply)
         if (

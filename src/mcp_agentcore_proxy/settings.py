@@ -88,6 +88,19 @@ def _choice(options: Sequence[str], upper: bool = False) -> Callable[[str], str]
     return parse
 
 
+def _metadata(raw: str) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` lines, for the ``_meta`` of each request."""
+    entries: dict[str, str] = {}
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, equals, value = line.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"line {number}: expected KEY=VALUE")
+        entries[key.strip()] = value.strip()
+    return tuple(entries.items())
+
+
 def _mcp_url(raw: str) -> str:
     parts = urlsplit(raw.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -193,6 +206,24 @@ SETTINGS: tuple[Setting, ...] = (
         _mcp_url,
         "any SigV4 MCP URL instead of a runtime: an AgentCore Gateway's, or an MCP server's "
         "behind IAM (https://; http:// to loopback only)",
+    ),
+    Setting(
+        "read_only",
+        "--read-only",
+        ("AGENTCORE_READ_ONLY",),
+        _boolean,
+        "list and call only the tools annotated readOnlyHint: true; calls to others are "
+        "refused (-32602) before they are sent",
+        switch=True,
+    ),
+    Setting(
+        "metadata",
+        "--metadata",
+        ("AGENTCORE_METADATA",),
+        _metadata,
+        "KEY=VALUE added to the _meta of every request (the client's own keys win); repeat "
+        "the flag, or one per line in the variable",
+        repeatable=True,
     ),
     Setting(
         "signing_service",
