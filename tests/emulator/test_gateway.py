@@ -28,8 +28,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import PaginatedRequestParams
 
-from agentcore_emulator.networks import free_port
-from tests.harness import ROOT, Emulator, wait_until
+from tests.harness import ROOT, Emulator
 
 ORDERS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders"
 GET_ORDER = {
@@ -65,23 +64,24 @@ class SignedForGateway(httpx2.Auth):
 
 @pytest.fixture(scope="module")
 def mcp_server() -> Iterator[str]:
-    """A plain MCP server on loopback (fixtures/servers/testing_server.py): a target."""
-    port = free_port()
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "MCP_JSON_RESPONSE": "1"}
+    """A plain MCP server on loopback (fixtures/servers/testing_server.py): a target. Its
+    socket is bound here and handed over, so no other process can take its port first;
+    requests wait in the socket's backlog until the server accepts them."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    env = {**os.environ, "LISTEN_FD": str(listener.fileno()), "MCP_JSON_RESPONSE": "1"}
     server = subprocess.Popen(
         [sys.executable, "servers/testing_server.py"],
         cwd=ROOT / "fixtures",
         env=env,
+        pass_fds=(listener.fileno(),),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-    def listening() -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", port)) == 0
-
+    listener.close()  # the server holds it now
     try:
-        wait_until(listening, "the MCP target to listen", timeout=30)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         server.terminate()
@@ -274,12 +274,12 @@ def test_a_jwt_gateway_points_a_client_without_a_token_at_its_metadata(emulator:
 
 def test_an_unknown_tool_and_a_failing_target_are_json_rpc_errors(emulator: Emulator) -> None:
     gateway = _gateway(emulator, authorizer="NONE", exceptionLevel="DEBUG")
-    _target(
-        emulator,
-        gateway["gatewayId"],
-        "dead",
-        {"mcpServer": {"endpoint": f"http://127.0.0.1:{free_port()}/mcp"}},
-    )
+    # A port held, never listened on: connections to it are refused, and no other process
+    # can take it while the test runs.
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    dead_url = f"http://127.0.0.1:{held.getsockname()[1]}/mcp"
+    _target(emulator, gateway["gatewayId"], "dead", {"mcpServer": {"endpoint": dead_url}})
     _target(
         emulator,
         gateway["gatewayId"],
@@ -302,9 +302,9 @@ def test_an_unknown_tool_and_a_failing_target_are_json_rpc_errors(emulator: Emul
     listed = httpx.post(
         gateway["gatewayUrl"], json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=30
     ).json()
-    assert [t["name"] for t in listed["result"]["tools"]] == [
-        "orders___get_order"
-    ]  # the dead lists none
+    held.close()
+    # The dead target lists none; the others list theirs.
+    assert [t["name"] for t in listed["result"]["tools"]] == ["orders___get_order"]
 
 
 class _Orders(http.server.BaseHTTPRequestHandler):
