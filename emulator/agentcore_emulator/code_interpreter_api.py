@@ -3,9 +3,7 @@ the sandboxes (``code_interpreter``) and back; a tool call's result as an event 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from agentcore_emulator import eventstream
 from agentcore_emulator.code_interpreter import CodeInterpreters
 from agentcore_emulator.exceptions import ValidationException
+from agentcore_emulator.wire import json_object
 
 SESSION_HEADER = "x-amzn-code-interpreter-session-id"
 
@@ -27,7 +26,7 @@ async def answer(
     """One Code Interpreter operation's answer (``operations.CODE_INTERPRETER_OPERATIONS``);
     an AwsError for what AWS refuses."""
     identifier = params["codeInterpreterIdentifier"]
-    given = _json_body(body)
+    given = json_object(body)
     session_id = request.query_params.get("sessionId")
     if operation == "StartCodeInterpreterSession":
         return JSONResponse(await sandboxes.start(identifier, given))
@@ -47,13 +46,3 @@ async def answer(
         media_type=eventstream.CONTENT_TYPE,
         headers={SESSION_HEADER: str(session_id)},
     )
-
-
-def _json_body(body: bytes) -> dict[str, Any]:
-    try:
-        given = json.loads(body) if body.strip() else {}
-    except ValueError:
-        raise ValidationException("The request body is not valid JSON") from None
-    if not isinstance(given, dict):
-        raise ValidationException("The request body must be a JSON object")
-    return given

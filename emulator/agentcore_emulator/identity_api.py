@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -24,7 +23,7 @@ from agentcore_emulator.exceptions import (
 from agentcore_emulator.identity import OAuth2Provider, TokenVault
 from agentcore_emulator.oauth import IdentityProvider, OAuthError
 from agentcore_emulator.state import Emulator
-from agentcore_emulator.wire import emulator_of
+from agentcore_emulator.wire import emulator_of, json_object
 from agentcore_wire.redaction import redact_url
 
 # How long a token endpoint (and its discovery document) may take to answer.
@@ -58,7 +57,7 @@ _PLAIN: dict[str, tuple[_Handler, int]] = {
 async def answer(request: Request, emulator: Emulator, operation: str, body: bytes) -> Response:
     """One Identity operation's answer (``operations.IDENTITY_OPERATIONS``: those of
     ``_PLAIN``, the JWT exchange and the OAuth2 token); an AwsError for what AWS refuses."""
-    given = _json_body(body)
+    given = json_object(body)
     vault = emulator.identity
     if operation in _PLAIN:
         handler, status = _PLAIN[operation]
@@ -78,16 +77,6 @@ async def answer(request: Request, emulator: Emulator, operation: str, body: byt
     access_token = await client_credentials(emulator, provider, scopes)
     vault.record(provider, token, scopes)
     return JSONResponse({"accessToken": access_token})
-
-
-def _json_body(body: bytes) -> dict[str, Any]:
-    try:
-        given = json.loads(body or b"{}")
-    except ValueError:
-        raise ValidationException("The request body is not valid JSON") from None
-    if not isinstance(given, dict):
-        raise ValidationException("The request body must be a JSON object")
-    return given
 
 
 async def _identified_user(emulator: Emulator, given: Mapping[str, Any]) -> str:

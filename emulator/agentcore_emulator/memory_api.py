@@ -3,14 +3,13 @@ JSON body to the memory store (``memory``) and back."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from agentcore_emulator.exceptions import ValidationException
 from agentcore_emulator.memory import MemoryStore
+from agentcore_emulator.wire import json_object
 
 _Handler = Callable[[MemoryStore, str, Mapping[str, str], dict[str, Any]], dict[str, Any]]
 
@@ -35,11 +34,6 @@ _OPERATIONS: dict[str, tuple[_Handler, int]] = {
 def answer(store: MemoryStore, operation: str, params: Mapping[str, str], body: bytes) -> Response:
     """One Memory operation's answer (``operations.MEMORY_OPERATIONS``); an AwsError for
     what AWS refuses."""
-    try:
-        given = json.loads(body) if body.strip() else {}
-    except ValueError:
-        raise ValidationException("The request body is not valid JSON") from None
-    if not isinstance(given, dict):
-        raise ValidationException("The request body must be a JSON object")
+    given = json_object(body)
     handler, status = _OPERATIONS[operation]
     return JSONResponse(handler(store, params["memoryId"], params, given), status_code=status)

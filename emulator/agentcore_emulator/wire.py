@@ -8,6 +8,7 @@ plain-text page.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -48,6 +49,18 @@ def signed_request_of(request: HTTPConnection, body: bytes) -> SignedRequest:
         headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
         body=body,
     )
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request's JSON object body (an empty body: no members); ValidationException, as
+    AWS answers, for anything else."""
+    try:
+        given = json.loads(body) if body.strip() else {}
+    except ValueError:
+        raise ValidationException("The request body is not valid JSON") from None
+    if not isinstance(given, dict):
+        raise ValidationException("The request body must be a JSON object")
+    return given
 
 
 def request_id_of(request: HTTPConnection) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from mcp_agentcore_proxy import jsonrpc
@@ -98,22 +98,32 @@ class ToolHeaders:
         with self._listing:
             if self.listed and not again:
                 return  # listed by another call meanwhile
-            meta = call.params.get("_meta")
-            cursor: str | None = None
             try:
-                for _ in range(MAX_LISTING_PAGES):
-                    params: dict[str, object] = {"_meta": meta} if isinstance(meta, dict) else {}
-                    if cursor is not None:
-                        params["cursor"] = cursor
-                    result = ask(jsonrpc.request(LISTING_ID, "tools/list", params))
-                    refused = self.learn(result, first_page=cursor is None)
+                for first, result in every_page(ask, LISTING_ID, call):
+                    refused = self.learn(result, first_page=first)
                     for tool, why in refused:
                         logger.warning("tool %r cannot be called: %s", tool, why)
-                    following = result.get("nextCursor")
-                    if not isinstance(following, str):
-                        break
-                    cursor = following
             except ProxyError as exc:
                 logger.warning("could not list the runtime's tools: %s", exc)
             finally:
                 self.listed = True
+
+
+def every_page(
+    ask: Ask, listing_id: str, call: Message
+) -> Iterator[tuple[bool, dict[str, object]]]:
+    """Each page of a ``tools/list`` of the proxy's own (whether it is the first, its
+    result), with the ``_meta`` envelope of the client's ``call``; at most
+    MAX_LISTING_PAGES. A failure is the ProxyError ``ask`` raises."""
+    meta = call.params.get("_meta")
+    cursor: str | None = None
+    for _ in range(MAX_LISTING_PAGES):
+        params: dict[str, object] = {"_meta": meta} if isinstance(meta, dict) else {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        result = ask(jsonrpc.request(listing_id, "tools/list", params))
+        yield cursor is None, result
+        following = result.get("nextCursor")
+        if not isinstance(following, str):
+            return
+        cursor = following

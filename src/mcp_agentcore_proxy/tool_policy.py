@@ -17,7 +17,7 @@ from typing import Any
 from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.errors import ProxyError, ToolRefusedError
 from mcp_agentcore_proxy.jsonrpc import Kind, Message
-from mcp_agentcore_proxy.tool_headers import MAX_LISTING_PAGES, Ask
+from mcp_agentcore_proxy.tool_headers import Ask, every_page
 
 logger = logging.getLogger(__name__)
 
@@ -99,21 +99,11 @@ class ToolPolicy:
         with self._listing:
             if self._listed:
                 return  # listed by another call meanwhile
-            meta = call.params.get("_meta")
-            cursor: str | None = None
             try:
-                for _ in range(MAX_LISTING_PAGES):
-                    params: dict[str, object] = {"_meta": meta} if isinstance(meta, dict) else {}
-                    if cursor is not None:
-                        params["cursor"] = cursor
-                    result = ask(jsonrpc.request(LISTING_ID, "tools/list", params))
+                for first, result in every_page(ask, LISTING_ID, call):
                     tools = result.get("tools")
                     listed = tools if isinstance(tools, list) else []
-                    self._learn([t for t in listed if is_read_only(t)], first_page=cursor is None)
-                    following = result.get("nextCursor")
-                    if not isinstance(following, str):
-                        break
-                    cursor = following
+                    self._learn([t for t in listed if is_read_only(t)], first_page=first)
             except ProxyError as exc:
                 logger.warning("could not list the tools to check them: %s", exc)
             finally:
