@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import http.server
 import json
 import queue
 import ssl
@@ -270,3 +271,18 @@ def websocket_to(emulator: Emulator, runtime: str, session: str) -> tuple[str, d
     credentials = Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
     SigV4Auth(credentials, "bedrock-agentcore", "us-east-1").add_auth(request)
     return url.replace("http", "ws", 1), dict(request.headers.items())
+
+
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+    """A stand-in for someone else's HTTP service: answers JSON, logs nothing."""
+
+    def json_answer(self, body: dict[str, Any], status: int = 200) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass

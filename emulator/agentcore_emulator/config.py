@@ -318,14 +318,19 @@ def _oauth_client(raw: object, index: int) -> OAuthClient:
     )
 
 
-def _model(raw: object, index: int) -> ModelSpec:
-    where = f"models[{index}]"
+def _array_item(
+    raw: object, table: str, index: int, keys: tuple[config_keys.Key, ...]
+) -> tuple[str, Callable[[str], Any]]:
+    """One table of an array of tables (``[[table]]``), checked: where it is, its reader."""
+    where = f"{table}[{index}]"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where} must be a table ([[models]])")
-    keys = config_keys.MODELS
+        raise ConfigError(f"{where} must be a table ([[{table}]])")
     _check(raw, keys, where)
+    return where, _reader(raw, keys, where)
 
-    value = _reader(raw, keys, where)
+
+def _model(raw: object, index: int) -> ModelSpec:
+    where, value = _array_item(raw, "models", index, config_keys.MODELS)
 
     source = value("source")
     if source not in MODEL_SOURCES:
@@ -343,12 +348,7 @@ def _model(raw: object, index: int) -> ModelSpec:
 
 
 def _lambda_function(raw: object, index: int, base: Path) -> tuple[str, str]:
-    where = f"lambda_functions[{index}]"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where} must be a table ([[lambda_functions]])")
-    keys = config_keys.LAMBDA_FUNCTION
-    _check(raw, keys, where)
-    value = _reader(raw, keys, where)
+    where, value = _array_item(raw, "lambda_functions", index, config_keys.LAMBDA_FUNCTION)
     arn, handler = value("arn"), value("handler")
     if not arn or not handler or ":" not in handler:
         raise ConfigError(f"{where}: arn and handler (file.py:function) are required")
@@ -357,12 +357,7 @@ def _lambda_function(raw: object, index: int, base: Path) -> tuple[str, str]:
 
 
 def _credential_provider(raw: object, index: int) -> CredentialProviderSpec:
-    where = f"credential_providers[{index}]"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where} must be a table ([[credential_providers]])")
-    keys = config_keys.CREDENTIAL_PROVIDER
-    _check(raw, keys, where)
-    value = _reader(raw, keys, where)
+    where, value = _array_item(raw, "credential_providers", index, config_keys.CREDENTIAL_PROVIDER)
     kind = value("type")
     if not value("name"):
         raise ConfigError(f"{where}: name is required")

@@ -28,7 +28,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import PaginatedRequestParams
 
-from tests.harness import ROOT, Emulator
+from tests.harness import ROOT, Emulator, JsonHandler
 
 ORDERS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders"
 GET_ORDER = {
@@ -307,29 +307,18 @@ def test_an_unknown_tool_and_a_failing_target_are_json_rpc_errors(emulator: Emul
     assert [t["name"] for t in listed["result"]["tools"]] == ["orders___get_order"]
 
 
-class _Orders(http.server.BaseHTTPRequestHandler):
+class _Orders(JsonHandler):
     """An OpenAPI service of someone else's: GET /orders/{id}, POST /orders."""
 
     def do_GET(self) -> None:
         parts = urllib.parse.urlsplit(self.path)
         order = urllib.parse.unquote(parts.path.rsplit("/", 1)[-1])
         verbose = urllib.parse.parse_qs(parts.query).get("verbose") == ["true"]
-        self._json(200, {"id": order, "status": "packed", "verbose": verbose})
+        self.json_answer({"id": order, "status": "packed", "verbose": verbose})
 
     def do_POST(self) -> None:
         created = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self._json(201, {"created": created})
-
-    def _json(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.json_answer({"created": created}, 201)
 
 
 def test_an_openapi_target_is_a_tool_per_operation(emulator: Emulator) -> None:

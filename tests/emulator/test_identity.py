@@ -18,7 +18,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.harness import Emulator
+from tests.harness import Emulator, JsonHandler
 
 
 @pytest.fixture
@@ -139,14 +139,14 @@ def test_an_oauth2_token_by_client_credentials_from_the_emulators_own_provider(
     assert "invalid_client" in refused["Error"]["Message"]
 
 
-class _StandInProvider(http.server.BaseHTTPRequestHandler):
+class _StandInProvider(JsonHandler):
     """An OpenID provider of someone else's: discovery and the client-credentials grant."""
 
     granted: ClassVar[list[dict[str, list[str]]]] = []
 
     def do_GET(self) -> None:
         host, port = self.server.server_address[:2]
-        self._json(
+        self.json_answer(
             {"issuer": f"http://{host}:{port}", "token_endpoint": f"http://{host}:{port}/token"}
         )
 
@@ -154,20 +154,9 @@ class _StandInProvider(http.server.BaseHTTPRequestHandler):
         form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
         type(self).granted.append(form)
         if form.get("client_secret") != ["their-secret"]:
-            self._json({"error": "invalid_client"}, 401)
+            self.json_answer({"error": "invalid_client"}, 401)
             return
-        self._json({"access_token": "their-token", "token_type": "Bearer", "expires_in": 60})
-
-    def _json(self, body: dict[str, Any], status: int = 200) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.json_answer({"access_token": "their-token", "token_type": "Bearer", "expires_in": 60})
 
 
 def test_an_oauth2_token_from_any_openid_provider(identity: Emulator) -> None:
