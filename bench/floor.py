@@ -32,6 +32,14 @@ class FloorClient:
         self._session = f"bench-floor-{uuid.uuid4()}"
         self._local = threading.local()
 
+    @classmethod
+    def for_url(cls, url: str, access_key: str, secret_key: str, region: str) -> FloorClient:
+        """The floor for any MCP URL (a gateway's): the same client, posting to that path."""
+        parts = urlsplit(url)
+        floor = cls(f"{parts.scheme}://{parts.netloc}", "unused", access_key, secret_key, region)
+        floor._path = parts.path
+        return floor
+
     def _connection(self) -> http.client.HTTPConnection:
         if not hasattr(self._local, "conn"):
             conn = http.client.HTTPConnection(self._host, self._port, timeout=300)

@@ -15,6 +15,7 @@ import datetime
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,8 @@ CALLS_PER_CALLER = 25
 # Sequential calls, against a server answering in SSE (FastMCP's default) and in JSON.
 SSE_P50 = "tools/call p50, SSE answers (ms)"
 JSON_P50 = "tools/call p50, JSON answers (ms)"
+# The same call behind an AgentCore Gateway of the emulator (its target: the same server).
+GATEWAY_P50 = "gateway tools/call p50 (ms)"
 
 
 @dataclass
@@ -112,12 +115,63 @@ def install(contender: Contender) -> None:
 
 
 class Emulator(EmulatorProcess):
-    """The benchmark's emulator: one MCP server for the proxies, one HTTP agent for itself."""
+    """The benchmark's emulator: one MCP server for the proxies, one HTTP agent for itself,
+    and (``gateway()``) an IAM gateway whose one target is the same MCP server, run as a
+    plain local process."""
 
     def __init__(self, network: str = "isolated") -> None:
         super().__init__(CONFIG, cwd=ROOT, args=["--network", network])
         self.env = self.environment("bench_server")
         self.json_env = self.environment("bench_server_json")
+        self._target: subprocess.Popen[bytes] | None = None
+        self.gateway_url = ""
+
+    def gateway(self) -> str:
+        """An AWS_IAM gateway with the test server as its MCP target; its URL."""
+        import boto3
+
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        port = listener.getsockname()[1]
+        self._target = subprocess.Popen(
+            [sys.executable, "servers/testing_server.py"],
+            cwd=ROOT / "fixtures",
+            env={**os.environ, "LISTEN_FD": str(listener.fileno()), "MCP_JSON_RESPONSE": "1"},
+            pass_fds=(listener.fileno(),),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        listener.close()
+        control = boto3.client(
+            "bedrock-agentcore-control",
+            endpoint_url=self.url,
+            region_name=self.config.region,
+            aws_access_key_id=self.config.access_key,
+            aws_secret_access_key=self.config.secret_key,
+        )
+        created = control.create_gateway(
+            name="bench-gw",
+            roleArn=f"arn:aws:iam::{self.config.account}:role/gateway",
+            protocolType="MCP",
+            authorizerType="AWS_IAM",
+        )
+        control.create_gateway_target(
+            gatewayIdentifier=created["gatewayId"],
+            name="testing",
+            targetConfiguration={
+                "mcp": {"mcpServer": {"endpoint": f"http://127.0.0.1:{port}/mcp"}}
+            },
+            credentialProviderConfigurations=[{"credentialProviderType": "GATEWAY_IAM_ROLE"}],
+        )
+        self.gateway_url = str(created["gatewayUrl"])
+        return self.gateway_url
+
+    def stop(self) -> None:
+        if self._target is not None:
+            self._target.terminate()
+            self._target.wait(timeout=10)
+        super().stop()
 
     def floor(self, runtime: str = "bench_server") -> FloorClient:
         return FloorClient(
@@ -133,6 +187,17 @@ def command_for(
     contender: Contender, emulator: Emulator, runtime: str = "bench_server"
 ) -> list[str]:
     bin_dir = contender.python().parent
+    if contender.name == "mcp-proxy-for-aws" and runtime == "gateway":
+        return [
+            str(bin_dir / "mcp-proxy-for-aws"),
+            emulator.gateway_url,
+            "--service",
+            "bedrock-agentcore",
+            "--region",
+            "us-east-1",
+            "--log-level",
+            "ERROR",
+        ]
     if contender.name == "mcp-proxy-for-aws":
         arn = quote(emulator.arns[runtime], safe="")
         endpoint = f"{emulator.url}/runtimes/{arn}/invocations?qualifier=DEFAULT"
@@ -189,6 +254,7 @@ def measure_proxy(contender: Contender, emulator: Emulator) -> dict[str, float]:
     finally:
         client.close()
     figures[JSON_P50] = json_p50(contender, emulator)
+    figures[GATEWAY_P50] = gateway_p50(contender, emulator)
     return figures
 
 
@@ -199,6 +265,25 @@ def json_p50(contender: Contender, emulator: Emulator) -> float:
     try:
         client.initialize()
         return sequential_p50(lambda: client.call_now("echo_size", {"text": "x"}))
+    finally:
+        client.close()
+
+
+def gateway_p50(contender: Contender, emulator: Emulator) -> float:
+    """p50 of sequential calls to the same tool behind an IAM gateway (--url); nan for a
+    contender that reaches runtimes only."""
+    if contender.name == "mcp-agentcore-proxy 0.1.5":
+        return float("nan")
+    env = {k: v for k, v in emulator.env.items() if k != "AGENTCORE_AGENT_ARN"}
+    env |= {
+        "LOG_LEVEL": "ERROR",
+        "AGENTCORE_MCP_URL": emulator.gateway_url,
+        "AGENTCORE_SIGNING_SERVICE": "bedrock-agentcore",
+    }
+    client = StdioClient(command_for(contender, emulator, "gateway"), env)
+    try:
+        client.initialize()
+        return sequential_p50(lambda: client.call_now("testing___echo_size", {"text": "x"}))
     finally:
         client.close()
 
@@ -252,10 +337,16 @@ def measure_floor(emulator: Emulator) -> dict[str, float]:
         floor.call(i, "echo_size", {"text": "x"})
         latencies.append(time.perf_counter() - started)
     json_floor = emulator.floor("bench_server_json")
+    gateway_floor = FloorClient.for_url(
+        emulator.gateway_url, emulator.config.access_key, emulator.config.secret_key, "us-east-1"
+    )
     figures = {
         SSE_P50: percentile(latencies, 50) * 1000,
         "tools/call p99 (ms)": percentile(latencies, 99) * 1000,
         JSON_P50: sequential_p50(lambda: json_floor.call(0, "echo_size", {"text": "x"})),
+        GATEWAY_P50: sequential_p50(
+            lambda: gateway_floor.call(0, "testing___echo_size", {"text": "x"})
+        ),
     }
     figures[f"{CALLERS} callers, p99 (ms)"] = callers_p99(
         lambda: floor.call(0, "echo_size", {"text": "x"})
@@ -328,6 +419,7 @@ def model_figures(emulator: Emulator) -> dict[str, float]:
 FIGURES = [
     SSE_P50,
     JSON_P50,
+    GATEWAY_P50,
     "tools/call p99 (ms)",
     f"{CALLERS} callers, p99 (ms)",
     "16 x 200 ms calls, wall (s)",
@@ -353,6 +445,7 @@ def run(rounds: int) -> str:
     for contender in CONTENDERS:
         install(contender)
     emulator = Emulator()
+    emulator.gateway()
     # The emulator's own figure in both networks, side by side: instances in namespaces of
     # their own (the default) and on shared loopback (the fallback, and the earlier design).
     shared = Emulator("shared")

@@ -56,34 +56,70 @@ class CallContext:
 # -- MCP servers ------------------------------------------------------------------------
 
 
-class McpServerTarget:
-    """An MCP server at ``endpoint``, spoken to over Streamable HTTP (a session per
-    listing or call, as a DYNAMIC listing does)."""
+class McpSessions:
+    """The MCP session the gateway holds with each MCP-server target, reused from call to
+    call as AWS's gateway reuses a target's session id (one initialize, not one a call)."""
 
-    def __init__(self, name: str, endpoint: str, web: aiohttp.ClientSession) -> None:
+    def __init__(self) -> None:
+        self._open: dict[str, dict[str, str]] = {}
+
+    def get(self, endpoint: str) -> dict[str, str] | None:
+        return self._open.get(endpoint)
+
+    def keep(self, endpoint: str, headers: dict[str, str]) -> None:
+        if len(self._open) >= 1000 and endpoint not in self._open:  # bounded: oldest out
+            del self._open[next(iter(self._open))]
+        self._open[endpoint] = headers
+
+    def forget(self, endpoint: str) -> None:
+        self._open.pop(endpoint, None)
+
+
+class _SessionGone(TargetError):
+    """The target no longer knows the session (HTTP 404): initialize again."""
+
+
+class McpServerTarget:
+    """An MCP server at ``endpoint``, spoken to over Streamable HTTP in a session the
+    gateway keeps (``McpSessions``); a session the server forgot is opened again once."""
+
+    def __init__(
+        self,
+        name: str,
+        endpoint: str,
+        web: aiohttp.ClientSession,
+        sessions: McpSessions | None = None,
+    ) -> None:
         self.name = name
         self._endpoint = endpoint
         self._web = web
+        self._sessions = sessions or McpSessions()
 
     async def tools(self) -> list[dict[str, Any]]:
-        async with asyncio.timeout(TARGET_DEADLINE):
-            session = await self._open()
-            tools: list[dict[str, Any]] = []
-            cursor: str | None = None
-            while True:
-                params = {"cursor": cursor} if cursor else {}
-                result = await self._request(session, "tools/list", params)
-                tools += result.get("tools", [])
-                cursor = result.get("nextCursor")
-                if not cursor or len(tools) > 1000:
-                    return tools
+        tools: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params = {"cursor": cursor} if cursor else {}
+            result = await self._in_session("tools/list", params)
+            tools += result.get("tools", [])
+            cursor = result.get("nextCursor")
+            if not cursor or len(tools) > 1000:
+                return tools
 
     async def call(self, tool: str, arguments: dict[str, Any], context: CallContext) -> Any:
+        return await self._in_session("tools/call", {"name": tool, "arguments": arguments})
+
+    async def _in_session(self, method: str, params: Any) -> Any:
         async with asyncio.timeout(TARGET_DEADLINE):
+            session = self._sessions.get(self._endpoint)
+            if session is not None:
+                try:
+                    return await self._request(session, method, params)
+                except _SessionGone:
+                    self._sessions.forget(self._endpoint)
             session = await self._open()
-            return await self._request(
-                session, "tools/call", {"name": tool, "arguments": arguments}
-            )
+            self._sessions.keep(self._endpoint, session)
+            return await self._request(session, method, params)
 
     async def _open(self) -> dict[str, str]:
         headers: dict[str, str] = {}
@@ -123,6 +159,8 @@ class McpServerTarget:
             ) as answer:
                 if not want_id:
                     return None, None
+                if answer.status == 404 and "Mcp-Session-Id" in headers:
+                    raise _SessionGone("the MCP server no longer knows the session")
                 if answer.status >= 400:
                     raise TargetError(f"the MCP server answered HTTP {answer.status}")
                 reply = await _reply(answer, message["id"])

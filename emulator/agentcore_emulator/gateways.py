@@ -14,6 +14,7 @@ import aiohttp
 from agentcore_emulator.gateway_targets import (
     LambdaTarget,
     McpServerTarget,
+    McpSessions,
     OpenApiTarget,
     Target,
     TargetError,
@@ -94,6 +95,7 @@ class Gateways:
         self._base_url = base_url
         self._web = web
         self._handlers = dict(lambda_handlers)  # Lambda ARN or name -> "file.py:function"
+        self._mcp_sessions = McpSessions()  # with each MCP-server target, kept
 
     def find(self, gateway_id: str) -> GatewayView | None:
         backend = self._backend()
@@ -122,7 +124,8 @@ class Gateways:
     def _target(self, name: str, configuration: Mapping[str, Any]) -> Target:
         mcp = configuration.get("mcp") or {}
         if "mcpServer" in mcp:
-            return McpServerTarget(name, str(mcp["mcpServer"].get("endpoint", "")), self._web())
+            endpoint = str(mcp["mcpServer"].get("endpoint", ""))
+            return McpServerTarget(name, endpoint, self._web(), self._mcp_sessions)
         if "lambda" in mcp:
             function = mcp["lambda"]
             arn = str(function.get("lambdaArn", ""))

@@ -374,3 +374,52 @@ def test_an_openapi_target_is_a_tool_per_operation(emulator: Emulator) -> None:
     assert tools == ["shop___createOrder", "shop___getOrder"]
     assert json.loads(got.content[0].text) == {"id": "B 9", "status": "packed", "verbose": True}
     assert json.loads(made.content[0].text) == {"created": {"item": "tea"}}
+
+
+def _server_on(listener: socket.socket, **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "servers/testing_server.py"],
+        cwd=ROOT / "fixtures",
+        env={**os.environ, "LISTEN_FD": str(listener.fileno()), **env},
+        pass_fds=(listener.fileno(),),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_a_targets_session_is_kept_and_opened_again_when_the_server_forgets_it(
+    emulator: Emulator,
+) -> None:
+    # A stateful MCP server (it gives Mcp-Session-Id), restarted between two calls: the
+    # second call's kept session is unknown to the new process (404), and the gateway
+    # opens another, unseen by the client.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/mcp"
+    gateway = _gateway(emulator, authorizer="NONE")
+    _target(emulator, gateway["gatewayId"], "stateful", {"mcpServer": {"endpoint": url}})
+
+    def count(key: str) -> dict[str, Any]:
+        message = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "stateful___count_call", "arguments": {"key": key}},
+        }
+        return httpx.post(gateway["gatewayUrl"], json=message, timeout=60).json()
+
+    first = _server_on(listener, MCP_SESSION_MODE="stateful", MCP_JSON_RESPONSE="1")
+    try:
+        assert count("k")["result"]["structuredContent"] == {"result": 1}
+        assert count("k")["result"]["structuredContent"] == {"result": 2}  # the same process
+    finally:
+        first.terminate()
+        first.wait(timeout=10)
+    second = _server_on(listener, MCP_SESSION_MODE="stateful", MCP_JSON_RESPONSE="1")
+    try:
+        assert count("k")["result"]["structuredContent"] == {"result": 1}  # a new one, reached
+    finally:
+        second.terminate()
+        second.wait(timeout=10)
+        listener.close()
