@@ -123,6 +123,7 @@ PYTHON_BLOCKS = {
     "services": 'ssm.put_parameter(Name="/agent/api-url"',
     "identity": 'control.create_api_key_credential_provider(name="search-api-key"',
     "code_interpreter": 'with code_session("us-east-1") as sandbox:',
+    "client": 'async with open_session(os.environ["AGENTCORE_AGENT_ARN"]) as mcp:',
 }
 
 
@@ -207,6 +208,12 @@ def test_the_identity_block_runs(emulator: Emulator) -> None:
 def test_the_code_interpreter_block_runs(emulator: Emulator) -> None:
     with mock.patch.dict(os.environ, emulator.env(), clear=True):
         assert _run(_python_block("code_interpreter"), {}) == ["42\n"]
+
+
+def test_the_python_api_block_runs(emulator: Emulator) -> None:
+    with mock.patch.dict(os.environ, emulator.env("testing_server"), clear=True):
+        (tools,) = _run(_python_block("client"), {})
+    assert "echo_size" in tools
 
 
 def _run(code: str, names: dict[str, Any]) -> list[Any]:
