@@ -187,20 +187,12 @@ def command_for(
     contender: Contender, emulator: Emulator, runtime: str = "bench_server"
 ) -> list[str]:
     bin_dir = contender.python().parent
-    if contender.name == "mcp-proxy-for-aws" and runtime == "gateway":
-        return [
-            str(bin_dir / "mcp-proxy-for-aws"),
-            emulator.gateway_url,
-            "--service",
-            "bedrock-agentcore",
-            "--region",
-            "us-east-1",
-            "--log-level",
-            "ERROR",
-        ]
     if contender.name == "mcp-proxy-for-aws":
-        arn = quote(emulator.arns[runtime], safe="")
-        endpoint = f"{emulator.url}/runtimes/{arn}/invocations?qualifier=DEFAULT"
+        if runtime == "gateway":
+            endpoint = emulator.gateway_url
+        else:
+            arn = quote(emulator.arns[runtime], safe="")
+            endpoint = f"{emulator.url}/runtimes/{arn}/invocations?qualifier=DEFAULT"
         return [
             str(bin_dir / "mcp-proxy-for-aws"),
             endpoint,
