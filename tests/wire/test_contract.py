@@ -71,8 +71,12 @@ ALLOWED = {
         "mcp",
     },
 }
-# The contract's one module that needs its `server` extra.
-EXTRA = {"wire/agentcore_wire/http_server.py": {"uvicorn"}}
+# The modules that need an extra of their distribution: the contract's HTTP server
+# (`server`), the proxy's Python API (`client`: the MCP SDK and its HTTP client).
+EXTRA = {
+    "wire/agentcore_wire/http_server.py": {"uvicorn"},
+    "src/mcp_agentcore_proxy/client.py": {"mcp", "httpx2"},
+}
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
