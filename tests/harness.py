@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -75,6 +76,31 @@ class Emulator(EmulatorProcess):
     def env(self, runtime: str = "demo_server") -> dict[str, str]:
         """What ``agentcore-emulator env`` exports, for a given runtime."""
         return {**self.environment(runtime), "PYTHONUNBUFFERED": "1"}
+
+    def gateway(
+        self, authorizer: str = "AWS_IAM", targets: dict[str, dict] | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """A gateway made through the control plane, with ``targets`` (name: its ``mcp``
+        configuration); create_gateway's answer."""
+        control = self.client("bedrock-agentcore-control")
+        created: dict[str, Any] = control.create_gateway(
+            name=f"gw-{uuid.uuid4().hex[:8]}",
+            roleArn="arn:aws:iam::123456789012:role/gateway",
+            protocolType="MCP",
+            authorizerType=authorizer,
+            **extra,
+        )
+        for name, configuration in (targets or {}).items():
+            self.gateway_target(created["gatewayId"], name, configuration)
+        return created
+
+    def gateway_target(self, gateway_id: str, name: str, configuration: dict) -> None:
+        self.client("bedrock-agentcore-control").create_gateway_target(
+            gatewayIdentifier=gateway_id,
+            name=name,
+            targetConfiguration={"mcp": configuration},
+            credentialProviderConfigurations=[{"credentialProviderType": "GATEWAY_IAM_ROLE"}],
+        )
 
     def client(self, service: str = "bedrock-agentcore", **kwargs: Any) -> Any:
         env = self.env(next(iter(self.arns)))  # the keys are the same for every runtime

@@ -72,14 +72,14 @@ async def _dispatch(request: Request) -> Response:
                 return await code_interpreter_api.answer(request, sandboxes, name, params, body)
             if emulator.operations.answerer(plane, name) is Answerer.NOBODY:
                 raise not_emulated_operation(f"bedrock-agentcore {plane} plane", name)
-        if found is not None and "Gateway" in found[1]:
-            answer = await emulator.moto.call(
-                request.method, raw_path, query, request.headers, body
-            )
-            # AWS's gateway URLs (moto writes them) made the emulator's, where clients go.
-            headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
-            content = with_emulator_urls(bytes(answer.body), emulator.base_url)
-            return Response(content, status_code=answer.status_code, headers=headers)
+            if "Gateway" in name:
+                answer = await emulator.moto.call(
+                    request.method, raw_path, query, request.headers, body
+                )
+                # AWS's gateway URLs (moto writes them) made the emulator's, where clients go.
+                content = with_emulator_urls(bytes(answer.body), emulator.base_url)
+                headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
+                return Response(content, status_code=answer.status_code, headers=headers)
     elif service not in MOTO_SERVICES:
         raise not_emulated_service(service)
     return await emulator.moto.call(request.method, raw_path, query, request.headers, body)

@@ -95,8 +95,9 @@ def speaks_query(request: HTTPConnection) -> bool:
     """
     if request.url.path != "/":
         return False
-    if signing_service(request) is not None:
-        return signing_service(request) == "sts"
+    service = signing_service(request)
+    if service is not None:
+        return service == "sts"
     return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
 
 

@@ -17,13 +17,14 @@ import uuid
 from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import botocore.auth
 import botocore.awsrequest
 import botocore.session
 
+from agentcore_wire.header_rules import RUNTIME_SESSION_HEADER
 from mcp_agentcore_proxy.config import RuntimeArn, signing_for
+from mcp_agentcore_proxy.data_path import InvokeTarget
 from mcp_agentcore_proxy.errors import ConfigurationError, CredentialsError
 
 try:
@@ -37,7 +38,6 @@ except ImportError as missing:  # pragma: no cover - the extra is part of the te
 if TYPE_CHECKING:
     from mcp import ClientSession
 
-RUNTIME_SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 # Headers an HTTP client may change after signing: left out of the signature.
 _UNSIGNED = frozenset({"connection", "user-agent", "expect"})
 
@@ -82,10 +82,7 @@ def runtime_url(arn: str, qualifier: str = "DEFAULT", session: Any = None) -> st
     botocore_session = session or botocore.session.get_session()
     client = botocore_session.create_client("bedrock-agentcore", region_name=parsed.region)
     endpoint = str(client.meta.endpoint_url).rstrip("/")
-    return (
-        f"{endpoint}/runtimes/{quote(parsed.arn, safe='')}/invocations"
-        f"?qualifier={quote(qualifier, safe='')}"
-    )
+    return InvokeTarget.of_runtime(parsed.arn, qualifier).resolve(endpoint)[1]
 
 
 @asynccontextmanager

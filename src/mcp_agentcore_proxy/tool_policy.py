@@ -43,10 +43,6 @@ class ToolPolicy:
         self._allowed: set[str] = set()
         self._listed = False
 
-    @property
-    def active(self) -> bool:
-        return self.read_only or bool(self._metadata)
-
     def outgoing(self, message: Message) -> Message:
         """A request with the configured ``_meta`` entries added (the client's own win)."""
         if not self._metadata or message.kind is not Kind.REQUEST:

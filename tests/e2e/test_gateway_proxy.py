@@ -4,7 +4,6 @@ reached by the MCP SDK's stdio client as a user's MCP client reaches it."""
 from __future__ import annotations
 
 import sys
-import uuid
 from typing import Any
 
 import anyio
@@ -25,24 +24,7 @@ LAMBDA = {"lambdaArn": ORDERS_ARN, "toolSchema": {"inlinePayload": [GET_ORDER]}}
 
 
 def _iam_gateway(emulator: Emulator) -> str:
-    control = emulator.client("bedrock-agentcore-control")
-    gateway = control.create_gateway(
-        name=f"gw-{uuid.uuid4().hex[:8]}",
-        roleArn="arn:aws:iam::123456789012:role/gateway",
-        protocolType="MCP",
-        authorizerType="AWS_IAM",
-    )
-    control.create_gateway_target(
-        gatewayIdentifier=gateway["gatewayId"],
-        name="orders",
-        targetConfiguration={
-            "mcp": {
-                "lambda": {"lambdaArn": ORDERS_ARN, "toolSchema": {"inlinePayload": [GET_ORDER]}}
-            }
-        },
-        credentialProviderConfigurations=[{"credentialProviderType": "GATEWAY_IAM_ROLE"}],
-    )
-    return str(gateway["gatewayUrl"])
+    return str(emulator.gateway(targets={"orders": {"lambda": LAMBDA}})["gatewayUrl"])
 
 
 def test_the_proxy_reaches_an_iam_gateway_by_its_url(emulator: Emulator) -> None:

@@ -4,7 +4,6 @@ signed with SigV4 from the default credential chain (here, the emulator's enviro
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any
 from unittest import mock
 
@@ -31,28 +30,10 @@ def test_a_runtime_by_its_arn(emulator: Emulator) -> None:
 
 
 def test_a_gateway_by_its_url(emulator: Emulator) -> None:
-    control = emulator.client("bedrock-agentcore-control")
-    gateway = control.create_gateway(
-        name=f"gw-{uuid.uuid4().hex[:8]}",
-        roleArn="arn:aws:iam::123456789012:role/gateway",
-        protocolType="MCP",
-        authorizerType="AWS_IAM",
-    )
     tool = {"name": "get_order", "description": "An order", "inputSchema": {"type": "object"}}
-    schema = {"inlinePayload": [tool]}
-    control.create_gateway_target(
-        gatewayIdentifier=gateway["gatewayId"],
-        name="orders",
-        targetConfiguration={
-            "mcp": {
-                "lambda": {
-                    "lambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:orders",
-                    "toolSchema": schema,
-                }
-            }
-        },
-        credentialProviderConfigurations=[{"credentialProviderType": "GATEWAY_IAM_ROLE"}],
-    )
+    function = "arn:aws:lambda:us-east-1:123456789012:function:orders"
+    lambda_target = {"lambda": {"lambdaArn": function, "toolSchema": {"inlinePayload": [tool]}}}
+    gateway = emulator.gateway(targets={"orders": lambda_target})
 
     async def run() -> list[str]:
         url = gateway["gatewayUrl"]

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import urllib.parse
-import uuid
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -89,24 +88,11 @@ def mcp_server() -> Iterator[str]:
 
 
 def _gateway(emulator: Emulator, authorizer: str = "AWS_IAM", **extra: Any) -> dict[str, Any]:
-    return emulator.client(
-        "bedrock-agentcore-control"
-    ).create_gateway(  # type: ignore[no-any-return]
-        name=f"gw-{uuid.uuid4().hex[:8]}",
-        roleArn="arn:aws:iam::123456789012:role/gateway",
-        protocolType="MCP",
-        authorizerType=authorizer,
-        **extra,
-    )
+    return emulator.gateway(authorizer, **extra)
 
 
 def _target(emulator: Emulator, gateway_id: str, name: str, configuration: dict) -> None:
-    emulator.client("bedrock-agentcore-control").create_gateway_target(
-        gatewayIdentifier=gateway_id,
-        name=name,
-        targetConfiguration={"mcp": configuration},
-        credentialProviderConfigurations=[{"credentialProviderType": "GATEWAY_IAM_ROLE"}],
-    )
+    emulator.gateway_target(gateway_id, name, configuration)
 
 
 def _session(url: str, **client: Any) -> Any:
