@@ -45,10 +45,15 @@ test: $(TOOLS)/.ready test-envs ## the offline tox matrix: lint types cfn, every
 
 # Fixture agents whose frameworks cannot share the suite's environment (Strands' A2A server
 # pins a2a-sdk 0.3; the suite's A2A client is 1.x): each gets one of its own.
-test-envs: .venvs/strands-a2a/.ready ## the environments of fixture agents that need their own
+test-envs: .venvs/strands-a2a/.ready .venvs/mcp-proxy-for-aws/.ready ## the environments of fixture agents and clients that need their own
 .venvs/strands-a2a/.ready: $(TOOLS)/.ready fixtures/strands-a2a/requirements.txt
 	$(UV) venv -q --allow-existing -p python3.11 .venvs/strands-a2a
 	$(UV) pip install -q -p .venvs/strands-a2a/bin/python -r fixtures/strands-a2a/requirements.txt
+	@touch $@
+# AWS's own proxy, pointed at an emulator gateway by the suite.
+.venvs/mcp-proxy-for-aws/.ready: $(TOOLS)/.ready fixtures/mcp-proxy-for-aws/requirements.txt
+	$(UV) venv -q --allow-existing -p python3.11 .venvs/mcp-proxy-for-aws
+	$(UV) pip install -q -p .venvs/mcp-proxy-for-aws/bin/python -r fixtures/mcp-proxy-for-aws/requirements.txt
 	@touch $@
 
 ROUNDS ?= 3
