@@ -119,6 +119,10 @@ class ProxyConfig:
     # Only tools annotated read-only are listed and called; `_meta` added to each request.
     read_only: bool = False
     metadata: tuple[tuple[str, str], ...] = ()
+    # Seconds a tools/call may take in all before the client gets a tool error and the
+    # server a cancellation; 0: no limit but the read timeout's (AgentCore's own requests
+    # may take 15 minutes, so none is imposed by default).
+    tool_timeout: float = 0.0
     # What the user should know about the settings as read (logged once, as warnings).
     start_notes: tuple[str, ...] = ()
 

@@ -95,6 +95,7 @@ class Forwarding:
             pace=self.pace,
             workers=workers,
             policy=ToolPolicy(self.config.read_only, dict(self.config.metadata)),
+            tool_timeout=self.config.tool_timeout or None,
         )
 
     def end_client(self, session_ids: RuntimeSessionIds) -> None:

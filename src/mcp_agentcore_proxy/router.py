@@ -32,6 +32,7 @@ from agentcore_wire.jsonrpc_errors import CONTAINER_ERROR_CODE, error_envelope
 from agentcore_wire.mcp_revisions import is_modern
 from agentcore_wire.redaction import redact
 from mcp_agentcore_proxy import jsonrpc
+from mcp_agentcore_proxy.deadlines import Deadlines
 from mcp_agentcore_proxy.errors import (
     INTERNAL_ERROR,
     ProxyError,
@@ -113,9 +114,12 @@ class Router:
         pace: Callable[[threading.Event | None], bool] = no_pacing,
         workers: Workers | None = None,
         policy: ToolPolicy | None = None,
+        tool_timeout: float | None = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self._runtime = runtime
         self._policy = policy or ToolPolicy()
+        self._tool_timeout = tool_timeout
         # Each message's work runs on a worker kept for the next: a thread's start costs
         # about as much as the rest of the proxy's part of a call. Daemon threads: a
         # runtime that never answers must not hold the process at exit. Given: shared
@@ -148,6 +152,7 @@ class Router:
         )
         self._dispatch_lock = threading.Lock()
         self._backlog = 0
+        self._deadlines = deadlines or Deadlines(self._workers)
 
     @property
     def replays(self) -> int:
@@ -248,6 +253,12 @@ class Router:
             )
             self._workers.run(self._tell, notice, release)
             return
+        if self._tool_timeout and message.method == "tools/call":
+            timeout = self._tool_timeout
+            disarm = self._deadlines.arm(
+                timeout, lambda: self._workers.run(self._time_out, call, timeout)
+            )
+            call.on_final(disarm)
         number = self._order.admit()
         if is_handshake(message):
             self._mcp.begin_handshake(message)
@@ -303,6 +314,36 @@ class Router:
             release()
             return
         self._workers.run(self._run_message, message, number, call.sent, None, release)
+
+    def _time_out(self, call: Call, timeout: float) -> None:
+        """A tools/call past ``--tool-timeout``: the client gets a tool error (as a tool
+        that failed), the runtime the cancellation a client would have sent."""
+        ended = call.interrupt(CallState.FAILED)
+        if ended is None:
+            return  # answered or cancelled just before
+        was_sent, answer = ended
+        name = call.message.params.get("name")
+        logger.warning("tool call %r (id=%r) timed out after %g s", name, call.id, timeout)
+        self._end(call)
+        text = (
+            f"Tool call {name!r} timed out after {timeout:g} s (the proxy's --tool-timeout) "
+            "and was cancelled."
+        )
+        result = {"content": [{"type": "text", "text": text}], "isError": True}
+        self._writer.write(
+            jsonrpc.dumps({"jsonrpc": "2.0", "id": call.id, "result": result}), call.key
+        )
+        self._writer.end(call.key)
+        call.release()
+        if answer is not None:
+            answer.close()
+        if was_sent:
+            reason = f"timed out after {timeout:g} s"
+            cancel = jsonrpc.Message.notification(
+                CANCELLED, {"requestId": call.id, "reason": reason}
+            )
+            number = self._order.admit()
+            self._run_message(cancel, number, call.sent, None, lambda: None)
 
     # -- workers ------------------------------------------------------------------------
 

@@ -226,6 +226,14 @@ SETTINGS: tuple[Setting, ...] = (
         repeatable=True,
     ),
     Setting(
+        "tool_timeout",
+        "--tool-timeout",
+        ("AGENTCORE_TOOL_TIMEOUT",),
+        _seconds(0, allow_zero=True),
+        "seconds a tools/call may take in all; past them the client gets a tool error "
+        "(isError) and the server a cancellation (default 0: no limit)",
+    ),
+    Setting(
         "signing_service",
         "--service",
         ("AGENTCORE_SIGNING_SERVICE",),

@@ -1,5 +1,6 @@
-"""The proxy's read-only mode and its ``_meta`` entries, through the MCP SDK's stdio client
-against a server in the emulator whose tools say whether they change anything."""
+"""The proxy's read-only mode, its ``_meta`` entries and its tool timeout, through the MCP
+SDK's stdio client against a server in the emulator whose tools say whether they change
+anything."""
 
 from __future__ import annotations
 
@@ -75,3 +76,22 @@ def test_metadata_is_added_to_each_request_the_clients_own_winning(emulator: Emu
 
     seen = anyio.run(run)
     assert seen.structured_content == {"tenant": "acme", "team": "red"}
+
+
+def test_a_tool_call_past_the_tool_timeout_is_a_tool_error_and_the_proxy_serves_on(
+    emulator: Emulator,
+) -> None:
+    async def run() -> tuple[Any, Any]:
+        async with (
+            stdio_client(_proxy(emulator, "--tool-timeout", "0.5")) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            slow = await session.call_tool("sleep", {"seconds": 60})
+            after = await session.call_tool("echo_size", {"text": "abc"})
+            return slow, after
+
+    slow, after = anyio.run(run)
+    assert slow.is_error
+    assert "'sleep' timed out after 0.5 s" in slow.content[0].text
+    assert after.structured_content == {"result": 3}

@@ -185,6 +185,7 @@ class Harness:
         self,
         max_concurrency: int = 8,
         pace: Callable[[threading.Event | None], bool] | None = None,
+        tool_timeout: float | None = None,
         **stdout: Any,
     ) -> None:
         from mcp_agentcore_proxy.rate import no_pacing
@@ -200,6 +201,7 @@ class Harness:
             max_concurrency,
             session_done=self.sessions_done.put,
             pace=pace or no_pacing,
+            tool_timeout=tool_timeout,
         )
 
     def submit(self, data: bytes) -> None:
