@@ -5,7 +5,12 @@ runtimes' authorizer, a 401 pointing at the gateway's protected-resource metadat
 Tools are named ``{target}___{tool}``; ``tools/list`` is paginated (``TOOLS_PAGE`` a page)
 unless the gateway disables it; with ``searchType = SEMANTIC`` the search tool
 ``x_amz_bedrock_agentcore_search`` ranks the tools for a query (lexically, here).
-Stateless: each request stands alone (sessions are opt-in on AWS, and not emulated).
+Sessions are opt-in (``sessionConfiguration``): ``initialize`` then begins one, and every
+other request must carry its ``Mcp-Session-Id``, of the same caller, before its absolute
+timeout (``gateway_sessions``); without, each request stands alone. A 2026-07-28 request
+(its ``MCP-Protocol-Version``) needs no session: its version must be one the gateway lists
+(-32022 else), its ``Mcp-Method`` and ``Mcp-Name`` must match its body (-32020 else), and
+``server/discover`` answers what the gateway supports.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from agentcore_emulator.gateways import GatewayView
 from agentcore_emulator.lexical import score, words
 from agentcore_emulator.state import DATA_PLANE
 from agentcore_emulator.wire import emulator_of, note, signed_request_of
+from agentcore_wire.mcp_revisions import META_VERSION, is_modern
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +38,10 @@ SEARCH_TOOL = "x_amz_bedrock_agentcore_search"
 TOOLS_PAGE = 50  # chosen: AWS's page size is not published
 VERSIONS = ("2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26")
 _INVALID_REQUEST, _NOT_FOUND, _INVALID_PARAMS, _INTERNAL = -32600, -32601, -32602, -32603
+_HEADER_MISMATCH, _UNSUPPORTED_VERSION = -32020, -32022
+# The revision's HTTP statuses for a request refused before it ran.
+_REFUSAL_STATUS = {_INVALID_REQUEST: 400, _HEADER_MISMATCH: 400, _UNSUPPORTED_VERSION: 400}
+_NAMED_BY = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 
 
 async def gateway_mcp(request: Request) -> Response:
@@ -41,7 +51,13 @@ async def gateway_mcp(request: Request) -> Response:
     if gateway is None:
         raise ResourceNotFoundException(f"Gateway not found: {request.path_params['gateway_id']}")
     body = await request.body()
-    await _authenticate(request, gateway, body)
+    caller = await _authenticate(request, gateway, body)
+    session_id = request.headers.get("mcp-session-id")
+    if request.method == "DELETE" and session_id and gateway.session_timeout is not None:
+        if emulator.gateway_sessions.find(session_id, gateway.gateway_id, caller) is None:
+            return _error(None, _INVALID_REQUEST, "Session not found", status=404)
+        emulator.gateway_sessions.end(session_id)
+        return Response(status_code=204)
     if request.method != "POST":
         return _error(None, _INVALID_REQUEST, "HTTP method not supported.", status=405)
     try:
@@ -55,6 +71,19 @@ async def gateway_mcp(request: Request) -> Response:
     if "id" not in message:
         return Response(status_code=202)  # a notification: accepted, nothing to answer
     params = message.get("params") or {}
+    refusal = _refusal(request, gateway, caller, message, params)
+    if refusal is not None:
+        return refusal
+    answer = await _answer(gateway, str(method), params, message_id)
+    if is_modern(request.headers.get("mcp-protocol-version") or _meta_version(params)):
+        return _modern_result(answer, str(method))
+    return answer
+
+
+async def _answer(
+    gateway: GatewayView, method: str, params: dict[str, Any], message_id: object
+) -> Response:
+    """The answer of the request's own method."""
     if method == "initialize":
         return _result(message_id, _initialize(gateway, params))
     if method == "ping":
@@ -69,13 +98,15 @@ async def gateway_mcp(request: Request) -> Response:
     return _error(message_id, _NOT_FOUND, f"Method not found: {method}")
 
 
-async def _authenticate(request: Request, gateway: GatewayView, body: bytes) -> None:
+async def _authenticate(request: Request, gateway: GatewayView, body: bytes) -> str | None:
+    """Who calls (the signer's principal, the token's subject); None for a gateway
+    without inbound auth. Raises AWS's refusal."""
     emulator = emulator_of(request)
     if gateway.authorizer_type == "AWS_IAM":
-        emulator.verify(signed_request_of(request, body), DATA_PLANE)
-        return
+        credential = emulator.verify(signed_request_of(request, body), DATA_PLANE).credential
+        return credential.principal or credential.access_key
     if gateway.authorizer_type != "CUSTOM_JWT":
-        return  # NONE (and the offloaded kinds): the targets decide
+        return None  # NONE (and the offloaded kinds): the targets decide
     config = gateway.jwt_configuration
     authorizer = JwtAuthorizerSpec(
         discovery_url=config.get("discoveryUrl"),
@@ -84,13 +115,112 @@ async def _authenticate(request: Request, gateway: GatewayView, body: bytes) -> 
         allowed_scopes=tuple(config.get("allowedScopes") or ()),
     )
     try:
-        await emulator.bearer.verify(emulator.web, authorizer, request.headers.get("authorization"))
+        claims = await emulator.bearer.verify(
+            emulator.web, authorizer, request.headers.get("authorization")
+        )
     except UnauthorizedException as refused:
         # Where an MCP client learns how to get a token (RFC 9728).
         metadata = f"{gateway.url.rsplit('/mcp', 1)[0]}/.well-known/oauth-protected-resource"
         challenge = getattr(refused, "headers", {}).get("WWW-Authenticate", "Bearer")
         refused.headers = {"WWW-Authenticate": f'{challenge}, resource_metadata="{metadata}"'}
         raise
+    return str(claims.get("sub") or claims.get("client_id") or "")
+
+
+def _refusal(
+    request: Request,
+    gateway: GatewayView,
+    caller: str | None,
+    message: dict[str, Any],
+    params: dict[str, Any],
+) -> Response | None:
+    """What answers the request instead of its method: a 2026-07-28 refusal or discovery,
+    a session begun (its initialize's answer) or missing; None: its method answers."""
+    sessions = emulator_of(request).gateway_sessions
+    method, message_id = message.get("method"), message.get("id")
+    version = request.headers.get("mcp-protocol-version") or _meta_version(params)
+    if is_modern(version):
+        refusal = _modern_refusal(gateway, request, message, str(version))
+        if refusal is None and method == "server/discover":
+            return _result(message_id, _discover(gateway))
+        return refusal
+    if gateway.session_timeout is None:
+        return None
+    if method == "initialize":
+        begun = sessions.begin(gateway.gateway_id, caller, gateway.session_timeout)
+        answer = _result(message_id, _initialize(gateway, params))
+        answer.headers["Mcp-Session-Id"] = begun.session_id
+        return answer
+    session_id = request.headers.get("mcp-session-id")
+    if not session_id:
+        return _error(message_id, _INVALID_REQUEST, "Bad Request: Mcp-Session-Id required", 400)
+    if sessions.find(session_id, gateway.gateway_id, caller) is None:
+        return _error(message_id, _INVALID_REQUEST, "Session not found", status=404)
+    return None
+
+
+def _meta_version(params: dict[str, Any]) -> object:
+    meta = params.get("_meta")
+    return meta.get(META_VERSION) if isinstance(meta, dict) else None
+
+
+def _modern_refusal(
+    gateway: GatewayView, request: Request, message: dict[str, Any], version: str
+) -> Response | None:
+    """A 2026-07-28 request the gateway refuses before it runs: a version it does not
+    list, or headers that do not match the body (the revision's rules)."""
+    message_id, method = message.get("id"), message.get("method")
+    supported = gateway.supported_versions or VERSIONS
+    if version not in supported:
+        error = {
+            "code": _UNSUPPORTED_VERSION,
+            "message": f"Unsupported protocol version: {version}",
+            "data": {"supported": list(supported), "requested": version},
+        }
+        body = {"jsonrpc": "2.0", "id": message_id, "error": error}
+        return JSONResponse(body, status_code=_REFUSAL_STATUS[_UNSUPPORTED_VERSION])
+    said = request.headers.get("mcp-method")
+    if said != method:
+        problem = f"the Mcp-Method header {'is missing' if said is None else repr(said)}"
+        return _error(message_id, _HEADER_MISMATCH, f"Header mismatch: {problem}, body {method!r}")
+    named_by = _NAMED_BY.get(str(method))
+    if named_by is not None:
+        params = message.get("params") or {}
+        name = request.headers.get("mcp-name")
+        if name != params.get(named_by):
+            return _error(
+                message_id, _HEADER_MISMATCH, "Header mismatch: Mcp-Name differs from the body"
+            )
+    return None
+
+
+def _modern_result(answer: Response, method: str) -> Response:
+    """A result as 2026-07-28 shapes it: its ``resultType``, and a listing's cache hints
+    (chosen: never cached, private to the caller; AWS's are not published)."""
+    body = json.loads(bytes(answer.body))
+    result = body.get("result")
+    if not isinstance(result, dict):
+        return answer
+    result.setdefault("resultType", "complete")
+    if method.endswith("/list"):
+        result.setdefault("ttlMs", 0)
+        result.setdefault("cacheScope", "private")
+    return JSONResponse(body, status_code=answer.status_code)
+
+
+def _discover(gateway: GatewayView) -> dict[str, Any]:
+    """What a 2026-07-28 client learns instead of an initialize: versions, capabilities."""
+    supported = gateway.supported_versions or VERSIONS
+    result: dict[str, Any] = {
+        "supportedVersions": [v for v in supported if is_modern(v)],
+        "capabilities": {"tools": {"listChanged": False}},
+        "ttlMs": 0,
+        "cacheScope": "private",
+        "resultType": "complete",
+    }
+    if gateway.instructions:
+        result["instructions"] = gateway.instructions
+    return result
 
 
 async def protected_resource(request: Request) -> Response:
@@ -221,6 +351,8 @@ def _result(message_id: object, result: Any) -> Response:
     return JSONResponse({"jsonrpc": "2.0", "id": message_id, "result": result})
 
 
-def _error(message_id: object, code: int, message: str, status: int = 200) -> Response:
+def _error(message_id: object, code: int, message: str, status: int | None = None) -> Response:
     error = {"jsonrpc": "2.0", "id": message_id, "error": {"code": code, "message": message}}
+    if status is None:
+        status = _REFUSAL_STATUS.get(code, 200) if code == _HEADER_MISMATCH else 200
     return JSONResponse(error, status_code=status)

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 
+from agentcore_emulator.gateway_sessions import DEFAULT_TIMEOUT
 from agentcore_emulator.gateway_targets import (
     LambdaTarget,
     McpServerTarget,
@@ -59,6 +60,14 @@ class GatewayView:
     @property
     def instructions(self) -> str | None:
         return self.mcp.get("instructions")
+
+    @property
+    def session_timeout(self) -> float | None:
+        """Seconds a session lives from its initialize; None: the gateway keeps none."""
+        configured = self.mcp.get("sessionConfiguration")
+        if not isinstance(configured, dict):
+            return None
+        return float(configured.get("sessionTimeoutInSeconds") or DEFAULT_TIMEOUT)
 
     @property
     def search_enabled(self) -> bool:

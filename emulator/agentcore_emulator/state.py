@@ -20,6 +20,7 @@ from agentcore_emulator.bedrock import Models
 from agentcore_emulator.code_interpreter import CodeInterpreters, SandboxLimits
 from agentcore_emulator.config import EmulatorConfig, FaultSpec, RuntimeSpec
 from agentcore_emulator.credentials import CredentialStore
+from agentcore_emulator.gateway_sessions import GatewaySessions
 from agentcore_emulator.gateways import Gateways
 from agentcore_emulator.identity import TokenVault
 from agentcore_emulator.instance_http import (
@@ -82,6 +83,7 @@ class Emulator:
         self.gateways = Gateways(
             self.moto.control_backend, base_url, lambda: self.web, config.lambda_handlers
         )
+        self.gateway_sessions = GatewaySessions(clock=self.sessions.clock)
         self.code_interpreters = CodeInterpreters(
             SandboxLimits(
                 config.sandbox_call_timeout,
@@ -159,6 +161,7 @@ class Emulator:
         self.models.reset()
         self.identity.reset()
         self.memory.reset()
+        self.gateway_sessions.reset()
         await self.code_interpreters.reset()
         self.logs.clear()
 
