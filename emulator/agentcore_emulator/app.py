@@ -30,6 +30,7 @@ def build_app(
         loops = [
             asyncio.ensure_future(emulator.sessions.run_reaper(config.reap_interval)),
             asyncio.ensure_future(emulator.sessions.run_pinger()),
+            asyncio.ensure_future(emulator.observer.run()),
         ]
         try:
             yield

@@ -205,6 +205,12 @@ class EmulatorConfig:
     sandbox_call_timeout: float = 60.0
     sandbox_memory_mb: int = 2048
     sandbox_max_output: int = 1_000_000
+    # The dashboard's warnings, and the prices of its compute estimate.
+    warn_kept_alive_after: float = 900.0
+    warn_unpinged_after: float = 30.0
+    warn_sessions_per_request: int = 5
+    price_vcpu_hour: float = 0.0895
+    price_gb_hour: float = 0.00945
     oauth_clients: tuple[OAuthClient, ...] = ()
     network: str = "isolated"
     models: tuple[ModelSpec, ...] = ()
@@ -514,6 +520,11 @@ def parse_config(data: Mapping[str, Any], base: Path) -> EmulatorConfig:
         sandbox_call_timeout=float(value("sandbox_call_timeout")),
         sandbox_memory_mb=value("sandbox_memory_mb"),
         sandbox_max_output=value("sandbox_max_output"),
+        warn_kept_alive_after=float(value("warn_kept_alive_after")),
+        warn_unpinged_after=float(value("warn_unpinged_after")),
+        warn_sessions_per_request=value("warn_sessions_per_request"),
+        price_vcpu_hour=float(value("price_vcpu_hour")),
+        price_gb_hour=float(value("price_gb_hour")),
         oauth_clients=oauth_clients,
         network=network,
         models=tuple(_model(item, i) for i, item in enumerate(data.get("models", []))),

@@ -38,6 +38,7 @@ TEXT = Kind("a string", lambda v: isinstance(v, str))
 FLAG = Kind("true or false", lambda v: isinstance(v, bool))
 SECONDS = Kind("a number of seconds, 0 or more", lambda v: _number(v) and v >= 0)  # type: ignore[operator]
 POSITIVE_SECONDS = Kind("a number of seconds above 0", lambda v: _number(v) and v > 0)  # type: ignore[operator]
+PRICE = Kind("a price in USD, 0 or more", lambda v: _number(v) and v >= 0)  # type: ignore[operator]
 RATE = Kind("a number per second, 0 or more (0: no limit)", lambda v: _number(v) and v >= 0)  # type: ignore[operator]
 THROTTLE = Kind(
     "a number per second, 0 or more (0: every call)",
@@ -151,6 +152,37 @@ EMULATOR = (
         1_000_000,
         "Code Interpreter: characters of stdout (and of stderr) a call keeps",
         POSITIVE_COUNT,
+    ),
+    Key(
+        "warn_kept_alive_after",
+        900.0,
+        "warn when a session has had no call this long but is kept alive by /ping "
+        "(HealthyBusy, or a changing time_of_last_update)",
+        POSITIVE_SECONDS,
+    ),
+    Key(
+        "warn_unpinged_after",
+        30.0,
+        "warn when an HTTP or AG-UI instance has not answered /ping this long",
+        POSITIVE_SECONDS,
+    ),
+    Key(
+        "warn_sessions_per_request",
+        5,
+        "warn when this many sessions of one runtime and caller got one invocation each",
+        POSITIVE_COUNT,
+    ),
+    Key(
+        "price_vcpu_hour",
+        0.0895,
+        "USD per vCPU-hour, for the dashboard's estimate (AgentCore Runtime, us-east-1)",
+        PRICE,
+    ),
+    Key(
+        "price_gb_hour",
+        0.00945,
+        "USD per GB-hour of memory, for the dashboard's estimate (us-east-1)",
+        PRICE,
     ),
 )
 

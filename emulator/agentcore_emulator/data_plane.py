@@ -17,6 +17,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from agentcore_emulator import eventstream, headers
+from agentcore_emulator.activity import InvocationRecord
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.exceptions import (
     AccessDeniedException,
@@ -30,6 +31,7 @@ from agentcore_emulator.relay import RelayLimits, relay
 from agentcore_emulator.runtime_commands import CommandRequest, run_command
 from agentcore_emulator.sessions import RuntimeSession, container_error
 from agentcore_emulator.state import DATA_PLANE, Emulator
+from agentcore_emulator.traces import InvocationTrace, current_trace
 from agentcore_emulator.wire import (
     emulator_of,
     note,
@@ -156,7 +158,18 @@ async def invocations(request: Request) -> Response:
     body = await request.body()
     method = _method_of(body)
     note(request, runtime=request.path_params["arn"].rsplit("/", 1)[-1], method=method)
-    spec, principal = await authorized(request, body)
+    # Shown at once on the dashboard, refused or not; its outcome and spans at its end.
+    trace = InvocationTrace.continuing(request.headers.get("traceparent"))
+    record = emulator.activity.begin(
+        "InvokeAgentRuntime",
+        runtime=request.path_params["arn"].rsplit("/", 1)[-1][:100],
+        method=_detail(method, body),
+        trace_id=trace.trace_id,
+    )
+    _finish_when_answered(request, emulator, record, trace)
+    with trace.step("authenticate"):
+        spec, principal = await authorized(request, body)
+    record.runtime, record.caller = spec.name, principal
     if request.method != "POST":
         raise HTTPException(405, headers={"Allow": "POST"})
     if USER_ID_HEADER in request.headers:
@@ -169,6 +182,7 @@ async def invocations(request: Request) -> Response:
     )
     note(request, session=session_id)
     emulator.record_arrival(spec, session_id, method)
+    emulator.activity.attach(record, session_id)
     limits = RelayLimits(
         emulator.config.request_timeout,
         emulator.config.stream_timeout,
@@ -176,17 +190,23 @@ async def invocations(request: Request) -> Response:
     )
 
     async def forward(session: RuntimeSession) -> Response:
-        return await relay(
-            session,
-            body,
-            forwarded,
-            mcp_session_id,
-            request_id_of(request),
-            emulator.sessions.clock,
-            spec.faults,  # the runtime's current faults, switched while serving
-            limits,
-        )
+        emulator.observer.invoked(spec.name, session_id, principal)
+        with trace.step("relay to instance", **{"session.id": session_id}) as span_id:
+            for name in [n for n in forwarded if n.lower() == "traceparent"]:
+                del forwarded[name]
+            forwarded["traceparent"] = trace.traceparent_for(span_id)  # the instance's parent
+            return await relay(
+                session,
+                body,
+                forwarded,
+                mcp_session_id,
+                request_id_of(request),
+                emulator.sessions.clock,
+                spec.faults,  # the runtime's current faults, switched while serving
+                limits,
+            )
 
+    joined = current_trace.set(trace)  # a session started for this call adds its span
     try:
         emulator.runtimes.admit(spec)
         return await emulator.sessions.call(spec, session_id, forward)
@@ -195,6 +215,38 @@ async def invocations(request: Request) -> Response:
         if in_band is None:
             raise
         return JSONResponse(in_band, headers={RUNTIME_SESSION_HEADER: session_id})
+    finally:
+        current_trace.reset(joined)
+
+
+def _detail(method: str, body: bytes) -> str:
+    """The JSON-RPC method, with the tool a ``tools/call`` names."""
+    if method != "tools/call":
+        return method
+    try:
+        name = json.loads(body)["params"]["name"]
+    except (ValueError, KeyError, TypeError):
+        return method
+    return f"{method} {str(name)[:100]}"
+
+
+def _finish_when_answered(
+    request: Request, emulator: Emulator, record: InvocationRecord, trace: InvocationTrace
+) -> None:
+    """What the request's middleware calls once the answer has gone: the record's
+    outcome, and the emulator's spans kept with the session's."""
+
+    def finish(status: int, duration_ms: float, sent: bytes, answered: bytes) -> None:
+        emulator.activity.finish(record, status, duration_ms, sent, answered)
+        if record.session is not None:
+            spans = trace.finish(
+                "InvokeAgentRuntime",
+                status,
+                **{"runtime": record.runtime or "", "session.id": record.session},
+            )
+            emulator.traces.add(record.session, spans)
+
+    request.scope.setdefault("state", {})["on_finish"] = finish
 
 
 async def stop_runtime_session(request: Request) -> Response:

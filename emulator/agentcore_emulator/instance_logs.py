@@ -66,6 +66,8 @@ class InstanceLogs:
         self._clock = clock
         self._kept: dict[tuple[str, str], _Kept] = {}  # by (group, stream), oldest first
         self.total_bytes = 0
+        # Told of each line (runtime, session id, text): the dashboard's live tail.
+        self.listener: Callable[[str, str, str], None] = lambda _r, _s, _l: None
 
     async def pump(self, spec: RuntimeSpec, session_id: str, output: asyncio.StreamReader) -> None:
         """Read ``output`` to its end, line by line, keeping each line."""
@@ -82,6 +84,7 @@ class InstanceLogs:
             if not line:
                 return
             self.keep(group, stream, prefix, line)
+            self.listener(spec.name, session_id, line.rstrip(b"\r\n").decode("utf-8", "replace"))
 
     def keep(self, group: str, stream: str, prefix: bytes, line: bytes) -> None:
         """One line: echoed with its prefix, and stored as a log event."""

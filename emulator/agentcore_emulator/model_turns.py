@@ -21,7 +21,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -157,6 +157,7 @@ class ModelCalls:
         self._lock = threading.Lock()
         self._calls: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_RECORDED)
         self._numbers = itertools.count(1)
+        self.listener: Callable[[dict[str, Any]], None] = lambda _: None
 
     def record(self, conversation: Conversation, turn: Turn | None, error: str | None) -> None:
         entry = {
@@ -172,6 +173,7 @@ class ModelCalls:
         }
         with self._lock:
             self._calls.append(entry)
+        self.listener(entry)
 
     def list(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from agentcore_emulator import bedrock, code_interpreter_api, identity_api, memory_api
+from agentcore_emulator.activity import calling_from
 from agentcore_emulator.exceptions import AwsError
 from agentcore_emulator.gateways import with_emulator_urls
 from agentcore_emulator.operations import (
@@ -56,7 +57,12 @@ async def _dispatch(request: Request) -> Response:
     raw_path, query = raw_target(request)
     service = verified.scope.service
     if service == "bedrock":
-        return await bedrock.answer(emulator.models, raw_path, body)
+        # Whose model call it is: the activity finds the session by the caller's address.
+        token = calling_from.set(request.client.host if request.client else None)
+        try:
+            return await bedrock.answer(emulator.models, raw_path, body)
+        finally:
+            calling_from.reset(token)
     if service == "bedrock-agentcore":
         # A worker thread: the first call reads botocore's models.
         found = await asyncio.to_thread(emulator.operations.match, request.method, raw_path)

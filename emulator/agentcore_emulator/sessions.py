@@ -20,6 +20,7 @@ from agentcore_emulator.instance_http import InstanceClient
 from agentcore_emulator.instance_logs import InstanceLogs
 from agentcore_emulator.instances import RuntimeInstance
 from agentcore_emulator.networks import Networks
+from agentcore_emulator.traces import current_trace
 from agentcore_wire.jsonrpc_errors import CONTAINER_ERROR_CODE, error_body
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class RuntimeSession:
     # (on this session's clock) that status last changed.
     ping_status: str | None = None
     ping_changed: float | None = None
+    ever_pinged: bool = False  # /ping has answered a status at least once
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def expired(self, now: float) -> str | None:
@@ -115,6 +117,7 @@ class RuntimeSession:
                 self.ping_status = None
             return
         status = answer["status"]
+        self.ever_pinged = True
         stamp = answer.get("time_of_last_update")
         if isinstance(stamp, int | float) and not isinstance(stamp, bool):
             changed: float | None = now - max(0.0, wall - float(stamp))
@@ -176,12 +179,20 @@ class SessionRegistry:
         self._starting: dict[tuple[str, str], asyncio.Task[RuntimeSession]] = {}
         self._stopping: set[tuple[str, str]] = set()
         self.started = 0
+        # Told of each session's start and end (the dashboard's observer); set once, by
+        # the emulator's state, before serving.
+        self.on_started: Callable[[RuntimeSession], None] = lambda _: None
+        self.on_ended: Callable[[RuntimeSession, str], None] = lambda _s, _r: None
 
     def __len__(self) -> int:
         return len(self._sessions)
 
     def __iter__(self) -> Iterator[RuntimeSession]:
         return iter(list(self._sessions.values()))
+
+    def starting(self) -> list[tuple[str, str]]:
+        """The (runtime, session id) of each instance still starting."""
+        return list(self._starting)
 
     def by_mcp_session(self, spec: RuntimeSpec, mcp_session_id: str) -> RuntimeSession | None:
         for session in self._sessions.values():
@@ -262,6 +273,13 @@ class SessionRegistry:
         return await asyncio.shield(task)
 
     async def _start(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession:
+        trace = current_trace.get()  # the invocation this start is for, if any
+        if trace is None:
+            return await self._start_instance(spec, session_id)
+        with trace.step("start session", **{"session.id": session_id}):
+            return await self._start_instance(spec, session_id)
+
+    async def _start_instance(self, spec: RuntimeSpec, session_id: str) -> RuntimeSession:
         env = self._instance_env(spec, session_id)
         logs = (self._logs, session_id) if self._logs is not None else None
         network = await self._networks.place(spec)
@@ -270,6 +288,7 @@ class SessionRegistry:
         session = RuntimeSession(spec, session_id, instance, created_at=now, last_used=now)
         self._sessions[(spec.name, session_id)] = session
         self.started += 1
+        self.on_started(session)
         return session
 
     async def stop(self, spec: RuntimeSpec, session_id: str) -> bool:
@@ -285,6 +304,7 @@ class SessionRegistry:
         if session is None:
             return False
         logger.info("ending session %s of %s: %s", key[1], key[0], reason)
+        self.on_ended(session, reason)
         if refuse_calls:
             self._stopping.add(key)
         try:

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from agentcore_emulator.activity import Activity, calling_from
 from agentcore_emulator.aws_services import MotoServices
 from agentcore_emulator.bedrock import Models
 from agentcore_emulator.code_interpreter import CodeInterpreters, SandboxLimits
@@ -32,7 +33,9 @@ from agentcore_emulator.instance_logs import InstanceLogs
 from agentcore_emulator.memory import MemoryStore
 from agentcore_emulator.networks import Networks
 from agentcore_emulator.oauth import IDP_PATH, BearerCheck, IdentityProvider
+from agentcore_emulator.observer import SessionObserver
 from agentcore_emulator.operations import AgentCoreOperations
+from agentcore_emulator.otel_settings import instance_observability
 from agentcore_emulator.runtimes import RuntimeRegistry
 from agentcore_emulator.sessions import SessionClock, SessionRegistry
 from agentcore_emulator.sigv4 import (
@@ -43,6 +46,7 @@ from agentcore_emulator.sigv4 import (
     verify_presigned,
     verify_sigv4,
 )
+from agentcore_emulator.traces import TraceStore
 
 DATA_PLANE = ("bedrock-agentcore",)  # InvokeAgentRuntime, StopRuntimeSession
 # Services whose SigV4 scope the emulator accepts: the data and control planes share a name;
@@ -84,6 +88,12 @@ class Emulator:
             self.moto.control_backend, base_url, lambda: self.web, config.lambda_handlers
         )
         self.gateway_sessions = GatewaySessions(clock=self.sessions.clock)
+        # What the dashboard shows: invocations, logs, sessions, spans, warnings.
+        self.activity = Activity()
+        self.traces = TraceStore()
+        self.observer = SessionObserver(self.sessions, self.activity, config)
+        self.logs.listener = self.activity.log_line
+        self.models.calls.listener = self._model_called
         self.code_interpreters = CodeInterpreters(
             SandboxLimits(
                 config.sandbox_call_timeout,
@@ -164,6 +174,9 @@ class Emulator:
         self.gateway_sessions.reset()
         await self.code_interpreters.reset()
         self.logs.clear()
+        self.traces.clear()
+        self.observer.clear()
+        self.activity.clear()
 
     def record_arrival(self, spec: RuntimeSpec, session_id: str, method: str) -> None:
         self.arrivals.append(
@@ -175,10 +188,32 @@ class Emulator:
             }
         )
 
+    def _model_called(self, call: dict[str, Any]) -> None:
+        """A model call, shown inside the invocation of the session that made it: found by
+        the caller's address (each session has its own in an isolated network); from a
+        shared address, only while exactly one invocation is in flight."""
+        address = calling_from.get()
+        session = None
+        for live in self.sessions:
+            if address is not None and live.instance.network.address == address:
+                session = live.session_id
+                break
+        answer = call.get("answer") or {}
+        summary = {
+            "seq": call["seq"],
+            "modelId": call["modelId"],
+            "operation": call["operation"],
+            "error": call["error"],
+            "text": str(answer.get("text") or "")[:500],
+            "toolCalls": [t.get("name") for t in answer.get("tool_uses") or []],
+        }
+        self.activity.model_call(session, summary)
+
     def instance_env(self, spec: RuntimeSpec, session_id: str) -> dict[str, str]:
         """What an instance sees, as a runtime's execution role would give it."""
         url = self.networks.instance_emulator_url(self.base_url, spec)
         return {
+            **instance_observability(spec, url, session_id),
             **self.config.client_environment(url),
             "AGENTCORE_RUNTIME_ARN": spec.arn,
             # Where callers reach this runtime (an A2A agent card names it).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route, WebSocketRoute
 
-from agentcore_emulator import admin, identity_api, idp
+from agentcore_emulator import admin, dashboard, identity_api, idp, otlp
 from agentcore_emulator.data_plane import (
     agent_card,
     invocations,
@@ -48,6 +48,15 @@ ROUTES = [
         protected_resource,
         methods=["GET"],
     ),
+    # Instances' OpenTelemetry exporters, each under its session's path.
+    Route("/_otlp/{session}/v1/{signal}", otlp.receive, methods=["POST"]),
+    # The dashboard and what it reads.
+    _admin("dashboard/{name}", dashboard.asset, "GET"),
+    _admin("state", dashboard.snapshot, "GET"),
+    _admin("events", dashboard.events, "GET"),
+    _admin("sessions/{session}/logs", dashboard.session_logs, "GET"),
+    _admin("sessions/{session}/traces", dashboard.session_traces, "GET"),
+    _admin("invoke", dashboard.invoke, "POST"),
     _admin("idp/token", admin.issue_token, "POST"),
     _admin("health", admin.health, "GET"),
     _admin("env", admin.exports, "GET"),
@@ -64,5 +73,7 @@ ROUTES = [
     _admin("clock/advance", admin.advance_clock, "POST"),
     _admin("reset", admin.reset, "POST"),
     _admin("credentials/expire", admin.expire_credentials, "POST"),
+    # The root: the dashboard for a browser, else an AWS call (STS, S3) as below.
+    Route("/", dashboard.root, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]),
     Route("/{path:path}", aws_services, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]),
 ]

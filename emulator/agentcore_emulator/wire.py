@@ -156,6 +156,9 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 }
 
 
+CAPTURE = 4096  # bytes of a request and of its answer kept for whoever asked to see them
+
+
 class RequestIdMiddleware:
     """Gives each request an id (sent back as x-amzn-RequestId) and logs one line for it."""
 
@@ -171,6 +174,15 @@ class RequestIdMiddleware:
         state["request_id"] = request_id
         started = time.monotonic()
         status: int | str = "?"
+        # The first bytes each way, for a handler that asked to see its exchange
+        # (``on_finish``: the dashboard's record of an invocation); bounded.
+        sent, answered = bytearray(), bytearray()
+
+        async def receive_kept() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and len(sent) <= CAPTURE:
+                sent.extend(message.get("body", b"")[: CAPTURE + 1 - len(sent)])
+            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -180,13 +192,28 @@ class RequestIdMiddleware:
                 if not any(k.lower() == b"x-amzn-requestid" for k, _ in headers):
                     headers.append((b"x-amzn-requestid", request_id.encode()))
                 message = {**message, "headers": headers}
+            elif (
+                message["type"] == "http.response.body"
+                and "on_finish" in state
+                and len(answered) <= CAPTURE
+            ):
+                answered.extend(message.get("body", b"")[: CAPTURE + 1 - len(answered)])
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_kept, send_with_id)
         finally:
+            elapsed = (time.monotonic() - started) * 1000
             if logger.isEnabledFor(logging.INFO):
                 self._log(scope, status, state.get("log_fields", {}), started)
+            finish = state.get("on_finish")
+            if finish is not None:
+                finish(
+                    status if isinstance(status, int) else 500,
+                    elapsed,
+                    bytes(sent),
+                    bytes(answered),
+                )
 
     @staticmethod
     def _log(scope: Scope, status: int | str, log_fields: dict[str, Any], started: float) -> None:
