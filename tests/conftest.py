@@ -31,6 +31,7 @@ _IN_PROCESS = (
     "tests/emulator/test_bedrock_formats.py",
     "tests/emulator/test_operations.py",
     "tests/emulator/test_sandbox_kernel.py",
+    "tests/emulator/test_observer.py",
 )
 _PROCESS_FIXTURES = frozenset({"emulator", "proxy_factory"})
 

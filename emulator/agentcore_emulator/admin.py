@@ -53,7 +53,7 @@ class BadRequest(Exception):
     """An admin body that cannot be used; answered 400 with the reason."""
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError as exc:
@@ -130,7 +130,7 @@ async def reset(request: Request) -> Response:
 async def set_faults(request: Request) -> Response:
     emulator = emulator_of(request)
     try:
-        faults = FaultSpec.from_mapping(await _json_object(request), "faults")
+        faults = FaultSpec.from_mapping(await json_body(request), "faults")
         spec = emulator.runtimes.set_faults(request.path_params["name"], faults)
     except (ConfigError, ValueError, TypeError) as exc:
         raise BadRequest(str(exc)) from exc
@@ -140,7 +140,7 @@ async def set_faults(request: Request) -> Response:
 async def set_model_error(request: Request) -> Response:
     """Make every model call answer with an AWS error code (null: answer again)."""
     emulator = emulator_of(request)
-    error = (await _json_object(request)).get("error")
+    error = (await json_body(request)).get("error")
     if error is not None and not isinstance(error, str):
         raise BadRequest('"error" must be an AWS error code (a string) or null')
     emulator.models.error = error
@@ -149,7 +149,7 @@ async def set_model_error(request: Request) -> Response:
 
 async def set_model_script(request: Request) -> Response:
     """Give a model id (``"model"``, default ``"*"``: every model) the turns it answers."""
-    body = await _json_object(request)
+    body = await json_body(request)
     model = body.get("model", "*")
     turns = body.get("turns")
     if not isinstance(model, str) or not isinstance(turns, list):
@@ -195,7 +195,7 @@ async def expire_credentials(request: Request) -> Response:
 async def advance_clock(request: Request) -> Response:
     """Move the session clock forward and reap what expired, as if time had passed."""
     emulator = emulator_of(request)
-    seconds = (await _json_object(request)).get("seconds")
+    seconds = (await json_body(request)).get("seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
         raise BadRequest('"seconds" must be a number, 0 or more')
     emulator.sessions.clock.advance(float(seconds))
@@ -204,7 +204,7 @@ async def advance_clock(request: Request) -> Response:
 
 async def issue_token(request: Request) -> Response:
     """A token from the identity provider, for tests: ``expires_in`` may be in the past."""
-    body = await _json_object(request)
+    body = await json_body(request)
     emulator = emulator_of(request)
     client = emulator.idp.client(str(body.get("client_id", "")))
     if client is None:

@@ -7,12 +7,12 @@ Content-Security-Policy allows nothing beyond the emulator.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from agentcore_emulator.activity import TooManySubscribers, shown, sse_frame
-from agentcore_emulator.admin import BadRequest, _json_object, local_only
+from agentcore_emulator.admin import BadRequest, json_body, local_only
 from agentcore_emulator.config import RuntimeSpec
 from agentcore_emulator.passthrough import aws_services
 from agentcore_emulator.state import Emulator
@@ -115,14 +115,13 @@ async def events(request: Request) -> Response:
         try:
             yield ": live\n\n"
             while True:
-                event = None
-                with anyio.move_on_after(HEARTBEAT):
-                    event = await subscription.next()
-                    if event is None:
-                        return
-                if event is None:
+                try:
+                    event = await asyncio.wait_for(subscription.next(), HEARTBEAT)
+                except TimeoutError:
                     yield ": still here\n\n"
                     continue
+                if event is None:
+                    return  # too far behind: its last event was a resync
                 yield sse_frame(*event)
         finally:
             subscription.close()
@@ -148,7 +147,7 @@ async def invoke(request: Request) -> Response:
     """The invoke panel: InvokeAgentRuntime through the emulator's own endpoint, signed
     with its configured keys, so the call is checked as any client's."""
     emulator = emulator_of(request)
-    body = await _json_object(request)
+    body = await json_body(request)
     name = body.get("runtime")
     spec = next((s for s in emulator.runtimes if s.name == name), None)
     if spec is None:
@@ -157,7 +156,7 @@ async def invoke(request: Request) -> Response:
     if not isinstance(session_id, str):
         raise BadRequest("sessionId is a string")
     payload = _payload(spec, body)
-    answer = await anyio.to_thread.run_sync(_invoke, emulator, spec, session_id, payload)
+    answer = await asyncio.to_thread(_invoke, emulator, spec, session_id, payload)
     return JSONResponse({**answer, "sessionId": session_id})
 
 
@@ -188,7 +187,9 @@ def _invoke(
         region_name=emulator.config.region,
         aws_access_key_id=emulator.config.access_key,
         aws_secret_access_key=emulator.config.secret_key,
-        config=Config(retries={"max_attempts": 1}, read_timeout=emulator.config.request_timeout),
+        config=Config(
+            retries={"total_max_attempts": 1}, read_timeout=emulator.config.request_timeout
+        ),
     )
     extra = {"accept": "application/json, text/event-stream"} if spec.protocol == "MCP" else {}
     try:

@@ -220,7 +220,10 @@ async def invocations(request: Request) -> Response:
 
 
 def _detail(method: str, body: bytes) -> str:
-    """The JSON-RPC method, with the tool a ``tools/call`` names."""
+    """The JSON-RPC method, with the tool a ``tools/call`` names ("" for a payload that
+    is not JSON-RPC: an HTTP agent's)."""
+    if method in ("?", "response"):
+        return "" if b'"jsonrpc"' not in body[:4096] else method
     if method != "tools/call":
         return method
     try:

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 TICK = 2.0
 MAX_ENDED = 100  # stopped sessions kept for the page
 MAX_WARNINGS = 100
+MAX_CALLERS = 1000  # (runtime, caller) pairs followed for the per-request warning
 PINGED = ("HTTP", "AGUI")  # the protocols whose instances AgentCore pings
 
 
@@ -56,8 +57,9 @@ class SessionObserver:
         self._tracked: dict[tuple[str, str], _Tracked] = {}
         self.ended: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_ENDED)
         self.warnings: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
-        # Per runtime and caller: sessions that got exactly one invocation, in a row.
-        self._single_use: collections.Counter[tuple[str, str]] = collections.Counter()
+        # Per runtime and caller: its latest session, and how many in a row got one call.
+        self._last: dict[tuple[str, str], _Tracked] = {}
+        self._streak: collections.Counter[tuple[str, str]] = collections.Counter()
         sessions.on_started = self._started
         sessions.on_ended = self._ended
 
@@ -74,31 +76,37 @@ class SessionObserver:
         tracked = self._tracked.pop(key, None)
         if tracked is not None:
             tracked.meter.sample(self._sessions.clock())
-            self._count_use(session.spec.name, tracked)
         view = self._view(session, tracked, self._sessions.clock())
         view.update(state="stopped", endedReason=reason, endedAt=self._wall())
         self.ended.appendleft(view)
         self.publish()
 
     def invoked(self, runtime: str, session_id: str, caller: str | None) -> None:
-        """An invocation reached a session (counted for the per-request warning)."""
+        """An invocation reached a session. A caller whose sessions each get one
+        invocation, one after another, pays a cold start each time: past
+        ``warn_sessions_per_request`` in a row, a warning."""
         tracked = self._tracked.get((runtime, session_id))
-        if tracked is not None:
-            tracked.invocations += 1
-            tracked.caller = tracked.caller or caller
-
-    def _count_use(self, runtime: str, tracked: _Tracked) -> None:
-        key = (runtime, tracked.caller or "anonymous")
-        if tracked.invocations != 1:
-            self._single_use[key] = 0
+        if tracked is None:
             return
-        self._single_use[key] += 1
-        if self._single_use[key] >= self._config.warn_sessions_per_request:
+        tracked.invocations += 1
+        tracked.caller = tracked.caller or caller
+        if tracked.invocations != 1:
+            return
+        key = (runtime, caller or "anonymous")
+        previous = self._last.pop(key, None)
+        single = previous is not None and previous.invocations == 1
+        self._streak[key] = self._streak[key] + 1 if single else 1
+        self._last[key] = tracked
+        while len(self._last) > MAX_CALLERS:
+            oldest = next(iter(self._last))
+            del self._last[oldest]
+            self._streak.pop(oldest, None)
+        if self._streak[key] >= self._config.warn_sessions_per_request:
             self._warn(
                 f"per-request:{runtime}:{key[1]}",
                 runtime,
-                None,
-                f"{self._single_use[key]} sessions of {runtime} in a row got one invocation "
+                session_id,
+                f"{self._streak[key]} sessions of {runtime} in a row got one invocation "
                 f"each from {key[1]}: each pays a cold start; send one runtimeSessionId "
                 "for a conversation to reuse its session",
             )
@@ -178,13 +186,16 @@ class SessionObserver:
     def views(self) -> list[dict[str, Any]]:
         """Every session: starting, live, then the latest stopped ones."""
         now = self._sessions.clock()
+        sessions = list(self._sessions)
+        live = [
+            self._view(s, self._tracked.get((s.spec.name, s.session_id)), now) for s in sessions
+        ]
+        # A start's task ends a moment after its session is live: shown once, as live.
+        known = {(s.spec.name, s.session_id) for s in sessions}
         starting = [
             {"runtime": runtime, "sessionId": sid, "state": "starting"}
             for runtime, sid in self._sessions.starting()
-        ]
-        live = [
-            self._view(s, self._tracked.get((s.spec.name, s.session_id)), now)
-            for s in self._sessions
+            if (runtime, sid) not in known
         ]
         return [*starting, *live, *self.ended]
 
@@ -231,4 +242,5 @@ class SessionObserver:
     def clear(self) -> None:
         self.ended.clear()
         self.warnings.clear()
-        self._single_use.clear()
+        self._last.clear()
+        self._streak.clear()

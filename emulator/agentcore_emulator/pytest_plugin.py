@@ -79,6 +79,20 @@ class AgentCoreEmulator:
         """The invocations that reached it during this test, in order of arrival."""
         return list(self._admin("GET", "invocations")["arrivals"])
 
+    def traces(self, session_id: str) -> list[dict[str, Any]]:
+        """A runtime session's spans, oldest first: the instance's own (its OpenTelemetry
+        exporter, pointed at the emulator) and the emulator's for each invocation."""
+        return list(self._admin("GET", f"sessions/{session_id}/traces")["spans"])
+
+    def logs(self, session_id: str) -> list[str]:
+        """A runtime session's latest log lines (all of them are in CloudWatch Logs)."""
+        lines = self._admin("GET", f"sessions/{session_id}/logs")["lines"]
+        return [entry["line"] for entry in lines]
+
+    def warnings(self) -> list[str]:
+        """The warnings the emulator has raised (a session kept alive by /ping, ...)."""
+        return [warning["message"] for warning in self._admin("GET", "state")["warnings"]]
+
     def faults(self, runtime: str, **faults: Any) -> None:
         """Inject faults into a runtime (``throttle_per_second``, ``fail_next``, ...)."""
         self.arn(runtime)

@@ -137,6 +137,7 @@ _WRONG = {
     config_keys.SECONDS: [-1, float("inf"), float("nan"), "10", True],
     config_keys.POSITIVE_SECONDS: [0, -0.5, float("inf"), "10", False],
     config_keys.RATE: [-1, float("inf"), "25"],
+    config_keys.PRICE: [-0.01, float("nan"), "0.09", True],
     config_keys.THROTTLE: [-1, float("inf"), "5"],
     config_keys.COUNT: [-1, 1.5, "3", True],
     config_keys.POSITIVE_COUNT: [0, -1, 2.5, "100", True],

@@ -69,6 +69,7 @@ ALLOWED = {
         "werkzeug",
         "pytest",
         "mcp",
+        "opentelemetry",
     },
 }
 # The modules that need an extra of their distribution: the contract's HTTP server

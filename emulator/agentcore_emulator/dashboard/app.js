@@ -83,7 +83,7 @@ function renderRuntimes() {
 function describeFaults(faults) {
   if (!faults) return "";
   const parts = [];
-  if (faults.fail_next) parts.push(`${faults.fail_next} × ${faults.fail_code}`);
+  if (faults.fail_next) parts.push(`next ${faults.fail_next} fail: ${faults.fail_code}`);
   if (faults.latency) parts.push(`+${faults.latency}s`);
   if (faults.throttle_per_second != null) parts.push(`throttle ${faults.throttle_per_second}/s`);
   if (faults.fail_start) parts.push("instances never start");
