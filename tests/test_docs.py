@@ -116,6 +116,7 @@ def test_the_emulator_quickstart_runs_as_written(tmp_path: Path) -> None:
 # Each Python block of the docs, known by a line of its own: all of them run below.
 PYTHON_BLOCKS = {
     "plugin": "def test_my_server_lists_its_tools(agentcore_emulator):",
+    "traces": "def test_every_invocation_leaves_its_spans(agentcore_emulator):",
     "process": "with EmulatorProcess(",
     "http_a2a_command": "agentcore.get_agent_card(",
     "websocket": "SigV4QueryAuth(credentials",
@@ -139,6 +140,11 @@ def test_every_python_block_is_run_below() -> None:
 
 def test_the_pytest_plugin_block_is_a_test_that_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_from_the_docs=_python_block("plugin"))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_the_traces_block_is_a_test_that_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_from_the_docs=_python_block("traces"))
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 

@@ -92,6 +92,10 @@ def test_the_wheels_install_together_from_a_folder(tmp_path: Path) -> None:
         with zipfile.ZipFile(wheel) as archive:
             metadata = next(n for n in archive.namelist() if n.endswith("METADATA"))
             assert "file:" not in archive.read(metadata).decode(), wheel.name
+            if wheel.name.startswith("agentcore_emulator"):  # the dashboard's own assets
+                names = set(archive.namelist())
+                for asset in ("index.html", "app.js", "style.css"):
+                    assert f"agentcore_emulator/dashboard/{asset}" in names, asset
     env, _ = _fresh_environment(tmp_path)
     _run(
         _uv(), "pip", "install", "--offline", "--no-index", "-q", "-p", str(env),
