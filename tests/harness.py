@@ -94,12 +94,18 @@ class Emulator(EmulatorProcess):
             self.gateway_target(created["gatewayId"], name, configuration)
         return created
 
-    def gateway_target(self, gateway_id: str, name: str, configuration: dict) -> None:
+    def gateway_target(
+        self, gateway_id: str, name: str, configuration: dict, credentials: dict | None = None
+    ) -> None:
+        """A target (its ``mcp`` configuration) with one credential provider configuration
+        (default: the gateway's role, with no service named)."""
         self.client("bedrock-agentcore-control").create_gateway_target(
             gatewayIdentifier=gateway_id,
             name=name,
             targetConfiguration={"mcp": configuration},
-            credentialProviderConfigurations=[{"credentialProviderType": "GATEWAY_IAM_ROLE"}],
+            credentialProviderConfigurations=[
+                credentials or {"credentialProviderType": "GATEWAY_IAM_ROLE"}
+            ],
         )
 
     def client(self, service: str = "bedrock-agentcore", **kwargs: Any) -> Any:

@@ -15,6 +15,7 @@ timeout (``gateway_sessions``); without, each request stands alone. A 2026-07-28
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -24,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 from agentcore_emulator.config import JwtAuthorizerSpec
 from agentcore_emulator.exceptions import ResourceNotFoundException, UnauthorizedException
+from agentcore_emulator.gateway_outbound import outbound_auth
 from agentcore_emulator.gateway_targets import CallContext, Target, TargetError
 from agentcore_emulator.gateways import GatewayView
 from agentcore_emulator.lexical import score, words
@@ -52,6 +54,10 @@ async def gateway_mcp(request: Request) -> Response:
         raise ResourceNotFoundException(f"Gateway not found: {request.path_params['gateway_id']}")
     body = await request.body()
     caller = await _authenticate(request, gateway, body)
+    authorization = request.headers.get("authorization")
+    gateway = dataclasses.replace(
+        gateway, auth_for=lambda configs: outbound_auth(emulator, configs, authorization)
+    )
     session_id = request.headers.get("mcp-session-id")
     if request.method == "DELETE" and session_id and gateway.session_timeout is not None:
         if emulator.gateway_sessions.find(session_id, gateway.gateway_id, caller) is None:

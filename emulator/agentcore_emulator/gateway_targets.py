@@ -13,7 +13,7 @@ import importlib.util
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import aiohttp
+from yarl import URL
 
 from agentcore_wire.sse import SseDecoder
 
@@ -33,6 +34,18 @@ _MCP_VERSION = "2025-06-18"
 
 class TargetError(Exception):
     """A target could not answer; the message says why (it goes back to the caller)."""
+
+
+# How a target's requests are authenticated (gateway_outbound): (method, url, headers,
+# body) -> the url and headers to send.
+Authenticate = Callable[[str, str, Mapping[str, str], bytes], Awaitable[tuple[str, dict[str, str]]]]
+
+
+async def no_auth(
+    method: str, url: str, headers: Mapping[str, str], body: bytes
+) -> tuple[str, dict[str, str]]:
+    """Requests sent as they are."""
+    return url, dict(headers)
 
 
 class Target(Protocol):
@@ -89,11 +102,13 @@ class McpServerTarget:
         endpoint: str,
         web: aiohttp.ClientSession,
         sessions: McpSessions | None = None,
+        auth: Authenticate = no_auth,
     ) -> None:
         self.name = name
         self._endpoint = endpoint
         self._web = web
         self._sessions = sessions or McpSessions()
+        self._auth = auth
 
     async def tools(self) -> list[dict[str, Any]]:
         tools: list[dict[str, Any]] = []
@@ -147,16 +162,17 @@ class McpServerTarget:
             message["params"] = params
         if want_id:
             message["id"] = str(uuid.uuid4())
+        body = json.dumps(message).encode()
+        sent = {
+            **headers,
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        }
+        url, sent = await self._auth("POST", self._endpoint, sent, body)
         try:
-            async with self._web.post(
-                self._endpoint,
-                data=json.dumps(message),
-                headers={
-                    **headers,
-                    "Content-Type": "application/json",
-                    "Accept": "application/json, text/event-stream",
-                },
-            ) as answer:
+            # As given (encoded=True): aiohttp would otherwise decode the path's %3A (an
+            # ARN's) and send a path other than the one that was signed.
+            async with self._web.post(URL(url, encoded=True), data=body, headers=sent) as answer:
                 if not want_id:
                     return None, None
                 if answer.status == 404 and "Mcp-Session-Id" in headers:
@@ -273,9 +289,16 @@ class OpenApiTarget:
     """An OpenAPI target: a tool per operation (named by its operationId), each call an
     HTTP request to the spec's first server URL."""
 
-    def __init__(self, name: str, spec: Mapping[str, Any], web: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        name: str,
+        spec: Mapping[str, Any],
+        web: aiohttp.ClientSession,
+        auth: Authenticate = no_auth,
+    ) -> None:
         self.name = name
         self._web = web
+        self._auth = auth
         servers = spec.get("servers") or [{}]
         self._base = str(servers[0].get("url", "")).rstrip("/")
         self._operations: dict[str, tuple[str, str, dict[str, Any]]] = {}
@@ -322,10 +345,16 @@ class OpenApiTarget:
         )
         query = {k: v for k, v in arguments.items() if located.get(k) == "query"}
         url = self._base + url_path + (f"?{urlencode(query)}" if query else "")
+        given = arguments.get("body")
+        data = json.dumps(given).encode() if given is not None else b""
+        headers = {"Content-Type": "application/json"} if given is not None else {}
+        url, headers = await self._auth(method, url, headers, data)
         try:
             async with (
                 asyncio.timeout(TARGET_DEADLINE),
-                self._web.request(method, url, json=arguments.get("body")) as answer,
+                self._web.request(
+                    method, URL(url, encoded=True), data=data or None, headers=headers
+                ) as answer,
             ):
                 text = (await answer.content.read(MAX_TARGET_ANSWER)).decode(errors="replace")
                 failed = answer.status >= 400

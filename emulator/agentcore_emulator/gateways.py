@@ -4,8 +4,9 @@ URL for each, where AWS gives a host of its own."""
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,14 +14,18 @@ import aiohttp
 
 from agentcore_emulator.gateway_sessions import DEFAULT_TIMEOUT
 from agentcore_emulator.gateway_targets import (
+    Authenticate,
     LambdaTarget,
     McpServerTarget,
     McpSessions,
     OpenApiTarget,
     Target,
     TargetError,
+    no_auth,
     openapi_spec,
 )
+
+logger = logging.getLogger(__name__)
 
 # AWS's gateway URL as moto writes it, rewritten to the emulator's in control-plane answers.
 _AWS_GATEWAY_URL = re.compile(
@@ -50,8 +55,12 @@ class GatewayView:
     jwt_configuration: Mapping[str, Any]
     mcp: Mapping[str, Any]
     debug: bool
-    _targets: tuple[tuple[str, str, Mapping[str, Any]], ...]  # (id, name, configuration)
-    _make: Callable[[str, Mapping[str, Any]], Target]
+    # (id, name, configuration, credential provider configurations)
+    _targets: tuple[tuple[str, str, Mapping[str, Any], tuple[Mapping[str, Any], ...]], ...]
+    _make: Callable[[str, Mapping[str, Any], Authenticate], Target]
+    # A target's outbound authentication from its credential configurations (the MCP
+    # endpoint sets it for each request: it may pass the caller's token on).
+    auth_for: Callable[[Sequence[Mapping[str, Any]]], Authenticate] = lambda _: no_auth
 
     @property
     def supported_versions(self) -> tuple[str, ...]:
@@ -79,15 +88,17 @@ class GatewayView:
 
     def targets(self) -> list[Target]:
         made = []
-        for _, name, configuration in self._targets:
+        for _, name, configuration, credentials in self._targets:
             try:
-                made.append(self._make(name, configuration))
-            except TargetError:
-                continue  # a target the emulator cannot serve lists no tools
+                made.append(self._make(name, configuration, self.auth_for(credentials)))
+            except TargetError as exc:
+                # A target the emulator cannot serve lists no tools; the log says why.
+                logger.warning("gateway %s: target %s is left out: %s", self.name, name, exc)
+                continue
         return made
 
     def target_id(self, name: str) -> str:
-        return next((tid for tid, n, _ in self._targets if n == name), "")
+        return next((tid for tid, n, _, _ in self._targets if n == name), "")
 
 
 class Gateways:
@@ -112,7 +123,12 @@ class Gateways:
         if gateway is None:
             return None
         targets = tuple(
-            (target.target_id, target.name, target.target_configuration or {})
+            (
+                target.target_id,
+                target.name,
+                target.target_configuration or {},
+                tuple(target.credential_provider_configurations or ()),
+            )
             for (owner, _), target in backend.gateway_targets.items()
             if owner == gateway_id
         )
@@ -130,11 +146,11 @@ class Gateways:
             self._target,
         )
 
-    def _target(self, name: str, configuration: Mapping[str, Any]) -> Target:
+    def _target(self, name: str, configuration: Mapping[str, Any], auth: Authenticate) -> Target:
         mcp = configuration.get("mcp") or {}
         if "mcpServer" in mcp:
             endpoint = str(mcp["mcpServer"].get("endpoint", ""))
-            return McpServerTarget(name, endpoint, self._web(), self._mcp_sessions)
+            return McpServerTarget(name, endpoint, self._web(), self._mcp_sessions, auth)
         if "lambda" in mcp:
             function = mcp["lambda"]
             arn = str(function.get("lambdaArn", ""))
@@ -142,5 +158,5 @@ class Gateways:
             handler = self._handlers.get(arn) or self._handlers.get(arn.rsplit(":", 1)[-1])
             return LambdaTarget(name, list(tools), handler)
         if "openApiSchema" in mcp:
-            return OpenApiTarget(name, openapi_spec(mcp), self._web())
+            return OpenApiTarget(name, openapi_spec(mcp), self._web(), auth)
         raise TargetError(f"target {name}: this kind of target is not emulated")

@@ -60,6 +60,7 @@ ALLOWED = {
         "sse_starlette",
         "httptools",
         "aiohttp",
+        "yarl",
         "websockets",
         "jwt",
         "cryptography",
