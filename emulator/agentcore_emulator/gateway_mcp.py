@@ -23,6 +23,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from agentcore_emulator.activity import InvocationRecord
 from agentcore_emulator.config import JwtAuthorizerSpec
 from agentcore_emulator.exceptions import ResourceNotFoundException, UnauthorizedException
 from agentcore_emulator.gateway_outbound import outbound_auth
@@ -53,7 +54,9 @@ async def gateway_mcp(request: Request) -> Response:
     if gateway is None:
         raise ResourceNotFoundException(f"Gateway not found: {request.path_params['gateway_id']}")
     body = await request.body()
+    record = _record(request, gateway, body)
     caller = await _authenticate(request, gateway, body)
+    record.caller = caller
     authorization = request.headers.get("authorization")
     gateway = dataclasses.replace(
         gateway, auth_for=lambda configs: outbound_auth(emulator, configs, authorization)
@@ -102,6 +105,28 @@ async def _answer(
     if method == "tools/call":
         return await _call(gateway, params, message_id)
     return _error(message_id, _NOT_FOUND, f"Method not found: {method}")
+
+
+def _record(request: Request, gateway: GatewayView, body: bytes) -> InvocationRecord:
+    """Shown on the dashboard as it arrives, refused or not; its outcome once answered."""
+    activity = emulator_of(request).activity
+    try:
+        message = json.loads(body)
+        method = str(message.get("method", ""))
+        name = (message.get("params") or {}).get("name") if method == "tools/call" else None
+    except (ValueError, AttributeError):
+        method, name = "", None
+    record = activity.begin(
+        "InvokeGateway",
+        runtime=f"gateway {gateway.name}",
+        method=f"{method} {name}" if name else method,
+    )
+
+    def finish(status: int, duration_ms: float, sent: bytes, answered: bytes) -> None:
+        activity.finish(record, status, duration_ms, sent, answered)
+
+    request.scope.setdefault("state", {})["on_finish"] = finish
+    return record
 
 
 async def _authenticate(request: Request, gateway: GatewayView, body: bytes) -> str | None:

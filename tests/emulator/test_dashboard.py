@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.emulator.test_gateway import GET_ORDER
 from tests.harness import Emulator, wait_until
 
 
@@ -213,3 +214,24 @@ def test_the_otlp_receiver_takes_json_and_gzipped_protobuf(
     assert kept["name"] in ("json-span", "pb-span")
     bad = httpx.post(url, content=b"\xff\x00", headers={"Content-Type": "application/x-protobuf"})
     assert bad.status_code == 400 and "not an OTLP export" in bad.text
+
+
+def test_a_gateway_call_is_recorded_with_its_tool_and_caller(emulator: Emulator) -> None:
+    orders = {
+        "lambda": {
+            "lambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:orders",
+            "toolSchema": {"inlinePayload": [GET_ORDER]},
+        }
+    }
+    gateway = emulator.gateway("NONE", targets={"orders": orders})
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "orders___get_order", "arguments": {"id": "D-4"}},
+    }
+    assert httpx.post(gateway["gatewayUrl"], json=call, timeout=30).status_code == 200
+    record = _state(emulator)["invocations"][-1]
+    assert record["operation"] == "InvokeGateway"
+    assert record["method"] == "tools/call orders___get_order"
+    assert record["status"] == 200 and "D-4" in record["answer"]
