@@ -235,3 +235,36 @@ def test_a_gateway_call_is_recorded_with_its_tool_and_caller(emulator: Emulator)
     assert record["operation"] == "InvokeGateway"
     assert record["method"] == "tools/call orders___get_order"
     assert record["status"] == 200 and "D-4" in record["answer"]
+
+
+def test_a_session_kept_busy_past_the_threshold_is_warned_about(emulator: Emulator) -> None:
+    # The agent says HealthyBusy on /ping (background work that never ends); the emulator's
+    # clock moves past warn_kept_alive_after (900 s): the next round of checks warns.
+    session, _ = _invoke(emulator, "http_agent", {"busy": True})
+
+    def busy() -> bool:
+        views = _state(emulator)["sessions"]
+        return any(v["sessionId"] == session and v["state"] == "HealthyBusy" for v in views)
+
+    wait_until(busy, "the instance's /ping to say HealthyBusy")
+    emulator.admin.post("/_emulator/clock/advance", json={"seconds": 901}).raise_for_status()
+
+    def warned() -> list[dict[str, Any]]:
+        return [w for w in _state(emulator)["warnings"] if w["session"] == session]
+
+    [warning] = wait_until(warned, "the kept-alive warning")
+    assert "/ping keeps it alive (HealthyBusy)" in warning["message"]
+    assert f"session {session[:8]} of http_agent has had no call" in emulator.stderr()
+    _invoke_in(emulator, session, {"busy": False})  # done: it may idle again
+    emulator.client().stop_runtime_session(
+        agentRuntimeArn=emulator.arns["http_agent"], runtimeSessionId=session
+    )
+
+
+def _invoke_in(emulator: Emulator, session: str, payload: dict[str, Any]) -> None:
+    emulator.client().invoke_agent_runtime(
+        agentRuntimeArn=emulator.arns["http_agent"],
+        runtimeSessionId=session,
+        payload=json.dumps(payload).encode(),
+        contentType="application/json",
+    )["response"].read()

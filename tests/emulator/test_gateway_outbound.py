@@ -18,6 +18,7 @@ import jwt
 import pytest
 
 from tests.emulator.test_gateway import _session
+from tests.emulator.test_identity import _own_provider
 from tests.harness import Emulator, JsonHandler
 
 
@@ -132,25 +133,15 @@ def test_an_api_key_goes_where_the_target_says(
 
 
 def test_an_oauth_target_gets_a_client_credentials_token(emulator: Emulator, echo: str) -> None:
-    control = emulator.client("bedrock-agentcore-control")
-    created = control.create_oauth2_credential_provider(
-        name="svc-oauth",
-        credentialProviderVendor="CustomOauth2",
-        oauth2ProviderConfigInput={
-            "customOauth2ProviderConfig": {
-                "oauthDiscovery": {
-                    "discoveryUrl": f"{emulator.url}/_idp/.well-known/openid-configuration"
-                },
-                "clientId": "test-app",
-                "clientSecret": "test-app-secret",
-            }
-        },
-    )
+    _own_provider(emulator, "svc-oauth")
+    arn = emulator.client("bedrock-agentcore-control").get_oauth2_credential_provider(
+        name="svc-oauth"
+    )["credentialProviderArn"]
     credentials = {
         "credentialProviderType": "OAUTH",
         "credentialProvider": {
             "oauthCredentialProvider": {
-                "providerArn": created["credentialProviderArn"],
+                "providerArn": arn,
                 "scopes": ["agent/read"],
             }
         },
