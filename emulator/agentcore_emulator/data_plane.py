@@ -192,9 +192,10 @@ async def invocations(request: Request) -> Response:
     async def forward(session: RuntimeSession) -> Response:
         emulator.observer.invoked(spec.name, session_id, principal)
         with trace.step("relay to instance", **{"session.id": session_id}) as span_id:
-            for name in [n for n in forwarded if n.lower() == "traceparent"]:
-                del forwarded[name]
-            forwarded["traceparent"] = trace.traceparent_for(span_id)  # the instance's parent
+            # The caller's trace headers reach the instance as sent (AgentCore forwards
+            # them); a call without one gets the relay's, so the instance's spans nest here.
+            if not any(name.lower() == "traceparent" for name in forwarded):
+                forwarded["traceparent"] = trace.traceparent_for(span_id)
             return await relay(
                 session,
                 body,
