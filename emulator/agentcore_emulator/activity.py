@@ -44,7 +44,7 @@ def shown(data: bytes | str) -> str:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     cut = len(text) > MAX_SHOWN
     text = redact(text[:MAX_SHOWN])
-    return f"{text}… ({len(data)} in all)" if cut else text
+    return f"{text}… (cut at {MAX_SHOWN} characters)" if cut else text
 
 
 @dataclass

@@ -19,12 +19,14 @@ _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def group_usage(group: int, proc: Path = _PROC) -> tuple[float, int] | None:
-    """CPU seconds used and bytes resident, summed over process group ``group``; None
-    where ``/proc`` cannot tell (not Linux)."""
-    if not proc.is_dir():
-        return None
-    cpu_ticks = resident_pages = 0
+def group_usages(groups: set[int], proc: Path = _PROC) -> dict[int, tuple[float, int]]:
+    """CPU seconds used and bytes resident by each of ``groups`` (process groups), summed
+    over their processes, in one pass over ``/proc``; empty where it cannot tell."""
+    found: dict[int, tuple[float, int]] = {}
+    if not groups or not proc.is_dir():
+        return found
+    ticks: dict[int, int] = {}
+    pages: dict[int, int] = {}
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -34,35 +36,35 @@ def group_usage(group: int, proc: Path = _PROC) -> tuple[float, int] | None:
             continue  # ended while we looked
         # The command name (field 2) may hold spaces and parentheses: read after the last.
         fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) < 22 or int(fields[2]) != group:
+        if len(fields) < 22 or (group := int(fields[2])) not in groups:
             continue
-        cpu_ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        resident_pages += int(fields[21])
-    return cpu_ticks / _TICKS, resident_pages * _PAGE
+        ticks[group] = ticks.get(group, 0) + int(fields[11]) + int(fields[12])  # utime, stime
+        pages[group] = pages.get(group, 0) + int(fields[21])
+    for group, used in ticks.items():
+        found[group] = (used / _TICKS, pages[group] * _PAGE)
+    return found
 
 
 @dataclass
 class ComputeMeter:
     """One session's vCPU- and GB-seconds so far, from samples taken now and then."""
 
-    group: int
-    started_cpu: float | None = None
+    group: int  # the instance's process group: every process of it is the session's
+    last_at: float  # when memory was last counted to (the session's start, at first)
     vcpu_seconds: float = 0.0
     gb_seconds: float = 0.0
     memory_bytes: int = 0
-    last_at: float | None = None
 
-    def sample(self, now: float) -> None:
-        usage = group_usage(self.group)
+    def sample(self, now: float, usage: tuple[float, int] | None) -> None:
+        """Take one reading of the group (None: none could be had, nothing is counted)."""
         if usage is None:
             return
         cpu, resident = usage
-        if self.started_cpu is None:
-            self.started_cpu = cpu
-        self.vcpu_seconds = max(self.vcpu_seconds, cpu - self.started_cpu)
-        if self.last_at is not None:
-            held = max(resident, MIN_MEMORY_BYTES)
-            self.gb_seconds += held / _GB * max(0.0, now - self.last_at)
+        # The group began with the session: all its CPU is the session's. (A process that
+        # has ended takes its time with it: sampled often, little is missed.)
+        self.vcpu_seconds = max(self.vcpu_seconds, cpu)
+        # Memory held since the last reading, counted at this reading's size.
+        self.gb_seconds += max(resident, MIN_MEMORY_BYTES) / _GB * max(0.0, now - self.last_at)
         self.memory_bytes = resident
         self.last_at = now
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentcore_emulator.activity import Activity
-from agentcore_emulator.compute import ComputeMeter
+from agentcore_emulator.compute import ComputeMeter, group_usages
 from agentcore_emulator.config import EmulatorConfig
 from agentcore_emulator.sessions import BUSY, RuntimeSession, SessionRegistry
 
@@ -67,15 +67,13 @@ class SessionObserver:
 
     def _started(self, session: RuntimeSession) -> None:
         key = (session.spec.name, session.session_id)
-        self._tracked[key] = _Tracked(ComputeMeter(session.instance.process.pid))
-        self._tracked[key].meter.sample(self._sessions.clock())
+        meter = ComputeMeter(session.instance.process.pid, session.created_at)
+        self._tracked[key] = _Tracked(meter)
         self.publish()
 
     def _ended(self, session: RuntimeSession, reason: str) -> None:
         key = (session.spec.name, session.session_id)
-        tracked = self._tracked.pop(key, None)
-        if tracked is not None:
-            tracked.meter.sample(self._sessions.clock())
+        tracked = self._tracked.pop(key, None)  # its compute as of the last tick
         view = self._view(session, tracked, self._sessions.clock())
         view.update(state="stopped", endedReason=reason, endedAt=self._wall())
         self.ended.appendleft(view)
@@ -123,11 +121,15 @@ class SessionObserver:
                 logger.exception("the session observer failed")
 
     async def tick(self) -> None:
+        """Sample every session's compute (one pass over /proc, off the event loop), look
+        for warnings, and push the sessions to live pages."""
+        groups = {tracked.meter.group for tracked in self._tracked.values()}
+        usages = await asyncio.to_thread(group_usages, groups)
         now = self._sessions.clock()
         for session in self._sessions:
             tracked = self._tracked.get((session.spec.name, session.session_id))
             if tracked is not None:
-                tracked.meter.sample(now)
+                tracked.meter.sample(now, usages.get(tracked.meter.group))
             self._check(session, now)
         self.publish()
 

@@ -71,6 +71,12 @@ def test_an_invocation_is_recorded_with_its_caller_status_and_redacted_exchange(
     assert view["runtime"] == "http_agent" and view["state"] == "Idle"
     assert view["idleEndsAt"] > view["startedAt"] and view["lifetimeEndsAt"] > view["idleEndsAt"]
     assert view["invocations"] == 1
+
+    def measured() -> bool:  # at the observer's next tick: starting Python used CPU
+        now = next(s for s in _state(emulator)["sessions"] if s["sessionId"] == session)
+        return bool(now["vcpuSeconds"] > 0 and now["gbSeconds"] > 0 and now["costUsd"] > 0)
+
+    wait_until(measured, "the session's compute to be measured")
     rates = _state(emulator)["rates"]
     assert rates["vcpuHour"] == 0.0895 and rates["gbHour"] == 0.00945
 

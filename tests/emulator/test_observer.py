@@ -4,14 +4,20 @@ test moves, with sessions that are plain records (no instance runs)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agentcore_emulator.activity import Activity
+from agentcore_emulator.compute import ComputeMeter, group_usages
 from agentcore_emulator.config import EmulatorConfig, RuntimeSpec
 from agentcore_emulator.observer import SessionObserver
 from agentcore_emulator.sessions import BUSY, HEALTHY, RuntimeSession
+from tests.harness import wait_until
 
 
 class _Process:
@@ -147,3 +153,42 @@ def test_sessions_started_per_request_are_warned_about_and_reuse_resets_the_coun
     one_call_session("e")
     [warning] = observer.warnings.values()
     assert "3 sessions of agent in a row got one invocation each" in warning["message"]
+
+
+# Uses 0.3 s of CPU, then waits for its stdin to close.
+BURN = """
+import sys, time
+end = time.process_time() + 0.3
+while time.process_time() < end:
+    pass
+sys.stdin.read()
+"""
+
+
+def test_compute_is_read_for_a_process_group_and_priced() -> None:
+    burn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            BURN,
+        ],
+        stdin=subprocess.PIPE,
+        start_new_session=True,  # a group of its own, as an instance's guard has
+    )
+    try:
+        meter = ComputeMeter(burn.pid, last_at=0.0)
+
+        def burnt() -> bool:
+            meter.sample(10.0, group_usages({burn.pid}).get(burn.pid))
+            return meter.vcpu_seconds >= 0.3
+
+        wait_until(burnt, "the process to use 0.3 s of CPU")
+        assert meter.memory_bytes > 1_000_000  # a Python process's resident set
+        # Held 10 s at no less than 128 MB, however little it used.
+        assert meter.gb_seconds >= 128 / 1024 * 10
+        expected = meter.vcpu_seconds / 3600 * 0.0895 + meter.gb_seconds / 3600 * 0.00945
+        assert meter.cost() == pytest.approx(expected)
+    finally:
+        burn.stdin.close()  # type: ignore[union-attr]
+        burn.wait(10)
+    assert group_usages({burn.pid}) == {}  # gone: nothing more to count
