@@ -19,7 +19,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentcore_wire.redaction import redact
@@ -60,13 +60,29 @@ class InvocationRecord:
     method: str | None = None  # the JSON-RPC method or tool inside, if any
     status: int | None = None
     duration_ms: float | None = None
-    request: str = ""
-    answer: str = ""
     trace_id: str | None = None
     model_calls: list[dict[str, Any]] = field(default_factory=list)
+    # The first bytes of the request and of its answer, as they came: made text and
+    # redacted only when a page asks (most invocations are never looked at).
+    sent: bytes = b""
+    answered: bytes = b""
 
     def view(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "operation": self.operation,
+            "runtime": self.runtime,
+            "session": self.session,
+            "caller": self.caller,
+            "method": self.method,
+            "status": self.status,
+            "duration_ms": self.duration_ms,
+            "trace_id": self.trace_id,
+            "model_calls": list(self.model_calls),
+            "request": shown(self.sent),
+            "answer": shown(self.answered),
+        }
 
 
 class _Subscriber:
@@ -108,11 +124,12 @@ class Activity:
     def begin(self, operation: str, **fields: Any) -> InvocationRecord:
         """An invocation has arrived; it is shown at once, its outcome when it ends."""
         record = InvocationRecord(next(self._numbers), self._clock(), operation, **fields)
+        record.sent = record.sent[: MAX_SHOWN + 1]
         with self._lock:
             self.invocations.append(record)
             if record.session is not None:
                 self._open[record.session] = record
-        self.publish("invocation", record.view())
+        self._announce(record)
         return record
 
     def attach(self, record: InvocationRecord, session: str) -> None:
@@ -120,22 +137,18 @@ class Activity:
         with self._lock:
             record.session = session
             self._open[session] = record
-        self.publish("invocation", record.view())
+        self._announce(record)
 
     def finish(
-        self,
-        record: InvocationRecord,
-        status: int,
-        duration_ms: float,
-        request: bytes,
-        answer: bytes,
+        self, record: InvocationRecord, status: int, duration_ms: float, answered: bytes
     ) -> None:
+        """The answer has gone: its status, duration and first bytes."""
         record.status, record.duration_ms = status, round(duration_ms, 2)
-        record.request, record.answer = shown(request), shown(answer)
+        record.answered = answered[: MAX_SHOWN + 1]
         with self._lock:
             if record.session is not None and self._open.get(record.session) is record:
                 del self._open[record.session]
-        self.publish("invocation", record.view())
+        self._announce(record)
 
     def model_call(self, session: str | None, call: dict[str, Any]) -> None:
         """A model call an instance made: shown inside its session's invocation in flight."""
@@ -144,6 +157,10 @@ class Activity:
             if record is not None and len(record.model_calls) < MAX_MODEL_CALLS:
                 record.model_calls.append(call)
         if record is not None:
+            self._announce(record)
+
+    def _announce(self, record: InvocationRecord) -> None:
+        if self._subscribers:  # its view is built for live pages only
             self.publish("invocation", record.view())
 
     # -- logs -----------------------------------------------------------------------------

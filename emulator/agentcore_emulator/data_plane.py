@@ -165,6 +165,7 @@ async def invocations(request: Request) -> Response:
         runtime=request.path_params["arn"].rsplit("/", 1)[-1][:100],
         method=_detail(method, body),
         trace_id=trace.trace_id,
+        sent=body,
     )
     _finish_when_answered(request, emulator, record, trace)
     with trace.step("authenticate"):
@@ -240,8 +241,8 @@ def _finish_when_answered(
     """What the request's middleware calls once the answer has gone: the record's
     outcome, and the emulator's spans kept with the session's."""
 
-    def finish(status: int, duration_ms: float, sent: bytes, answered: bytes) -> None:
-        emulator.activity.finish(record, status, duration_ms, sent, answered)
+    def finish(status: int, duration_ms: float, answered: bytes) -> None:
+        emulator.activity.finish(record, status, duration_ms, answered)
         if record.session is not None:
             spans = trace.finish(
                 "InvokeAgentRuntime",

@@ -120,10 +120,11 @@ def _record(request: Request, gateway: GatewayView, body: bytes) -> InvocationRe
         "InvokeGateway",
         runtime=f"gateway {gateway.name}",
         method=f"{method} {name}" if name else method,
+        sent=body,
     )
 
-    def finish(status: int, duration_ms: float, sent: bytes, answered: bytes) -> None:
-        activity.finish(record, status, duration_ms, sent, answered)
+    def finish(status: int, duration_ms: float, answered: bytes) -> None:
+        activity.finish(record, status, duration_ms, answered)
 
     request.scope.setdefault("state", {})["on_finish"] = finish
     return record

@@ -10,14 +10,13 @@ least recently written go first), ``MAX_ATTRIBUTES`` attributes a span, each val
 from __future__ import annotations
 
 import collections
-import contextlib
 import contextvars
+import random
 import re
-import secrets
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from types import TracebackType
 from typing import Any
 
 MAX_SPANS = 2000
@@ -45,6 +44,11 @@ class Span:
 
     def view(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _span_id() -> str:
+    # Ids need to be unique, not secret: OpenTelemetry's SDK draws them the same way.
+    return f"{random.getrandbits(64):016x}"
 
 
 def bounded_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +93,7 @@ class InvocationTrace:
 
     trace_id: str
     parent_span_id: str  # the caller's span, or ""
-    root_span_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    root_span_id: str = field(default_factory=_span_id)
     started_ns: int = field(default_factory=time.time_ns)
     spans: list[Span] = field(default_factory=list)
 
@@ -99,37 +103,14 @@ class InvocationTrace:
         found = _TRACEPARENT.match(traceparent or "")
         if found is not None and found.group(1) != "0" * 32:
             return cls(found.group(1), found.group(2))
-        return cls(secrets.token_hex(16), "")
+        return cls(f"{random.getrandbits(128):032x}", "")
 
     def traceparent_for(self, span_id: str) -> str:
         return f"00-{self.trace_id}-{span_id}-01"
 
-    @contextlib.contextmanager
-    def step(self, name: str, **attributes: Any) -> Iterator[str]:
-        """A child span of the root around a block; yields its span id."""
-        span_id = secrets.token_hex(8)
-        started = time.time_ns()
-        status = "OK"
-        try:
-            yield span_id
-        except BaseException:
-            status = "ERROR"
-            raise
-        finally:
-            self.spans.append(
-                Span(
-                    self.trace_id,
-                    span_id,
-                    self.root_span_id,
-                    name,
-                    started,
-                    time.time_ns(),
-                    EMULATOR_SERVICE,
-                    "emulator",
-                    status,
-                    bounded_attributes(attributes),
-                )
-            )
+    def step(self, name: str, **attributes: Any) -> _Step:
+        """A child span of the root around a ``with`` block (its span id the block's value)."""
+        return _Step(self, name, attributes)
 
     def finish(self, name: str, status: int, **attributes: Any) -> list[Span]:
         """The root span, ended now, with its steps."""
@@ -146,6 +127,43 @@ class InvocationTrace:
             bounded_attributes({**attributes, "http.response.status_code": status}),
         )
         return [root, *self.spans]
+
+
+class _Step:
+    """One step's span: timed from ``__enter__`` to ``__exit__``, ERROR if it raised."""
+
+    __slots__ = ("_attributes", "_name", "_started", "_trace", "span_id")
+
+    def __init__(self, trace: InvocationTrace, name: str, attributes: dict[str, Any]) -> None:
+        self._trace, self._name, self._attributes = trace, name, attributes
+        self.span_id = _span_id()
+        self._started = 0
+
+    def __enter__(self) -> str:
+        self._started = time.time_ns()
+        return self.span_id
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        trace = self._trace
+        trace.spans.append(
+            Span(
+                trace.trace_id,
+                self.span_id,
+                trace.root_span_id,
+                self._name,
+                self._started,
+                time.time_ns(),
+                EMULATOR_SERVICE,
+                "emulator",
+                "OK" if kind is None else "ERROR",
+                bounded_attributes(self._attributes),
+            )
+        )
 
 
 # The invocation being served, for the steps deeper down (a session's start) to join.

@@ -156,7 +156,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 }
 
 
-CAPTURE = 4096  # bytes of a request and of its answer kept for whoever asked to see them
+CAPTURE = 4096  # bytes of an answer kept for a handler that asked to see them
 
 
 class RequestIdMiddleware:
@@ -174,15 +174,9 @@ class RequestIdMiddleware:
         state["request_id"] = request_id
         started = time.monotonic()
         status: int | str = "?"
-        # The first bytes each way, for a handler that asked to see its exchange
-        # (``on_finish``: the dashboard's record of an invocation); bounded.
-        sent, answered = bytearray(), bytearray()
-
-        async def receive_kept() -> Message:
-            message = await receive()
-            if message["type"] == "http.request" and len(sent) <= CAPTURE:
-                sent.extend(message.get("body", b"")[: CAPTURE + 1 - len(sent)])
-            return message
+        # The answer's first bytes, for a handler that asked to see them (``on_finish``:
+        # the dashboard's record of an invocation, which has the request already); bounded.
+        answered = bytearray()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -201,7 +195,7 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive_kept, send_with_id)
+            await self.app(scope, receive, send_with_id)
         finally:
             elapsed = (time.monotonic() - started) * 1000
             if logger.isEnabledFor(logging.INFO):
@@ -211,7 +205,6 @@ class RequestIdMiddleware:
                 finish(
                     status if isinstance(status, int) else 500,
                     elapsed,
-                    bytes(sent),
                     bytes(answered),
                 )
 
