@@ -159,6 +159,11 @@ class Activity:
         if record is not None:
             self._announce(record)
 
+    @property
+    def watched(self) -> bool:
+        """Whether a live page follows: what is only for pages need not be built."""
+        return bool(self._subscribers)
+
     def _announce(self, record: InvocationRecord) -> None:
         if self._subscribers:  # its view is built for live pages only
             self.publish("invocation", record.view())

@@ -88,6 +88,8 @@ class SessionObserver:
             return
         tracked.invocations += 1
         tracked.caller = tracked.caller or caller
+        if self._activity.watched:  # the count and the state (Active) at once
+            self.publish()
         if tracked.invocations != 1:
             return
         key = (runtime, caller or "anonymous")
