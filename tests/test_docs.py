@@ -125,6 +125,7 @@ PYTHON_BLOCKS = {
     "identity": 'control.create_api_key_credential_provider(name="search-api-key"',
     "code_interpreter": 'with code_session("us-east-1") as sandbox:',
     "client": 'async with open_session(os.environ["AGENTCORE_AGENT_ARN"]) as mcp:',
+    "gateway": 'async with open_session(gateway["gatewayUrl"], service="bedrock-agentcore")',
 }
 
 
@@ -220,6 +221,12 @@ def test_the_python_api_block_runs(emulator: Emulator) -> None:
     with mock.patch.dict(os.environ, emulator.env("testing_server"), clear=True):
         (tools,) = _run(_python_block("client"), {})
     assert "echo_size" in tools
+
+
+def test_the_gateway_block_runs(emulator: Emulator) -> None:
+    with mock.patch.dict(os.environ, emulator.env("testing_server"), clear=True):
+        (order,) = _run(_python_block("gateway"), {})
+    assert '"status": "shipped"' in order and '"id": "A-17"' in order
 
 
 def _run(code: str, names: dict[str, Any]) -> list[Any]:
