@@ -32,6 +32,7 @@ _IN_PROCESS = (
     "tests/emulator/test_operations.py",
     "tests/emulator/test_sandbox_kernel.py",
     "tests/emulator/test_observer.py",
+    "tests/emulator/test_activity.py",
 )
 _PROCESS_FIXTURES = frozenset({"emulator", "proxy_factory"})
 

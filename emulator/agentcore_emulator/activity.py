@@ -88,7 +88,8 @@ class InvocationRecord:
 class _Subscriber:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue(MAX_QUEUED + 1)
+        # Room for the events, then the resync and the end that close a page too far behind.
+        self.queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue(MAX_QUEUED + 2)
         self.ended = False
 
     def offer(self, event: tuple[str, Any]) -> None:

@@ -8,6 +8,7 @@ Content-Security-Policy allows nothing beyond the emulator.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -93,13 +94,7 @@ def _runtime(spec: RuntimeSpec) -> dict[str, Any]:
         "quota": spec.requests_per_second,
         "idleTimeout": spec.idle_timeout,
         "maxLifetime": spec.max_lifetime,
-        "faults": {
-            "fail_next": spec.faults.fail_next,
-            "fail_code": spec.faults.fail_code,
-            "latency": spec.faults.latency,
-            "throttle_per_second": spec.faults.throttle_per_second,
-            "fail_start": spec.faults.fail_start,
-        },
+        "faults": dataclasses.asdict(spec.faults),  # as PUT .../faults answers them
     }
 
 

@@ -43,14 +43,24 @@ from agentcore_wire.header_rules import RUNTIME_SESSION_HEADER
 logger = logging.getLogger("agentcore_emulator")
 
 
-def _method_of(body: bytes) -> str:
+def _method_of(body: bytes) -> tuple[str, str]:
+    """The JSON-RPC method (for the log and the arrivals), and what the dashboard shows:
+    the method with the tool a ``tools/call`` names, "" for a payload that is not
+    JSON-RPC (an HTTP agent's). One parse of the body."""
     if len(body) > 1_000_000:
-        return "?"
+        return "?", ""
     try:
         message = json.loads(body)
     except ValueError:
-        return "?"
-    return str(message.get("method", "response")) if isinstance(message, dict) else "?"
+        return "?", ""
+    if not isinstance(message, dict):
+        return "?", ""
+    method = str(message.get("method", "response"))
+    if message.get("jsonrpc") is None:
+        return method, ""
+    params = message.get("params")
+    name = params.get("name") if method == "tools/call" and isinstance(params, dict) else None
+    return method, f"{method} {str(name)[:100]}" if name is not None else method
 
 
 def session_id_from(request: HTTPConnection) -> str | None:
@@ -156,14 +166,14 @@ async def invocations(request: Request) -> Response:
     """InvokeAgentRuntime: route to the session's instance, starting one if needed."""
     emulator = emulator_of(request)
     body = await request.body()
-    method = _method_of(body)
+    method, shown_method = _method_of(body)
     note(request, runtime=request.path_params["arn"].rsplit("/", 1)[-1], method=method)
     # Shown at once on the dashboard, refused or not; its outcome and spans at its end.
     trace = InvocationTrace.continuing(request.headers.get("traceparent"))
     record = emulator.activity.begin(
         "InvokeAgentRuntime",
         runtime=request.path_params["arn"].rsplit("/", 1)[-1][:100],
-        method=_detail(method, body),
+        method=shown_method,
         trace_id=trace.trace_id,
         sent=body,
     )
@@ -219,20 +229,6 @@ async def invocations(request: Request) -> Response:
         return JSONResponse(in_band, headers={RUNTIME_SESSION_HEADER: session_id})
     finally:
         current_trace.reset(joined)
-
-
-def _detail(method: str, body: bytes) -> str:
-    """The JSON-RPC method, with the tool a ``tools/call`` names ("" for a payload that
-    is not JSON-RPC: an HTTP agent's)."""
-    if method in ("?", "response"):
-        return "" if b'"jsonrpc"' not in body[:4096] else method
-    if method != "tools/call":
-        return method
-    try:
-        name = json.loads(body)["params"]["name"]
-    except (ValueError, KeyError, TypeError):
-        return method
-    return f"{method} {str(name)[:100]}"
 
 
 def _finish_when_answered(

@@ -32,7 +32,13 @@ from agentcore_emulator.gateways import GatewayView
 from agentcore_emulator.lexical import score, words
 from agentcore_emulator.state import DATA_PLANE
 from agentcore_emulator.wire import emulator_of, note, signed_request_of
-from agentcore_wire.mcp_revisions import META_VERSION, is_modern
+from agentcore_wire.mcp_revisions import (
+    HEADER_MISMATCH,
+    META_VERSION,
+    NAME_PARAMS,
+    UNSUPPORTED_VERSION,
+    is_modern,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +47,6 @@ SEARCH_TOOL = "x_amz_bedrock_agentcore_search"
 TOOLS_PAGE = 50  # chosen: AWS's page size is not published
 VERSIONS = ("2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26")
 _INVALID_REQUEST, _NOT_FOUND, _INVALID_PARAMS, _INTERNAL = -32600, -32601, -32602, -32603
-_HEADER_MISMATCH, _UNSUPPORTED_VERSION = -32020, -32022
-# The revision's HTTP statuses for a request refused before it ran.
-_REFUSAL_STATUS = {_INVALID_REQUEST: 400, _HEADER_MISMATCH: 400, _UNSUPPORTED_VERSION: 400}
-_NAMED_BY = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 
 
 async def gateway_mcp(request: Request) -> Response:
@@ -205,23 +207,23 @@ def _modern_refusal(
     supported = gateway.supported_versions or VERSIONS
     if version not in supported:
         error = {
-            "code": _UNSUPPORTED_VERSION,
+            "code": UNSUPPORTED_VERSION,
             "message": f"Unsupported protocol version: {version}",
             "data": {"supported": list(supported), "requested": version},
         }
         body = {"jsonrpc": "2.0", "id": message_id, "error": error}
-        return JSONResponse(body, status_code=_REFUSAL_STATUS[_UNSUPPORTED_VERSION])
+        return JSONResponse(body, status_code=400)
     said = request.headers.get("mcp-method")
     if said != method:
         problem = f"the Mcp-Method header {'is missing' if said is None else repr(said)}"
-        return _error(message_id, _HEADER_MISMATCH, f"Header mismatch: {problem}, body {method!r}")
-    named_by = _NAMED_BY.get(str(method))
+        return _error(message_id, HEADER_MISMATCH, f"Header mismatch: {problem}, body {method!r}")
+    named_by = NAME_PARAMS.get(str(method))
     if named_by is not None:
         params = message.get("params") or {}
         name = request.headers.get("mcp-name")
         if name != params.get(named_by):
             return _error(
-                message_id, _HEADER_MISMATCH, "Header mismatch: Mcp-Name differs from the body"
+                message_id, HEADER_MISMATCH, "Header mismatch: Mcp-Name differs from the body"
             )
     return None
 
@@ -385,6 +387,6 @@ def _result(message_id: object, result: Any) -> Response:
 
 def _error(message_id: object, code: int, message: str, status: int | None = None) -> Response:
     error = {"jsonrpc": "2.0", "id": message_id, "error": {"code": code, "message": message}}
-    if status is None:
-        status = _REFUSAL_STATUS.get(code, 200) if code == _HEADER_MISMATCH else 200
+    if status is None:  # a header mismatch is refused before the request runs: 400
+        status = 400 if code == HEADER_MISMATCH else 200
     return JSONResponse(error, status_code=status)

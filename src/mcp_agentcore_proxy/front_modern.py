@@ -17,12 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentcore_wire.jsonrpc_errors import error_envelope
-from agentcore_wire.mcp_revisions import META_VERSION, is_modern
+from agentcore_wire.mcp_revisions import HEADER_MISMATCH, META_VERSION, NAME_PARAMS, is_modern
 from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.jsonrpc import JsonId, Message
 from mcp_agentcore_proxy.mcp_headers import (
-    HEADER_MISMATCH,
-    NAME_PARAMS,
     PARAM_PREFIX,
     ClientHeaders,
     decode_value,

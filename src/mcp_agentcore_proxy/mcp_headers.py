@@ -18,11 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-HEADER_MISMATCH = -32020
 PARAM_PREFIX = "Mcp-Param-"
 X_MCP_HEADER = "x-mcp-header"
-# Methods whose target is named by a param, sent as the Mcp-Name header.
-NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 
 _SENTINEL = re.compile(r"=\?base64\?(.*)\?=", re.DOTALL)
 _PLAIN = re.compile(r"[\x20-\x7e]*")

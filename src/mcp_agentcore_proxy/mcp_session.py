@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from agentcore_wire.mcp_revisions import META_VERSION, is_modern
+from agentcore_wire.mcp_revisions import META_VERSION, NAME_PARAMS, is_modern
 from mcp_agentcore_proxy.jsonrpc import Message
-from mcp_agentcore_proxy.mcp_headers import NAME_PARAMS, encode_value
+from mcp_agentcore_proxy.mcp_headers import encode_value
 
 INITIALIZED = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 
 from agentcore_wire.jsonrpc_errors import CONTAINER_ERROR_CODE, error_envelope
-from agentcore_wire.mcp_revisions import is_modern
+from agentcore_wire.mcp_revisions import HEADER_MISMATCH, is_modern
 from agentcore_wire.redaction import redact
 from mcp_agentcore_proxy import jsonrpc
 from mcp_agentcore_proxy.deadlines import Deadlines
@@ -41,7 +41,7 @@ from mcp_agentcore_proxy.errors import (
 )
 from mcp_agentcore_proxy.jsonrpc import Kind, Message
 from mcp_agentcore_proxy.lifecycle import Call, CallState, Once
-from mcp_agentcore_proxy.mcp_headers import HEADER_MISMATCH, ClientHeaders
+from mcp_agentcore_proxy.mcp_headers import ClientHeaders
 from mcp_agentcore_proxy.mcp_session import (
     McpSession,
     SessionSnapshot,
@@ -115,7 +115,6 @@ class Router:
         workers: Workers | None = None,
         policy: ToolPolicy | None = None,
         tool_timeout: float | None = None,
-        deadlines: Deadlines | None = None,
     ) -> None:
         self._runtime = runtime
         self._policy = policy or ToolPolicy()
@@ -152,7 +151,7 @@ class Router:
         )
         self._dispatch_lock = threading.Lock()
         self._backlog = 0
-        self._deadlines = deadlines or Deadlines(self._workers)
+        self._deadlines = Deadlines(self._workers)  # holds no thread until one is armed
 
     @property
     def replays(self) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.emulator.test_gateway import GET_ORDER
 from tests.harness import Emulator, wait_until
@@ -284,3 +285,27 @@ def _invoke_in(emulator: Emulator, session: str, payload: dict[str, Any]) -> Non
         payload=json.dumps(payload).encode(),
         contentType="application/json",
     )["response"].read()
+
+
+def test_an_mcp_invocation_shows_its_method_and_tool(emulator: Emulator) -> None:
+    session = f"mcp-{uuid.uuid4()}"
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "echo_size", "arguments": {"text": "abc"}},
+    }
+    # No initialize first: the server refuses it (400, AgentCore's 424), and the record
+    # still says what was called.
+    with pytest.raises(ClientError):
+        emulator.client().invoke_agent_runtime(
+            agentRuntimeArn=emulator.arns["json_server"],
+            runtimeSessionId=session,
+            payload=json.dumps(call).encode(),
+            contentType="application/json",
+            accept="application/json, text/event-stream",
+        )
+    record = next(r for r in _state(emulator)["invocations"] if r["session"] == session)
+    assert record["method"] == "tools/call echo_size" and record["status"] == 424
+    http_record = _state(emulator)["invocations"]
+    assert all(r["method"] == "" for r in http_record if r["runtime"] == "http_agent")

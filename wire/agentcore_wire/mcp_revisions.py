@@ -4,6 +4,11 @@ from __future__ import annotations
 
 MODERN_VERSION = "2026-07-28"  # the first revision without sessions, and with header checks
 META_VERSION = "io.modelcontextprotocol/protocolVersion"
+# Methods whose target is named by a param, sent as the Mcp-Name header (2026-07-28):
+# the proxy builds the header from it, the emulator's gateway checks it against it.
+NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+HEADER_MISMATCH = -32020
+UNSUPPORTED_VERSION = -32022
 
 
 def is_modern(version: object) -> bool:
