@@ -39,6 +39,9 @@ CONFIG = ROOT / "fixtures" / "bench-emulator.toml"
 OURS = "this proxy"
 FLOOR = "floor (signed HTTP, no proxy)"
 SEQUENTIAL_CALLS = 300  # enough for a p99 that is not just the second-worst call
+# This proxy's sequential calls and the floor's alternate in blocks of this many, so both
+# meet the same moment of a noisy machine: the ratio is measured, not two moments compared.
+PAIRED_BLOCK = 20
 SLOW_CALL = 0.2
 PROGRESS_STEPS = 10
 THROUGHPUT_SECONDS = 3.0
@@ -211,20 +214,27 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def measure_proxy(contender: Contender, emulator: Emulator) -> dict[str, float]:
+def measure_proxy(
+    contender: Contender, emulator: Emulator, beside: dict[str, float] | None = None
+) -> dict[str, float]:
+    """The contender's figures; for this proxy (``beside`` given), the floor's sequential
+    figures measured beside it, in alternating blocks, go into ``beside``."""
     # Both stdio proxies read RUNTIME_SESSION_MODE: "session" gives each process a fresh
     # runtime session (a new instance), as AWS's proxy gets without a session id.
     env = {**emulator.env, "LOG_LEVEL": "ERROR", "RUNTIME_SESSION_MODE": "session"}
     client = StdioClient(command_for(contender, emulator), env)
     try:
         figures = {"cold start, new instance (s)": client.initialize()}
-        latencies = []
-        for _ in range(SEQUENTIAL_CALLS):
-            started = time.perf_counter()
-            client.call_now("echo_size", {"text": "x"})
-            latencies.append(time.perf_counter() - started)
+        floor = emulator.floor()
+        latencies, floor_latencies = sequential(
+            lambda: client.call_now("echo_size", {"text": "x"}),
+            (lambda: floor.call(0, "echo_size", {"text": "x"})) if beside is not None else None,
+        )
         figures[SSE_P50] = percentile(latencies, 50) * 1000
         figures["tools/call p99 (ms)"] = percentile(latencies, 99) * 1000
+        if beside is not None:
+            beside[SSE_P50] = percentile(floor_latencies, 50) * 1000
+            beside["tools/call p99 (ms)"] = percentile(floor_latencies, 99) * 1000
         figures[f"{CALLERS} callers, p99 (ms)"] = callers_p99(
             lambda: client.call("echo_size", {"text": "x"}).get(timeout=120)
         )
@@ -245,23 +255,33 @@ def measure_proxy(contender: Contender, emulator: Emulator) -> dict[str, float]:
         figures["peak RSS (MiB)"] = client.peak_rss_mib()
     finally:
         client.close()
-    figures[JSON_P50] = json_p50(contender, emulator)
-    figures[GATEWAY_P50] = gateway_p50(contender, emulator)
+    figures[JSON_P50] = json_p50(contender, emulator, beside)
+    figures[GATEWAY_P50] = gateway_p50(contender, emulator, beside)
     return figures
 
 
-def json_p50(contender: Contender, emulator: Emulator) -> float:
+def json_p50(
+    contender: Contender, emulator: Emulator, beside: dict[str, float] | None = None
+) -> float:
     """p50 of sequential calls to the same server answering in JSON instead of SSE."""
     env = {**emulator.json_env, "LOG_LEVEL": "ERROR", "RUNTIME_SESSION_MODE": "session"}
     client = StdioClient(command_for(contender, emulator, "bench_server_json"), env)
     try:
         client.initialize()
-        return sequential_p50(lambda: client.call_now("echo_size", {"text": "x"}))
+        floor = emulator.floor("bench_server_json")
+        return paired_p50(
+            lambda: client.call_now("echo_size", {"text": "x"}),
+            lambda: floor.call(0, "echo_size", {"text": "x"}),
+            JSON_P50,
+            beside,
+        )
     finally:
         client.close()
 
 
-def gateway_p50(contender: Contender, emulator: Emulator) -> float:
+def gateway_p50(
+    contender: Contender, emulator: Emulator, beside: dict[str, float] | None = None
+) -> float:
     """p50 of sequential calls to the same tool behind an IAM gateway (--url); nan for a
     contender that reaches runtimes only."""
     if contender.name == "mcp-agentcore-proxy 0.1.5":
@@ -275,18 +295,51 @@ def gateway_p50(contender: Contender, emulator: Emulator) -> float:
     client = StdioClient(command_for(contender, emulator, "gateway"), env)
     try:
         client.initialize()
-        return sequential_p50(lambda: client.call_now("testing___echo_size", {"text": "x"}))
+        config = emulator.config
+        floor = FloorClient.for_url(
+            emulator.gateway_url, config.access_key, config.secret_key, config.region
+        )
+        return paired_p50(
+            lambda: client.call_now("testing___echo_size", {"text": "x"}),
+            lambda: floor.call(0, "testing___echo_size", {"text": "x"}),
+            GATEWAY_P50,
+            beside,
+        )
     finally:
         client.close()
 
 
-def sequential_p50(call: Callable[[], object]) -> float:
-    latencies = []
-    for _ in range(SEQUENTIAL_CALLS):
-        started = time.perf_counter()
-        call()
-        latencies.append(time.perf_counter() - started)
+def paired_p50(
+    call: Callable[[], object],
+    floor_call: Callable[[], object],
+    figure: str,
+    beside: dict[str, float] | None,
+) -> float:
+    """p50 of ``call``; with ``beside``, the floor's p50 measured alongside goes there."""
+    latencies, floor_latencies = sequential(call, floor_call if beside is not None else None)
+    if beside is not None:
+        beside[figure] = percentile(floor_latencies, 50) * 1000
     return percentile(latencies, 50) * 1000
+
+
+def sequential(
+    call: Callable[[], object], floor_call: Callable[[], object] | None = None
+) -> tuple[list[float], list[float]]:
+    """Latencies of SEQUENTIAL_CALLS calls one after another; with ``floor_call``, as many
+    of the floor's, the two alternating in blocks (which goes first alternates too)."""
+    latencies: list[float] = []
+    floor_latencies: list[float] = []
+    sides: list[tuple[Callable[[], object], list[float]]] = [(call, latencies)]
+    if floor_call is not None:
+        floor_call()  # its runtime session's instance started, not timed
+        sides.append((floor_call, floor_latencies))
+    for block in range(SEQUENTIAL_CALLS // PAIRED_BLOCK):
+        for timed, into in sides if block % 2 == 0 else sides[::-1]:
+            for _ in range(PAIRED_BLOCK):
+                started = time.perf_counter()
+                timed()
+                into.append(time.perf_counter() - started)
+    return latencies, floor_latencies
 
 
 def warm_start(contender: Contender, emulator: Emulator) -> float:
@@ -322,24 +375,10 @@ def callers_p99(call: Callable[[], object]) -> float:
 
 
 def measure_floor(emulator: Emulator) -> dict[str, float]:
+    """The floor's figures under load; its sequential ones are measured beside this proxy."""
     floor = emulator.floor()
-    latencies = []
-    for i in range(SEQUENTIAL_CALLS):
-        started = time.perf_counter()
-        floor.call(i, "echo_size", {"text": "x"})
-        latencies.append(time.perf_counter() - started)
-    json_floor = emulator.floor("bench_server_json")
-    gateway_floor = FloorClient.for_url(
-        emulator.gateway_url, emulator.config.access_key, emulator.config.secret_key, "us-east-1"
-    )
-    figures = {
-        SSE_P50: percentile(latencies, 50) * 1000,
-        "tools/call p99 (ms)": percentile(latencies, 99) * 1000,
-        JSON_P50: sequential_p50(lambda: json_floor.call(0, "echo_size", {"text": "x"})),
-        GATEWAY_P50: sequential_p50(
-            lambda: gateway_floor.call(0, "testing___echo_size", {"text": "x"})
-        ),
-    }
+    floor.call(0, "echo_size", {"text": "x"})  # its instance started, not timed
+    figures: dict[str, float] = {}
     figures[f"{CALLERS} callers, p99 (ms)"] = callers_p99(
         lambda: floor.call(0, "echo_size", {"text": "x"})
     )
@@ -462,8 +501,9 @@ def run(rounds: int) -> str:
             # in turn, not always on the first.
             turn = (round_ - 1) % len(CONTENDERS)
             for contender in CONTENDERS[turn:] + CONTENDERS[:turn]:
+                beside: dict[str, float] | None = {} if contender.name == OURS else None
                 try:
-                    figures = measure_proxy(contender, emulator)
+                    figures = measure_proxy(contender, emulator, beside)
                 except Exception as exc:  # a contender that cannot do it is reported, not fatal
                     errors[contender.name] = f"{type(exc).__name__}: {exc}"[:200]
                     continue
@@ -471,6 +511,8 @@ def run(rounds: int) -> str:
                     figures["cold start, warm instance (s)"] = warm_start(contender, emulator)
                 for key, value in figures.items():
                     results[contender.name].setdefault(key, []).append(value)
+                for key, value in (beside or {}).items():
+                    results[FLOOR].setdefault(key, []).append(value)
             for key, value in measure_floor(emulator).items():
                 results[FLOOR].setdefault(key, []).append(value)
             for (clients, network), values in throughput.items():
@@ -566,7 +608,11 @@ def targets(results: dict[str, dict[str, list[float]]]) -> list[str]:
         if not ours or not theirs:
             lines.append(f"- {figure}: not measured (target: at most {limit}x {other}).")
             continue
-        ratio = statistics.median(ours) / statistics.median(theirs)
+        if other == FLOOR and len(ours) == len(theirs):
+            # Measured beside each other in each round: the median of each round's ratio.
+            ratio = statistics.median(o / t for o, t in zip(ours, theirs, strict=True))
+        else:
+            ratio = statistics.median(ours) / statistics.median(theirs)
         verdict = "met" if ratio <= limit else "NOT met"
         lines.append(
             f"- {figure}: this proxy at {ratio:.2f}x {other} (target: at most {limit}x), {verdict}."
