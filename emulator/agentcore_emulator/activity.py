@@ -3,7 +3,7 @@ calls made inside it), instances' log lines, spans and warnings, kept in bounded
 and pushed live to subscribers.
 
 Every bound is fixed: ``MAX_INVOCATIONS`` invocations, ``MAX_LOG_LINES`` lines a session,
-``MAX_SHOWN`` characters of a request or answer (redacted), ``MAX_SUBSCRIBERS`` live
+``MAX_SHOWN`` bytes of a request or answer (redacted), ``MAX_SUBSCRIBERS`` live
 subscribers with ``MAX_QUEUED`` events each. A subscriber that falls that far behind is
 ended with a ``resync`` event (its page reloads the state): a slow browser never holds
 memory or the emulator back.
@@ -26,7 +26,7 @@ from agentcore_wire.redaction import redact
 
 MAX_INVOCATIONS = 500
 MAX_LOG_LINES = 200
-MAX_SHOWN = 4096  # characters of a request or an answer kept for the page
+MAX_SHOWN = 4096  # bytes of a request or an answer shown on the page
 MAX_MODEL_CALLS = 20  # shown per invocation
 MAX_SUBSCRIBERS = 16
 MAX_QUEUED = 1024
@@ -39,12 +39,13 @@ calling_from: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
-def shown(data: bytes | str) -> str:
-    """A body as the page shows it: text, secrets redacted, at most ``MAX_SHOWN``."""
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    cut = len(text) > MAX_SHOWN
-    text = redact(text[:MAX_SHOWN])
-    return f"{text}… (cut at {MAX_SHOWN} characters)" if cut else text
+def shown(data: bytes) -> str:
+    """A body as the page shows it: its first ``MAX_SHOWN`` bytes as text, secrets
+    redacted, marked when there was more (``data`` may be a prefix of ``MAX_SHOWN + 1``)."""
+    # Cut as bytes, so the mark says what was kept: a body of multi-byte characters cut by
+    # bytes and then counted in characters would look whole.
+    text = redact(data[:MAX_SHOWN].decode("utf-8", "replace"))
+    return f"{text}… (cut at {MAX_SHOWN} bytes)" if len(data) > MAX_SHOWN else text
 
 
 @dataclass

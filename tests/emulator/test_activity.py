@@ -56,6 +56,15 @@ def test_an_invocation_is_shown_bounded_and_redacted() -> None:
     activity.finish(record, 200, 1.5, b'{"ok": true}')
     view = record.view()
     assert "sk-live-secret" not in view["request"]
-    assert view["request"].endswith(f"(cut at {MAX_SHOWN} characters)")
+    assert view["request"].endswith(f"(cut at {MAX_SHOWN} bytes)")
     assert len(record.sent) == MAX_SHOWN + 1  # no more of it is kept
     assert view["answer"] == '{"ok": true}' and view["status"] == 200
+
+
+def test_a_body_of_multibyte_characters_cut_short_says_so() -> None:
+    activity = Activity()
+    record = activity.begin("InvokeAgentRuntime", sent="é".encode() * MAX_SHOWN)  # 2x the bound
+    activity.finish(record, 200, 1.0, "ü".encode() * (MAX_SHOWN // 2))  # exactly the bound
+    view = record.view()
+    assert view["request"] == "é" * (MAX_SHOWN // 2) + f"… (cut at {MAX_SHOWN} bytes)"
+    assert view["answer"] == "ü" * (MAX_SHOWN // 2)  # whole: nothing was cut
